@@ -1,0 +1,46 @@
+"""A source on its way through the stages, and the issues found about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from dwi.manifest import Source
+
+ISSUE_SCHEMA = {
+    "source_id": pl.String, "file": pl.String, "row": pl.Int64, "column": pl.String, "check": pl.String,
+    "value": pl.String, "message": pl.String, "severity": pl.String,
+}
+
+
+def issues(records: list[dict] | None = None) -> pl.DataFrame:
+    """An issue frame from records with (some of) the ISSUE_SCHEMA keys."""
+    rows = [{k: r.get(k) for k in ISSUE_SCHEMA} for r in (records or [])]
+    return pl.DataFrame(rows, schema=ISSUE_SCHEMA)
+
+
+@dataclass
+class Batch:
+    source: Source
+    sha256: str
+    status: str = "pending"  # pending | unchanged | rejected | checked | loaded | failed
+    frame: pl.DataFrame | None = None  # rows as read, then harmonised, then only the valid ones
+    rows_in: int = 0
+    rows_quarantined: int = 0
+    issues: pl.DataFrame = field(default_factory=issues)
+    message: str = ""
+
+    @property
+    def rows_loaded(self) -> int:
+        return 0 if self.frame is None or self.status in ("rejected", "unchanged") else self.frame.height
+
+    def add_issues(self, more: pl.DataFrame) -> None:
+        if more.height:
+            self.issues = pl.concat([self.issues, more.select(list(ISSUE_SCHEMA))])
+
+    def reject(self, message: str, check: str, column: str | None = None) -> None:
+        self.status, self.message, self.frame = "rejected", message, None
+        self.rows_quarantined = self.rows_in
+        self.add_issues(issues([{"source_id": self.source.id, "file": self.source.display, "column": column,
+                                 "check": check, "message": message, "severity": "error"}]))

@@ -1,0 +1,61 @@
+"""Load checked batches into the warehouse: one transaction per source, rows and accounting together."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+
+from dwi.batch import ISSUE_SCHEMA, Batch
+
+TARGETS = {
+    "observations": ("_observations", """
+        SELECT $load_id, $source_id, _row, indicator_code, region_code, region, sex, year, period, value,
+               value_reported, unit, obs_status, source_ref, note FROM batch_rows"""),
+    "conventions": ("_conventions", """
+        SELECT $load_id, $source_id, _row, convention_no, title, ratification_date, note FROM batch_rows"""),
+    "dwcp_assessments": ("_dwcp_assessments", """
+        SELECT $load_id, $source_id, _row, programme, level, code, parent_code, title, status_text, grade,
+               grade_reported, grade_basis, evidence, location, note FROM batch_rows"""),
+}
+
+
+def register_target(fmt: str, table: str, select_sql: str) -> None:
+    """Let another format (e.g. the scorecard) say where its rows go."""
+    TARGETS[fmt] = (table, select_sql)
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetime, flow_run_id: str | None) -> None:
+    """Record one source in a single transaction: its rows (if any), its load row and its issues."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchall()[0][0]
+        params = {"load_id": load_id, "source_id": batch.source.id}
+        if batch.status != "rejected" and batch.frame is not None and batch.frame.height:
+            table, select_sql = TARGETS[batch.source.format]
+            con.register("batch_rows", batch.frame.to_arrow())
+            con.execute(f"INSERT INTO {table} {select_sql}", params)
+            con.unregister("batch_rows")
+        con.execute(
+            "INSERT INTO _loads VALUES ($load_id, $source_id, $sha, $status, $started, now(), $rows_in, $loaded, "
+            "$quarantined, $flow_run_id, $file, $message)",
+            {**params, "sha": batch.sha256, "status": "rejected" if batch.status == "rejected" else "loaded",
+             "started": started, "rows_in": batch.rows_in, "loaded": batch.rows_loaded,
+             "quarantined": batch.rows_quarantined, "flow_run_id": flow_run_id, "file": batch.source.display,
+             "message": batch.message or None})
+        if batch.issues.height:
+            con.register("batch_issues", batch.issues.select(list(ISSUE_SCHEMA)).to_arrow())
+            con.execute('INSERT INTO _quality_issues SELECT $load_id, source_id, file, "row", "column", "check", '
+                        "value, message, severity FROM batch_issues", {"load_id": load_id})
+            con.unregister("batch_issues")
+        con.execute("COMMIT")
+        if batch.status != "rejected":
+            batch.status = "loaded"
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def issues_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return con.sql("SELECT * FROM quality_issues").pl()

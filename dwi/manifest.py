@@ -1,0 +1,80 @@
+"""The source manifest (raw/manifest.yaml): which files to load, in which format, with what provenance."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from dwi.errors import DwiError
+
+FORMATS = ("observations", "conventions", "dwcp_assessments")
+META_FIELDS = ("title", "publisher", "document", "table", "page", "reference_date", "coverage", "notes")
+MANIFEST = "manifest.yaml"
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    path: Path
+    format: str
+    meta: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def display(self) -> str:
+        """The path as a user wrote it in the manifest (relative to the source folder)."""
+        return self.meta.get("_relpath", str(self.path))
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_inside(base: Path, relpath: str, what: str) -> Path:
+    """`base / relpath`, refusing absolute paths and anything that resolves outside `base`."""
+    base = base.resolve()
+    candidate = (base / relpath).resolve()
+    if Path(relpath).is_absolute() or not candidate.is_relative_to(base):
+        raise DwiError(f"{what}: path '{relpath}' leaves the source folder {base}; use a path inside it")
+    return candidate
+
+
+def load_manifest(raw: Path) -> list[Source]:
+    """Read and check raw/manifest.yaml. Every problem is reported with the entry it belongs to."""
+    file = raw / MANIFEST
+    if not file.is_file():
+        raise DwiError(f"{file}: no manifest; the source folder must hold a {MANIFEST} listing its files")
+    try:
+        doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise DwiError(f"{file}: not valid YAML: {exc}") from None
+    entries = doc.get("sources")
+    if not isinstance(entries, list) or not entries:
+        raise DwiError(f"{file}: expected a non-empty list under 'sources'")
+    sources, seen = [], set()
+    for i, entry in enumerate(entries, 1):
+        where = f"{file}, source #{i}"
+        if not isinstance(entry, dict):
+            raise DwiError(f"{where}: expected a mapping with id, path and format")
+        missing = [k for k in ("id", "path", "format") if not entry.get(k)]
+        if missing:
+            raise DwiError(f"{where}: missing {', '.join(missing)}")
+        sid = str(entry["id"])
+        if sid in seen:
+            raise DwiError(f"{where}: duplicate source id '{sid}'")
+        seen.add(sid)
+        if entry["format"] not in FORMATS:
+            raise DwiError(f"{where} ({sid}): format '{entry['format']}' is not one of {', '.join(FORMATS)}")
+        path = resolve_inside(raw, str(entry["path"]), f"{where} ({sid})")
+        if not path.is_file():
+            raise DwiError(f"{where} ({sid}): file {entry['path']} not found in {raw}")
+        meta = {k: ("" if entry.get(k) is None else str(entry.get(k))) for k in META_FIELDS}
+        meta["_relpath"] = str(Path(raw.name) / entry["path"])
+        sources.append(Source(sid, path, entry["format"], meta))
+    return sources

@@ -1,0 +1,102 @@
+"""Read a source file into a frame of strings, one row per record, with `_row` = its row in the file.
+
+Structural problems (unreadable, wrong encoding, wrong columns, no data) reject the whole file with
+one message; row-level problems are left to validation.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from pathlib import Path
+
+import polars as pl
+
+from dwi.errors import DwiError
+
+
+class Rejected(DwiError):
+    """The file as a whole cannot be used."""
+
+    def __init__(self, file: str, message: str, check: str, column: str | None = None):
+        super().__init__(f"{file}: {message}")
+        self.file, self.reason, self.check, self.column = file, message, check, column
+
+
+def decode(data: bytes, file: str) -> tuple[str, list[str]]:
+    """Bytes to text: gunzip if gzip, strip a UTF-8 BOM (noted), refuse anything that is not UTF-8."""
+    notes = []
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise Rejected(file, f"gzip data is truncated or corrupt ({exc}); download the file again",
+                           "file:gzip") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+        notes.append("file starts with a UTF-8 byte-order mark; it was ignored")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        hint = " (it looks like Windows-1251 Cyrillic)" if _looks_cp1251(data) else ""
+        raise Rejected(file, f"row {line}: expected UTF-8 text, found byte 0x{data[exc.start]:02x}{hint}; "
+                       "save the file as UTF-8", "file:encoding") from None
+    return text, notes
+
+
+def _looks_cp1251(data: bytes) -> bool:
+    high = [b for b in data if b >= 0xC0]
+    return len(high) > 3
+
+
+def read_csv(path: Path, file: str, required: list[str], optional: list[str]) -> tuple[pl.DataFrame, list[str]]:
+    """Parse a header + rows CSV into strings. Rejects missing, unexpected or renamed columns."""
+    text, notes = decode(path.read_bytes(), file)
+    if not text.strip():
+        raise Rejected(file, "the file is empty; expected a header row and data rows", "file:empty")
+    header_line = text.splitlines()[0]
+    try:
+        frame = pl.read_csv(io.StringIO(text), infer_schema=False, has_header=True)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise Rejected(file, f"not a readable comma-separated file: {str(exc).splitlines()[0]}", "file:csv") from None
+    columns = [c.strip() for c in frame.columns]
+    frame.columns = columns
+    missing = [c for c in required if c not in columns]
+    extra = [c for c in columns if c not in required and c not in optional]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected column(s) {', '.join(repr(c) for c in extra)}")
+        hint = ""
+        if len(columns) == 1:
+            for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+                if sep in header_line:
+                    hint = f"; the header is separated by {name}, expected commas"
+        raise Rejected(file, f"{' and '.join(parts)}; expected columns {', '.join(required + optional)}{hint}",
+                       "file:columns", (missing or extra)[0])
+    if frame.height == 0:
+        raise Rejected(file, "header only, no data rows", "file:no_rows")
+    frame = frame.with_columns(
+        [pl.col(c).str.strip_chars().replace("", None) for c in columns]
+    ).with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
+    for c in optional:
+        if c not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.String).alias(c))
+    return frame, notes
+
+
+def sniff_format(path: Path) -> str:
+    """Guess a file's format from its header row (content, not extension)."""
+    import importlib
+
+    text, _ = decode(path.read_bytes(), str(path))
+    header = {c.strip() for c in (text.splitlines() or [""])[0].split(",")}
+    for fmt in ("observations", "conventions", "dwcp_assessments"):
+        spec = importlib.import_module(f"schemas.{fmt}")
+        if set(spec.REQUIRED) <= header:
+            return fmt
+    return "observations"

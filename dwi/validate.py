@@ -1,0 +1,178 @@
+"""Validate harmonised frames: pandera row rules (failures quarantine the row) and cross-row checks
+(inconsistencies in what the source reports become warnings; the rows still load)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pandera.polars as pa
+import polars as pl
+
+from dwi.batch import ISSUE_SCHEMA, Batch
+from dwi.reference import Reference
+from schemas.observations import FIRST_YEAR, KEY
+
+EXPECTED = {
+    "known_indicator": "an indicator code from the registry (dwi/reference/indicators.yaml)",
+    "known_region": "a region name or code from the alias table (dwi/reference/region_aliases.csv)",
+    "required": "a value",
+    "known_sex": "T, M or F",
+    "known_period": "Y, H1-H2, Q1-Q4 or M01-M12",
+    "known_status": "an ILOSTAT obs_status flag (A, B, E, F, I, P, U) or nothing",
+    "integer": "a whole year such as 2011",
+    "in_range": f"a value in the allowed range (years: {FIRST_YEAR} to next year)",
+    "number": "a plain number with '.' as the decimal separator and no thousands separators",
+    "non_negative": "a value >= 0",
+    "whole_count": "a whole number (it is a count)",
+    "share_range": "a percentage from 0 to 100",
+    "registry_unit": "the registry's unit for this indicator",
+    "duplicate_key": "one row per key (no duplicates)",
+    "date": "a date written YYYY-MM-DD",
+    "known_level": "priority, outcome, activity or sub_activity",
+    "code_format": "a dotted code such as 1, 1.2, 1.2.3 or 1.1.1.a",
+    "known_basis": "stated, implied, inferred or missing",
+    "in_scale": "a grade from 1 to 6 (the six-point scale)",
+    "missing_has_no_grade": "no grade when grade_basis is 'missing'",
+    "graded_has_grade": "a grade unless grade_basis is 'missing'",
+    "parent_exists": "the code of an existing node one level up (priority > outcome > activity > sub_activity)",
+}
+REPORTED = {"value": "value_reported", "year": "year_reported", "convention_no": "convention_no_reported",
+            "ratification_date": "ratification_date_reported", "grade": "grade_reported"}
+
+
+def schema_issues(batch: Batch, frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
+    """Run a pandera schema eagerly (so data checks fire) and turn failures into issue rows."""
+    try:
+        schema.validate(frame, lazy=True)
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+    structural = cases.filter(pl.col("index").is_null())
+    if structural.height:
+        first = structural.row(0, named=True)
+        raise RuntimeError(f"schema mismatch after harmonising {batch.source.display}: {first}")
+    cases = cases.select(
+        pl.col("index").cast(pl.UInt32),
+        pl.col("check"),
+        pl.when(pl.col("check") == "multiple_fields_uniqueness").then(pl.lit("key"))
+        .when(pl.col("check").str.contains(":")).then(pl.col("check").str.split(":").list.first())
+        .otherwise(pl.col("column")).alias("column"),
+        pl.when(pl.col("check") == "multiple_fields_uniqueness").then(pl.lit("duplicate_key"))
+        .otherwise(pl.col("check").str.split(":").list.last().str.replace(r"\(.*$", "")).alias("rule"),
+    )
+    shown = [c for c in frame.columns if not c.startswith("_")]
+    long = (frame.with_row_index("index")
+            .select("index", "_row", *[pl.col(c).cast(pl.String) for c in shown],
+                    pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in KEY if k in frame.columns],
+                                  separator="|").alias("key"))
+            .unpivot(index=["index", "_row"], variable_name="shown_column", value_name="found"))
+    display = pl.col("column").replace(REPORTED)
+    expected_unit = frame.select(pl.col("expected_unit") if "expected_unit" in frame.columns else pl.lit(None))
+    out = (cases.with_columns(display.alias("shown_column"))
+           .join(long, on=["index", "shown_column"], how="left")
+           .join(frame.with_row_index("index").select("index", expected_unit.to_series().alias("expected_unit")),
+                 on="index", how="left")
+           .with_columns(pl.col("rule").replace_strict(EXPECTED, default=pl.col("rule")).alias("expected")))
+    expected = pl.when(pl.col("rule") == "registry_unit").then(
+        pl.concat_str(pl.lit("the registry unit '"), pl.col("expected_unit"), pl.lit("'"))
+    ).otherwise(pl.col("expected"))
+    found = pl.when(pl.col("found").is_null()).then(pl.lit("nothing")).otherwise(
+        pl.concat_str(pl.lit("'"), pl.col("found"), pl.lit("'")))
+    return out.select(
+        pl.lit(batch.source.id).alias("source_id"),
+        pl.lit(batch.source.display).alias("file"),
+        pl.col("_row").alias("row"),
+        pl.col("column"),
+        pl.col("rule").alias("check"),
+        pl.col("found").alias("value"),
+        pl.concat_str(pl.lit(batch.source.display), pl.lit(", row "), pl.col("_row").cast(pl.String),
+                      pl.lit(", column "), pl.col("column"), pl.lit(": expected "), expected,
+                      pl.lit(", found "), found, pl.lit(" (rule "), pl.col("rule"), pl.lit(")")).alias("message"),
+        pl.lit("error").alias("severity"),
+    ).sort("row", "column")
+
+
+def quarantine(batch: Batch, frame: pl.DataFrame, errors: pl.DataFrame) -> pl.DataFrame:
+    """Keep the rows without errors; count the others as quarantined."""
+    bad = errors.filter(pl.col("severity") == "error")["row"].unique()
+    kept = frame.filter(~pl.col("_row").is_in(bad.implode()))
+    batch.rows_quarantined = frame.height - kept.height
+    return kept
+
+
+def _warnings(batch: Batch, frame: pl.DataFrame, check: str, message: pl.Expr, value: pl.Expr) -> pl.DataFrame:
+    return frame.select(
+        pl.lit(batch.source.id).alias("source_id"), pl.lit(batch.source.display).alias("file"),
+        pl.col("_row").alias("row"), pl.lit("value").alias("column"), pl.lit(check).alias("check"),
+        value.cast(pl.String).alias("value"),
+        pl.concat_str(pl.lit(batch.source.display), pl.lit(", row "), pl.col("_row").cast(pl.String),
+                      pl.lit(": "), message).alias("message"),
+        pl.lit("warning").alias("severity"))
+
+
+def printed_tolerance(reported: pl.Expr) -> pl.Expr:
+    """Half a unit of the last printed decimal: '29.9' -> 0.05, '95.5' -> 0.05, '7' -> 0.5."""
+    decimals = pl.when(reported.str.contains(r"\.")).then(
+        reported.str.split(".").list.last().str.len_chars()).otherwise(0)
+    return 0.5 * pl.lit(10.0).pow(-decimals.cast(pl.Float64)) + 1e-9
+
+
+def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
+    """Totals against their regions, shares against their numerator and denominator, regions against dates."""
+    ind = ref.indicators
+    out = []
+    partial = batch.source.meta.get("coverage", "").startswith("partial")
+    key = ["indicator_code", "sex", "year", "period"]
+    additive = ind.filter(pl.col("additive"))["code"]
+    if not partial:
+        regional = (frame.filter(pl.col("indicator_code").is_in(additive.implode()), pl.col("region_code") != "KZ")
+                    .group_by(key).agg(pl.col("value").sum().alias("regions_sum"), pl.len().alias("n_regions")))
+        totals = frame.filter(pl.col("region_code") == "KZ").join(regional, on=key, how="inner")
+        bad = totals.filter((pl.col("regions_sum") - pl.col("value")).abs() > 1e-6)
+        out.append(_warnings(batch, bad, "regions_sum_to_total", pl.concat_str(
+            pl.lit("the reported total "), pl.col("value_reported"), pl.lit(" of "), pl.col("indicator_code"),
+            pl.lit(" differs from the sum of its "), pl.col("n_regions").cast(pl.String), pl.lit(" regional rows, "),
+            pl.col("regions_sum").cast(pl.Int64).cast(pl.String)), pl.col("value_reported")))
+    shares = ind.filter(pl.col("numerator").is_not_null()).select(
+        pl.col("code").alias("indicator_code"), "numerator", "denominator")
+    cell = ["region_code", "sex", "year", "period"]
+    parts = frame.select(*cell, pl.col("indicator_code").alias("part"), pl.col("value").alias("part_value"))
+    checked = (frame.join(shares, on="indicator_code")
+               .join(parts.rename({"part": "numerator", "part_value": "num"}), on=[*cell, "numerator"])
+               .join(parts.rename({"part": "denominator", "part_value": "den"}), on=[*cell, "denominator"])
+               .with_columns((pl.col("num") / pl.col("den") * 100).alias("recomputed"),
+                             printed_tolerance(pl.col("value_reported")).alias("tolerance")))
+    bad = checked.filter((pl.col("recomputed") - pl.col("value")).abs() > pl.col("tolerance"))
+    out.append(_warnings(batch, bad, "share_matches_parts", pl.concat_str(
+        pl.col("indicator_code"), pl.lit(" is reported as "), pl.col("value_reported"), pl.lit(" but "),
+        pl.col("numerator"), pl.lit(" / "), pl.col("denominator"), pl.lit(" x 100 = "),
+        pl.col("recomputed").round(3).cast(pl.String), pl.lit(" (tolerance "), pl.col("tolerance").round(4).cast(pl.String),
+        pl.lit(")")), pl.col("value_reported")))
+    regions = ref.regions.select(pl.col("code").alias("region_code"), "valid_from", "valid_to", "name_en")
+    dated = frame.join(regions, on="region_code").filter(
+        (pl.col("valid_to").is_not_null() & (pl.col("valid_to").dt.year() <= pl.col("year")) &
+         ~((pl.col("valid_to").dt.year() == pl.col("year")) & pl.col("period").is_in(["H1", "Q1", "Q2"])))
+        | (pl.col("valid_from").is_not_null() & (pl.col("valid_from").dt.year() > pl.col("year"))))
+    out.append(_warnings(batch, dated, "region_validity", pl.concat_str(
+        pl.lit("region '"), pl.col("region"), pl.lit("' ("), pl.col("region_code"), pl.lit(") existed from "),
+        pl.col("valid_from").cast(pl.String).fill_null("before 1991"), pl.lit(" to "),
+        pl.col("valid_to").cast(pl.String).fill_null("now"), pl.lit(", not in "), pl.col("year").cast(pl.String)),
+        pl.col("region")))
+    return pl.concat([o.select(list(ISSUE_SCHEMA)) for o in out])
+
+
+def schema_for(fmt: str, ref: Reference) -> pa.DataFrameSchema:
+    return importlib.import_module(f"schemas.{fmt}").schema(ref)
+
+
+def validate(batch: Batch, ref: Reference) -> Batch:
+    """Quarantine rows that break a rule; add warnings for cross-row inconsistencies."""
+    frame = batch.frame
+    errors = schema_issues(batch, frame, schema_for(batch.source.format, ref))
+    batch.add_issues(errors)
+    kept = quarantine(batch, frame, errors)
+    if batch.source.format == "observations":
+        batch.add_issues(cross_row_warnings(batch, kept, ref))
+    batch.frame = kept
+    batch.status = "checked"
+    return batch

@@ -1,0 +1,33 @@
+"""Row rules for the list of ratified ILO conventions (format `conventions`)."""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+REQUIRED = ["convention_no", "title", "ratification_date"]
+OPTIONAL = ["note"]
+KEY = ["convention_no"]
+
+
+def _rule(name: str, expr: pl.Expr) -> pa.Check:
+    return pa.Check(lambda data: data.lazyframe.select(expr.fill_null(True)), name=name)
+
+
+def schema(ref) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            "_row": pa.Column(pl.Int64),
+            "convention_no": pa.Column(pl.Int32, pa.Check.in_range(1, 300, name="convention_no:in_range"),
+                                       nullable=True),
+            "title": pa.Column(pl.String, nullable=True),
+            "ratification_date": pa.Column(pl.Date, nullable=True),
+        },
+        checks=[
+            _rule("convention_no:integer", pl.col("convention_no").is_not_null()),
+            _rule("title:required", pl.col("title").is_not_null()),
+            _rule("ratification_date:date", pl.col("ratification_date").is_not_null()),
+        ],
+        unique=KEY,
+        strict=False,
+    )

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Quickstart 2: set up, then run the test suite (what CI runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PREFECT_HOME="$PWD/.prefect/test" PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
+.venv/bin/ruff check dwi flows schemas tests bench
+exec .venv/bin/python -m pytest "$@"
