@@ -30,10 +30,18 @@ class Batch:
     rows_quarantined: int = 0
     issues: pl.DataFrame = field(default_factory=issues)
     message: str = ""
+    previous: tuple[str, int] | None = None  # (status, rows_quarantined) of the last load, when unchanged
+
+    @property
+    def has_problems(self) -> bool:
+        """Rejected, failed or quarantined rows, now or (for an unchanged file) at its last load."""
+        if self.status == "unchanged" and self.previous:
+            return self.previous[0] in ("rejected", "failed") or self.previous[1] > 0
+        return self.status in ("rejected", "failed") or self.rows_quarantined > 0
 
     @property
     def rows_loaded(self) -> int:
-        return 0 if self.frame is None or self.status in ("rejected", "unchanged") else self.frame.height
+        return 0 if self.frame is None or self.status in ("rejected", "failed", "unchanged") else self.frame.height
 
     def add_issues(self, more: pl.DataFrame) -> None:
         if more.height:

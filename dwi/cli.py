@@ -47,15 +47,27 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+def _cell(v) -> str:
+    """Whole-number floats (counts stored as DOUBLE) print without '.0'."""
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return str(v)
+
+
 def summary_table(batches) -> Table:
     table = Table(title="dwi run", show_lines=False)
     for col, just in (("source", "left"), ("status", "left"), ("rows in", "right"), ("loaded", "right"),
                       ("quarantined", "right"), ("warnings", "right")):
         table.add_column(col, justify=just)
-    style = {"loaded": "green", "unchanged": "dim", "rejected": "bold red", "checked": "yellow"}
+    style = {"loaded": "green", "unchanged": "dim", "rejected": "bold red", "failed": "bold red", "checked": "yellow"}
     for b in batches:
         warnings = b.issues.filter(b.issues["severity"] == "warning").height
-        table.add_row(b.source.id, f"[{style.get(b.status, '')}]{b.status}[/]",
+        status = b.status
+        if b.status == "unchanged" and b.has_problems:
+            status = f"unchanged (last load: {b.previous[0]}, {b.previous[1]} quarantined)"
+        table.add_row(b.source.id, f"[{style.get(b.status, '')}]{status}[/]",
                       *(str(x) if b.status != "unchanged" else "-" for x in
                         (b.rows_in, b.rows_loaded, b.rows_quarantined, warnings)))
     return table
@@ -83,12 +95,14 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None) -> None:
     wh, raw_path = config.warehouse_path(warehouse), config.raw_dir(raw)
     p = dwi_run(raw_path, wh)
     print_issues(p.batches)
+    failed = any(b.has_problems for b in p.batches)
     if p.nothing_to_do:
         out.print(f"nothing changed since the last run; {wh} was not touched")
-        raise typer.Exit(EXIT_OK)
+        if failed:
+            err.print("some sources still have problems from their last load; see the quality_issues view")
+        raise typer.Exit(EXIT_DATA if failed else EXIT_OK)
     out.print(summary_table(p.batches))
     out.print(f"warehouse: {wh}")
-    failed = any(b.status == "rejected" or b.rows_quarantined for b in p.batches)
     raise typer.Exit(EXIT_DATA if failed else EXIT_OK)
 
 
@@ -119,7 +133,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (f
     table = summary_table(batches)
     table.title = "dwi validate (nothing loaded)"
     out.print(table)
-    raise typer.Exit(EXIT_DATA if any(b.status == "rejected" or b.rows_quarantined for b in batches) else EXIT_OK)
+    raise typer.Exit(EXIT_DATA if any(b.has_problems for b in batches) else EXIT_OK)
 
 
 @app.command()
@@ -142,6 +156,10 @@ def sql(query: Annotated[str, typer.Argument(help="one read-only SQL statement")
         for c in frame.columns:
             table.add_column(c, overflow="fold")
         for row in frame.iter_rows():
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*(_cell(v) for v in row))
         out.print(table)
         out.print(f"{frame.height} row(s)")
+
+
+if __name__ == "__main__":
+    app()

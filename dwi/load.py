@@ -32,7 +32,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetim
     try:
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchall()[0][0]
         params = {"load_id": load_id, "source_id": batch.source.id}
-        if batch.status != "rejected" and batch.frame is not None and batch.frame.height:
+        if batch.status not in ("rejected", "failed") and batch.frame is not None and batch.frame.height:
             table, select_sql = TARGETS[batch.source.format]
             con.register("batch_rows", batch.frame.to_arrow())
             con.execute(f"INSERT INTO {table} {select_sql}", params)
@@ -40,7 +40,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetim
         con.execute(
             "INSERT INTO _loads VALUES ($load_id, $source_id, $sha, $status, $started, now(), $rows_in, $loaded, "
             "$quarantined, $flow_run_id, $file, $message)",
-            {**params, "sha": batch.sha256, "status": "rejected" if batch.status == "rejected" else "loaded",
+            {**params, "sha": batch.sha256,
+             "status": batch.status if batch.status in ("rejected", "failed") else "loaded",
              "started": started, "rows_in": batch.rows_in, "loaded": batch.rows_loaded,
              "quarantined": batch.rows_quarantined, "flow_run_id": flow_run_id, "file": batch.source.display,
              "message": batch.message or None})
@@ -50,7 +51,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetim
                         "value, message, severity FROM batch_issues", {"load_id": load_id})
             con.unregister("batch_issues")
         con.execute("COMMIT")
-        if batch.status != "rejected":
+        if batch.status not in ("rejected", "failed"):
             batch.status = "loaded"
     except Exception:
         con.execute("ROLLBACK")

@@ -93,7 +93,10 @@ def sniff_format(path: Path) -> str:
     """Guess a file's format from its header row (content, not extension)."""
     import importlib
 
-    text, _ = decode(path.read_bytes(), str(path))
+    try:
+        text, _ = decode(path.read_bytes(), str(path))
+    except Rejected:
+        return "observations"  # the read stage rejects it with the full explanation
     header = {c.strip() for c in (text.splitlines() or [""])[0].split(",")}
     for fmt in ("observations", "conventions", "dwcp_assessments"):
         spec = importlib.import_module(f"schemas.{fmt}")

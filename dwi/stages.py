@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
 from dwi import build as build_mod
 from dwi import harmonise as harmonise_mod
 from dwi import read as read_mod
@@ -49,8 +50,9 @@ def plan(raw: Path, warehouse: Path) -> Plan:
     batches = []
     for source in sources:
         batch = Batch(source, sha256(source.path))
-        if not rebuild and loaded.get(source.id) == batch.sha256:
-            batch.status = "unchanged"
+        last = loaded.get(source.id)
+        if not rebuild and last and last[0] == batch.sha256:
+            batch.status, batch.previous = "unchanged", (last[1], last[2])
         batches.append(batch)
     return Plan(raw, warehouse, sources, batches, fp, rebuild)
 
@@ -96,7 +98,15 @@ def load(con: duckdb.DuckDBPyConnection, p: Plan, flow_run_id: str | None) -> No
         if not p.rebuild and done.get(batch.source.id) == batch.sha256:
             batch.status = "unchanged"
             continue
-        load_batch(con, batch, dt.datetime.now(dt.UTC), flow_run_id)
+        started = dt.datetime.now(dt.UTC)
+        try:
+            load_batch(con, batch, started, flow_run_id)
+        except duckdb.Error as exc:  # the source's transaction was rolled back; record why and go on
+            batch.status, batch.message = "failed", f"{batch.source.display}: load failed: {str(exc).splitlines()[0]}"
+            batch.frame, batch.rows_quarantined = None, batch.rows_in
+            batch.issues = issues([{"source_id": batch.source.id, "file": batch.source.display, "check": "load",
+                                    "message": batch.message, "severity": "error"}])
+            load_batch(con, batch, started, flow_run_id)
 
 
 def build(con: duckdb.DuckDBPyConnection, p: Plan, ref: Reference | None = None) -> None:

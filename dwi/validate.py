@@ -146,8 +146,8 @@ def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.
     out.append(_warnings(batch, bad, "share_matches_parts", pl.concat_str(
         pl.col("indicator_code"), pl.lit(" is reported as "), pl.col("value_reported"), pl.lit(" but "),
         pl.col("numerator"), pl.lit(" / "), pl.col("denominator"), pl.lit(" x 100 = "),
-        pl.col("recomputed").round(3).cast(pl.String), pl.lit(" (tolerance "), pl.col("tolerance").round(4).cast(pl.String),
-        pl.lit(")")), pl.col("value_reported")))
+        pl.col("recomputed").round(3).cast(pl.String), pl.lit(" (tolerance "),
+        pl.col("tolerance").round(4).cast(pl.String), pl.lit(")")), pl.col("value_reported")))
     regions = ref.regions.select(pl.col("code").alias("region_code"), "valid_from", "valid_to", "name_en")
     dated = frame.join(regions, on="region_code").filter(
         (pl.col("valid_to").is_not_null() & (pl.col("valid_to").dt.year() <= pl.col("year")) &

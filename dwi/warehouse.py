@@ -128,8 +128,8 @@ def fingerprint(raw: Path) -> str:
     return digest.hexdigest()
 
 
-def read_state(path: Path) -> tuple[dict[str, str], str | None]:
-    """(sha256 of the latest load attempt per source, build fingerprint) of an existing warehouse."""
+def read_state(path: Path) -> tuple[dict[str, tuple[str, str, int]], str | None]:
+    """({source: (sha256, status, rows_quarantined) of its latest load attempt}, build fingerprint)."""
     if not path.is_file():
         return {}, None
     con = connect_read_only(path)
@@ -137,8 +137,9 @@ def read_state(path: Path) -> tuple[dict[str, str], str | None]:
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if "_loads" not in tables:
             return {}, None
-        shas = dict(con.execute(
-            "SELECT source_id, arg_max(sha256, load_id) FROM _loads GROUP BY source_id").fetchall())
+        shas = {sid: (sha, status, quarantined) for sid, sha, status, quarantined in con.execute(
+            "SELECT source_id, arg_max(sha256, load_id), arg_max(status, load_id), arg_max(rows_quarantined, load_id) "
+            "FROM _loads GROUP BY source_id").fetchall()}
         row = next(iter(con.execute("SELECT value FROM _meta WHERE key = 'fingerprint'").fetchall()), None)
         return shas, (row[0] if row else None)
     finally:

@@ -18,13 +18,13 @@ def schema(ref) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
             "_row": pa.Column(pl.Int64),
-            "convention_no": pa.Column(pl.Int32, pa.Check.in_range(1, 300, name="convention_no:in_range"),
-                                       nullable=True),
+            "convention_no": pa.Column(pl.Int32, nullable=True),
             "title": pa.Column(pl.String, nullable=True),
             "ratification_date": pa.Column(pl.Date, nullable=True),
         },
         checks=[
             _rule("convention_no:integer", pl.col("convention_no").is_not_null()),
+            _rule("convention_no:in_range", pl.col("convention_no").is_between(1, 300)),
             _rule("title:required", pl.col("title").is_not_null()),
             _rule("ratification_date:date", pl.col("ratification_date").is_not_null()),
         ],

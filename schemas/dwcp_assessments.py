@@ -29,12 +29,16 @@ def schema(ref) -> pa.DataFrameSchema:
         {
             "_row": pa.Column(pl.Int64),
             "programme": pa.Column(pl.String),
-            "level": pa.Column(pl.String, pa.Check.isin(LEVELS, name="level:known_level")),
-            "code": pa.Column(pl.String, pa.Check.str_matches(r"^\d+(\.\d+)*(\.[a-z])?$", name="code:code_format")),
+            "level": pa.Column(pl.String, nullable=True),
+            "code": pa.Column(pl.String, nullable=True),
             "grade": pa.Column(pl.Float64, nullable=True),
-            "grade_basis": pa.Column(pl.String, pa.Check.isin(BASES, name="grade_basis:known_basis")),
+            "grade_basis": pa.Column(pl.String, nullable=True),
         },
         checks=[
+            _rule("level:known_level", pl.col("level").is_in(LEVELS) & pl.col("level").is_not_null()),
+            _rule("code:code_format", pl.col("code").str.contains(r"^\d+(\.\d+)*(\.[a-z])?$")
+                  & pl.col("code").is_not_null()),
+            _rule("grade_basis:known_basis", pl.col("grade_basis").is_in(BASES) & pl.col("grade_basis").is_not_null()),
             _rule("grade:number", pl.col("grade").is_not_null() | pl.col("grade_reported").is_null()),
             _rule("grade:in_scale", pl.col("grade").is_between(*SCALE)),
             _rule("grade:missing_has_no_grade",

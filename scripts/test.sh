@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PREFECT_HOME="$PWD/.prefect/test" PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
+mkdir -p "$PREFECT_HOME"
 .venv/bin/ruff check dwi flows schemas tests bench
 exec .venv/bin/python -m pytest "$@"

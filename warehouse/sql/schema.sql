@@ -10,7 +10,7 @@ CREATE TABLE IF NOT EXISTS _loads (
     load_id INTEGER PRIMARY KEY,
     source_id VARCHAR NOT NULL,
     sha256 VARCHAR NOT NULL,        -- content hash of the file that was read
-    status VARCHAR NOT NULL,        -- loaded | rejected
+    status VARCHAR NOT NULL,        -- loaded | rejected (whole file unusable) | failed (database error; rolled back)
     started TIMESTAMPTZ NOT NULL,
     finished TIMESTAMPTZ NOT NULL,
     rows_in INTEGER NOT NULL,
