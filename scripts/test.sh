@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PREFECT_HOME="$PWD/.prefect/test" PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
 mkdir -p "$PREFECT_HOME"
-.venv/bin/ruff check dwi flows schemas tests bench
+.venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"
