@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dwi import config
-from dwi.errors import EXIT_DATA, EXIT_OK, DwiError
+from dwi.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, DwiError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="dwi: decent-work indicators from official labour statistics, in DuckDB.")
@@ -38,6 +38,15 @@ def friendly(fn):
         except DwiError as exc:
             err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # an internal failure still gets one line; DWI_DEBUG=1 shows the traceback
+            if os.environ.get("DWI_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[-1]
+            err.print(f"[bold red]error:[/] {type(exc).__name__}: {first} (run with DWI_DEBUG=1 for details)",
+                      soft_wrap=True)
+            raise typer.Exit(EXIT_INTERNAL) from None
     return wrapper
 
 
@@ -45,6 +54,8 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # A busy machine can take longer than Prefect's default to start its temporary server.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _cell(v) -> str:
