@@ -69,7 +69,8 @@ def nodes(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                              .otherwise(pl.col("parent_code")).alias("parent_key"))
     programmes = rows.group_by("programme").agg(pl.col("source_id").first()).select(
         "programme", pl.lit("programme").alias("level"), pl.col("programme").alias("code"),
-        pl.lit(None, pl.String).alias("parent_code"), pl.lit("whole programme (computed by dwi)").alias("title"),
+        pl.lit(None, pl.String).alias("parent_code"),
+        pl.lit("whole programme (computed by dwi)").alias("title"),
         pl.lit(None, pl.String).alias("status_text"), pl.lit(None, pl.String).alias("grade_reported"),
         pl.lit("missing").alias("grade_basis"), "source_id", pl.lit(None, pl.Int32).alias("source_row"),
         pl.lit(None, pl.String).alias("parent_key"))
@@ -97,8 +98,8 @@ def _children(below: pl.DataFrame) -> pl.DataFrame:
         num(used).fill_null("?").str.join(", ").alias("child_values"),
         code.filter(used.is_null()).str.join(", ").alias("missing_codes"),
         code.filter(pl.col("grade_used_basis") == "inferred").str.join(", ").alias("inferred_codes"),
-        pl.concat_str(pl.col("level"), pl.lit(" "), code).filter(unreported & used.is_not_null()).str.join(", ")
-        .alias("computed_codes"),
+        pl.concat_str(pl.col("level"), pl.lit(" "), code).filter(unreported & used.is_not_null())
+        .str.join(", ").alias("computed_codes"),
         pl.col("reported").sum().alias("reported_sum"),
         unreported.sum().alias("n_unreported"),
         code.filter(unreported).str.join(", ").alias("unreported_codes"),
@@ -176,8 +177,9 @@ def score(tree: pl.DataFrame) -> pl.DataFrame:
         pl.concat_str(pl.col("level").str.to_titlecase(), pl.lit(" "), pl.col("code"), pl.lit("'s reported "),
                       num(pl.col("reported")),
                       pl.lit(" implies "), pl.col("implies")).alias("parent_implies"))
-    scored = (scored.join(implied.select("programme", "code", "implies"), on=["programme", "code"], how="left")
-              .join(from_parent, on=["programme", "code"], how="left"))
+    key = ["programme", "code"]
+    scored = (scored.join(implied.select(*key, "implies"), on=key, how="left")
+              .join(from_parent, on=key, how="left"))
 
     leaf = pl.col("n_children") == 0
     reported, computed = pl.col("reported"), pl.col("computed_grade")
@@ -191,15 +193,18 @@ def score(tree: pl.DataFrame) -> pl.DataFrame:
     mean2 = num(half_up(pl.col("computed_mean"), 2))
     half = _dec(0.5) / pl.lit(10).pow(pl.col("decimals")).cast(DEC)
     partial = pl.col("total") / pl.col("n_graded_children").cast(DEC)
-    outside = (pl.col("computed_mean").is_not_null() & pl.col("implied_low").is_not_null()
-               & ((pl.col("computed_mean") < pl.col("implied_low")) | (pl.col("computed_mean") > pl.col("implied_high"))))
+    mean = pl.col("computed_mean")
+    outside = (mean.is_not_null() & pl.col("implied_low").is_not_null()
+               & ((mean < pl.col("implied_low")) | (mean > pl.col("implied_high"))))
     note = _join_notes(
         pl.when(~leaf & pl.col("computed_mean").is_not_null()).then(pl.concat_str(
             pl.lit("mean of "), pl.col("n_children").cast(pl.String), pl.lit(" "), plural, pl.lit(" ("),
-            pl.col("child_values"), pl.lit(") = "), mean2, pl.lit(" -> "), num(computed), pl.lit(" (half up)"))),
+            pl.col("child_values"), pl.lit(") = "), mean2, pl.lit(" -> "), num(computed),
+            pl.lit(" (half up)"))),
         pl.when(pl.col("verdict") == "inconsistent").then(pl.concat_str(
-            pl.lit("INCONSISTENT: reported "), num(reported), pl.lit(" needs a mean in ["), num(reported - half),
-            pl.lit(", "), num(reported + half), pl.lit("), the children's grades give "), mean2)),
+            pl.lit("INCONSISTENT: reported "), num(reported), pl.lit(" needs a mean in ["),
+            num(reported - half), pl.lit(", "), num(reported + half),
+            pl.lit("), the children's grades give "), mean2)),
         pl.when(pl.col("verdict") == "not computable").then(pl.concat_str(
             pl.lit("no grade for "), (pl.col("n_children") - pl.col("n_graded_children")).cast(pl.String),
             pl.lit(" of "), pl.col("n_children").cast(pl.String), pl.lit(" "), plural, pl.lit(": "),
@@ -210,7 +215,8 @@ def score(tree: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("verdict") == "not reported").then(pl.lit("the source prints no grade")),
         pl.when(pl.col("verdict") == "missing").then(pl.lit("no grade in the source")),
         pl.when(~leaf & (pl.col("grade_basis") == "inferred")).then(pl.lit("the reported grade is inferred")),
-        pl.when(leaf & (pl.col("grade_basis") == "inferred")).then(pl.lit("grade inferred (see the source note)")),
+        pl.when(leaf & (pl.col("grade_basis") == "inferred")).then(
+            pl.lit("grade inferred (see the source note)")),
         pl.when(~leaf & pl.col("computed_mean").is_not_null() & (pl.col("computed_codes") != "")).then(
             pl.concat_str(pl.lit("uses the computed (not reported) grade of "), pl.col("computed_codes"))),
         pl.when(~leaf & (pl.col("inferred_codes") != "")).then(
@@ -219,8 +225,8 @@ def score(tree: pl.DataFrame) -> pl.DataFrame:
             pl.concat_str(pl.lit("reported "), num(reported), pl.lit(" implies "), pl.col("implies"))),
         pl.when(pl.col("parent_implies").is_not_null()).then(pl.concat_str(
             pl.col("parent_implies"),
-            pl.when(outside).then(pl.concat_str(pl.lit("; the computed mean "), mean2, pl.lit(" lies outside")))
-            .otherwise(pl.lit("")))),
+            pl.when(outside).then(pl.concat_str(pl.lit("; the computed mean "), mean2,
+                                                pl.lit(" lies outside"))).otherwise(pl.lit("")))),
     )
     child_level = pl.col("level").replace_strict(
         {lvl: LEVELS_UP[i - 1] for i, lvl in enumerate(LEVELS_UP) if i}, default=None)
@@ -254,3 +260,85 @@ def radar_series(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
              AND c.level = CASE p.level WHEN 'outcome' THEN 'activity' ELSE 'outcome' END
         WHERE p.level IN ('outcome', 'priority')
         ORDER BY p.programme, p.level = 'priority', p.sort_key, c.sort_key""").pl()
+
+
+VERDICT_STYLE = {"consistent": ("green", "consistent"), "inconsistent": ("bold red", "INCONSISTENT"),
+                 "not reported": ("yellow", "not reported"), "not computable": ("magenta", "not computable"),
+                 "missing": ("bold red", "MISSING grade"), "input": ("", "")}
+
+
+def read_scores(warehouse, programme: str | None = None) -> pl.DataFrame:
+    """dwcp_scores from a warehouse file (read-only), optionally one programme."""
+    from dwi.errors import DwiError
+    from dwi.warehouse import connect_read_only
+
+    con = connect_read_only(warehouse)
+    try:
+        try:
+            frame = con.sql("SELECT * FROM dwcp_scores").pl()
+        except duckdb.CatalogException:
+            raise DwiError(f"no dwcp_scores view in {warehouse}; run `dwi run` first") from None
+    finally:
+        con.close()
+    known = sorted(frame["programme"].unique().to_list())
+    if not known:
+        raise DwiError(f"{warehouse} holds no programme assessments "
+                       "(no source of format dwcp_assessments loaded)")
+    if programme is not None and programme not in known:
+        raise DwiError(f"programme '{programme}' is not in {warehouse}; known: {', '.join(known)}")
+    return frame if programme is None else frame.filter(pl.col("programme") == programme)
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
+def _label(row: dict) -> str:
+    from rich.markup import escape
+
+    title = row["title"] if len(row["title"]) <= 70 else row["title"][:69] + "…"
+    head = f"[bold]{escape(row['code'])}[/] {escape(title)}"
+    style, flag = VERDICT_STYLE[row["verdict"]]
+    if row["verdict"] in ("input", "missing"):
+        if row["verdict"] == "missing":
+            return f"{head}  [{style}]{flag}[/]"
+        if row["grade_basis"] == "inferred":
+            return f"{head}  grade {_fmt(row['reported_grade'])} [yellow]\\[inferred][/]"
+        return f"{head}  grade {_fmt(row['reported_grade'])} ({row['grade_basis']})"
+    grades = f"reported {_fmt(row['reported_grade'])} · computed {_fmt(row['computed_grade'])}"
+    if row["grade_basis"] == "inferred":
+        grades += " [yellow]\\[inferred][/]"
+    return f"{head}  {grades}  [{style}]{flag}[/]"
+
+
+def render(frame: pl.DataFrame) -> list:
+    """Rich renderables: per programme a tree (reported and computed grades, flags, notes) and a summary."""
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    out = []
+    for (programme,), rows in frame.sort("programme", "sort_key").group_by("programme", maintain_order=True):
+        nodes: dict[str, Tree] = {}
+        root = None
+        for row in rows.iter_rows(named=True):  # display only: one line per node
+            parent = row["programme"] if row["level"] == "priority" else row["parent_code"]
+            label = _label(row)
+            node = Tree(label, guide_style="dim") if root is None else nodes[parent].add(label)
+            root = root or node
+            nodes[row["programme"] if row["level"] == "programme" else row["code"]] = node
+            if row["verdict"] not in ("input", "consistent") and row["note"]:
+                node.add(f"[dim]{escape(row['note'])}[/]")
+        out.append(root)
+
+        def codes(expr: pl.Expr, rows: pl.DataFrame = rows) -> list[str]:
+            return rows.filter(expr)["code"].to_list()
+        parent = pl.col("level") != "programme"
+        parts = [(n, codes(parent & (pl.col("verdict") == n)))
+                 for n in ("inconsistent", "not computable", "not reported")]
+        parts += [("missing grades", codes(pl.col("verdict") == "missing")),
+                  ("inferred grades", codes(pl.col("grade_basis") == "inferred"))]
+        summary = "; ".join(f"{len(c)} {name}" + (f" ({', '.join(c)})" if c else "") for name, c in parts)
+        out.append(f"[bold]{escape(programme)}[/]: {escape(summary)}")
+    out.append("[dim]Six-point scale (1 = not complete ... 6 = over accomplished). computed = mean of the "
+               "children's grades (reported, else computed), rounded half up to the reported precision.[/]")
+    return out

@@ -67,13 +67,16 @@ def schema_issues(batch: Batch, frame: pl.DataFrame, schema: pa.DataFrameSchema)
         .otherwise(pl.col("check").str.split(":").list.last().str.replace(r"\(.*$", "")).alias("rule"),
     )
     shown = [c for c in frame.columns if not c.startswith("_")]
+    # The format's own key (a dwcp_assessments frame has no observation key columns).
+    key = getattr(importlib.import_module(f"schemas.{batch.source.format}"), "KEY", KEY)
     long = (frame.with_row_index("index")
             .select("index", "_row", *[pl.col(c).cast(pl.String) for c in shown],
-                    pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in KEY if k in frame.columns],
+                    pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in key if k in frame.columns],
                                   separator="|").alias("key"))
             .unpivot(index=["index", "_row"], variable_name="shown_column", value_name="found"))
     display = pl.col("column").replace(REPORTED)
-    expected_unit = frame.select(pl.col("expected_unit") if "expected_unit" in frame.columns else pl.lit(None))
+    expected_unit = frame.select(pl.col("expected_unit") if "expected_unit" in frame.columns
+                                 else pl.repeat(None, frame.height, dtype=pl.String).alias("expected_unit"))
     out = (cases.with_columns(display.alias("shown_column"))
            .join(long, on=["index", "shown_column"], how="left")
            .join(frame.with_row_index("index").select("index", expected_unit.to_series().alias("expected_unit")),

@@ -30,14 +30,19 @@ def schema(ref) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
             "_row": pa.Column(pl.Int64),
-            "programme": pa.Column(pl.String, pa.Check.str_matches(r"^[A-Za-z0-9_.-]+$",
-                                                                   name="programme:programme_id")),
-            "level": pa.Column(pl.String, pa.Check.isin(LEVELS, name="level:known_level")),
-            "code": pa.Column(pl.String, pa.Check.str_matches(r"^\d+(\.\d+)*(\.[a-z])?$", name="code:code_format")),
+            "programme": pa.Column(pl.String),
+            "level": pa.Column(pl.String),
+            "code": pa.Column(pl.String),
             "grade": pa.Column(pl.Float64, nullable=True),
-            "grade_basis": pa.Column(pl.String, pa.Check.isin(BASES, name="grade_basis:known_basis")),
+            "grade_basis": pa.Column(pl.String),
         },
+        # Custom row rules rather than pandera's built-in isin/str_matches: those report their own
+        # name ('isin'), not "<column>:<rule>", so the message could not say what was expected.
         checks=[
+            _rule("programme:programme_id", pl.col("programme").str.contains(r"^[A-Za-z0-9_.-]+$")),
+            _rule("level:known_level", pl.col("level").is_in(LEVELS)),
+            _rule("code:code_format", pl.col("code").str.contains(r"^\d+(\.\d+)*(\.[a-z])?$")),
+            _rule("grade_basis:known_basis", pl.col("grade_basis").is_in(BASES)),
             _rule("grade:number", pl.col("grade").is_not_null() | pl.col("grade_reported").is_null()),
             _rule("grade:in_scale", pl.col("grade").is_between(*SCALE)),
             _rule("grade:missing_has_no_grade",
@@ -65,26 +70,18 @@ def schema(ref) -> pa.DataFrameSchema:
 
 
 def held_back(batch, frame: pl.DataFrame, kept: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """A programme loads whole or not at all: its grades are averaged up a tree, and a tree with a
-    quarantined node would give wrong means without saying so. Returns the rows kept and one error
-    per programme held back."""
-    from dwi.batch import ISSUE_SCHEMA
+    """A programme file loads whole or not at all: grades are averaged up a tree, and a tree with a
+    quarantined node (or a row that a typo moved to another programme) would give wrong means without
+    saying so. Returns the rows kept (all or none) and, if any row broke a rule, one error for the file."""
+    from dwi.batch import issues
 
-    counts = (frame.group_by("programme").agg(pl.len().alias("n"), pl.col("_row").alias("rows"))
-              .join(kept.group_by("programme").agg(pl.len().alias("n_kept")), on="programme", how="left")
-              .with_columns(pl.col("n_kept").fill_null(0)))
-    broken = counts.filter(pl.col("n_kept") < pl.col("n"))
-    bad_rows = frame.filter(~pl.col("_row").is_in(kept["_row"].implode())).group_by("programme").agg(
-        pl.col("_row").sort().cast(pl.String).str.join(", ").alias("bad_rows"), pl.len().alias("n_bad"))
-    issues = broken.join(bad_rows, on="programme").select(
-        pl.lit(batch.source.id).alias("source_id"), pl.lit(batch.source.display).alias("file"),
-        pl.lit(None, pl.Int64).alias("row"), pl.lit("programme").alias("column"),
-        pl.lit("programme_held_back").alias("check"), pl.col("programme").alias("value"),
-        pl.concat_str(pl.lit(batch.source.display), pl.lit(": programme "), pl.col("programme"),
-                      pl.lit(": expected every row valid, found "), pl.col("n_bad").cast(pl.String),
-                      pl.lit(" row(s) breaking a rule (rows "), pl.col("bad_rows"),
-                      pl.lit("), so all "), pl.col("n").cast(pl.String),
-                      pl.lit(" rows of the programme are held back (a grade tree with a node missing would "
-                             "give wrong means); fix those rows and run again")).alias("message"),
-        pl.lit("error").alias("severity")).select(list(ISSUE_SCHEMA))
-    return kept.filter(~pl.col("programme").is_in(broken["programme"].implode())), issues
+    if kept.height == frame.height:
+        return kept, issues()
+    bad = frame.filter(~pl.col("_row").is_in(kept["_row"].implode()))["_row"].sort().cast(pl.String).to_list()
+    programmes = ", ".join(frame["programme"].drop_nulls().unique(maintain_order=True).to_list())
+    message = (f"{batch.source.display}: expected every row valid, found {len(bad)} row(s) breaking a rule "
+               f"(rows {', '.join(bad)}), so all {frame.height} rows (programme {programmes}) are held back: "
+               "a grade tree with a node missing would give wrong means; fix those rows and run again")
+    return kept.clear(), issues([{"source_id": batch.source.id, "file": batch.source.display,
+                                  "column": "programme", "check": "programme_held_back", "value": programmes,
+                                  "message": message, "severity": "error"}])
