@@ -71,7 +71,8 @@ def schema_issues(batch: Batch, frame: pl.DataFrame, schema: pa.DataFrameSchema)
     key = getattr(importlib.import_module(f"schemas.{batch.source.format}"), "KEY", KEY)
     long = (frame.with_row_index("index")
             .select("index", "_row", *[pl.col(c).cast(pl.String) for c in shown],
-                    pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in key if k in frame.columns],
+                    pl.concat_str([pl.col(k).cast(pl.String).fill_null("")
+                                   for k in key if k in frame.columns],
                                   separator="|").alias("key"))
             .unpivot(index=["index", "_row"], variable_name="shown_column", value_name="found"))
     display = pl.col("column").replace(REPORTED)
