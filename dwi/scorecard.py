@@ -60,11 +60,17 @@ def num(x: pl.Expr) -> pl.Expr:
 
 
 def nodes(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """The current vintage of every programme's tree, plus one programme row per programme."""
-    rows = con.sql("""
+    """The current vintage of every programme's tree, prepared by tree()."""
+    return tree(con.sql("""
         SELECT a.programme, a.level, a.code, a.parent_code, a.title, a.status_text, a.grade_reported,
                a.grade_basis, a.source_id, a.source_row
-        FROM _dwcp_assessments a JOIN stg_current_loads c USING (source_id, load_id)""").pl()
+        FROM _dwcp_assessments a JOIN stg_current_loads c USING (source_id, load_id)""").pl())
+
+
+def tree(rows: pl.DataFrame) -> pl.DataFrame:
+    """Assessment rows (programme, level, code, parent_code, title, status_text, grade_reported as printed,
+    grade_basis, source_id, source_row) plus one programme row per programme, with the reported grade as
+    an exact Decimal, its printed precision and a sort key."""
     rows = rows.with_columns(pl.when(pl.col("level") == "priority").then(pl.col("programme"))
                              .otherwise(pl.col("parent_code")).alias("parent_key"))
     programmes = rows.group_by("programme").agg(pl.col("source_id").first()).select(
@@ -172,8 +178,8 @@ def score(tree: pl.DataFrame) -> pl.DataFrame:
     single = pl.col("n_unreported") == 1
     from_parent = implied.explode("unreported_list").select(
         "programme", pl.col("unreported_list").alias("code"),
-        pl.when(single).then(pl.col("low")).alias("implied_low"),
-        pl.when(single).then(pl.col("high")).alias("implied_high"),
+        pl.when(single & pl.col("fits")).then(pl.col("low")).alias("implied_low"),
+        pl.when(single & pl.col("fits")).then(pl.col("high")).alias("implied_high"), "capped",
         pl.concat_str(pl.col("level").str.to_titlecase(), pl.lit(" "), pl.col("code"), pl.lit("'s reported "),
                       num(pl.col("reported")),
                       pl.lit(" implies "), pl.col("implies")).alias("parent_implies"))
@@ -195,7 +201,8 @@ def score(tree: pl.DataFrame) -> pl.DataFrame:
     partial = pl.col("total") / pl.col("n_graded_children").cast(DEC)
     mean = pl.col("computed_mean")
     outside = (mean.is_not_null() & pl.col("implied_low").is_not_null()
-               & ((mean < pl.col("implied_low")) | (mean > pl.col("implied_high"))))
+               & ((mean < pl.col("implied_low")) | (mean > pl.col("implied_high"))
+                  | ((mean == pl.col("implied_high")) & ~pl.col("capped"))))
     note = _join_notes(
         pl.when(~leaf & pl.col("computed_mean").is_not_null()).then(pl.concat_str(
             pl.lit("mean of "), pl.col("n_children").cast(pl.String), pl.lit(" "), plural, pl.lit(" ("),

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from dwi import build, config, stages
-from dwi.scorecard import DEC, half_up, radar_series
+from dwi.scorecard import DEC, half_up, radar_series, score, tree
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scorecard"
 KAZ = "KAZ_DWCP_2010_2012"
@@ -263,3 +263,32 @@ def test_cli_scorecard_unknown_programme_is_one_line(kaz_warehouse):
     res = _dwi("scorecard", "--warehouse", str(kaz_warehouse), "--programme", "NOPE")
     assert res.returncode == 2
     assert res.stderr.strip() == f"error: programme 'NOPE' is not in {kaz_warehouse}; known: {KAZ}"
+
+
+def _score(rows: list[tuple]) -> dict[str, dict]:
+    """Score a synthetic tree: rows of (level, code, parent_code, grade as printed or None)."""
+    frame = pl.DataFrame(
+        [{"programme": "SYN", "level": lvl, "code": code, "parent_code": parent, "title": f"node {code}",
+          "status_text": None, "grade_reported": grade, "grade_basis": "stated" if grade else "missing",
+          "source_id": "synthetic", "source_row": i} for i, (lvl, code, parent, grade) in enumerate(rows, 2)],
+        schema_overrides={"source_row": pl.Int32})
+    return {r["code"]: r for r in score(tree(frame)).iter_rows(named=True)}
+
+
+def test_no_grade_on_the_scale_fits():
+    # Outcome 1.1 reported 5.0 over two activities, one graded 2: the other would need [7.9, 8.1).
+    got = _score([("priority", "1", None, None), ("outcome", "1.1", "1", "5.0"),
+                  ("activity", "1.1.1", "1.1", "2"), ("activity", "1.1.2", "1.1", None)])
+    assert "no grades on the scale 1-6 for 1.1.2 fit" in got["1.1"]["note"]
+    assert got["1.1.2"]["implied_low"] is None and got["1.1"]["verdict"] == "not computable"
+
+
+def test_implied_interval_is_half_open():
+    # Priority 1 reported 4.5 with Outcome 1.1 = 3.9: Outcome 1.2 must lie in [5, 5.2); its activities
+    # give exactly 5.2, which is outside (and the priority's mean, 4.55, rounds to 4.6, not 4.5).
+    got = _score([("priority", "1", None, "4.5"), ("outcome", "1.1", "1", "3.9"),
+                  ("outcome", "1.2", "1", None),
+                  *[("activity", f"1.2.{i}", "1.2", g) for i, g in enumerate(["5", "5", "5", "5", "6"], 1)]])
+    assert (got["1.2"]["implied_low"], got["1.2"]["implied_high"]) == (5.0, pytest.approx(5.2))
+    assert "implies 1.2 in [5, 5.2); the computed mean 5.2 lies outside" in got["1.2"]["note"]
+    assert got["1"]["computed_grade"] == 4.6 and got["1"]["verdict"] == "inconsistent"
