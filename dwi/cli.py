@@ -172,5 +172,17 @@ def sql(query: Annotated[str, typer.Argument(help="one read-only SQL statement")
         out.print(f"{frame.height} row(s)")
 
 
+@app.command()
+@friendly
+def scorecard(programme: Annotated[str | None, typer.Option("--programme", help="one programme id")] = None,
+              warehouse: WarehouseOpt = None) -> None:
+    """Print each programme's scorecard tree: reported and computed grades, discrepancies, missing and
+    inferred grades (the dwcp_scores view; read-only)."""
+    from dwi.scorecard import read_scores, render
+
+    for part in render(read_scores(config.warehouse_path(warehouse), programme)):
+        out.print(part)
+
+
 if __name__ == "__main__":
     app()

@@ -41,10 +41,12 @@ def conventions(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
 
 
 def dwcp_assessments(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
-    """Parse grades; mark whether each node's parent exists at the level above it in the same programme."""
+    """Parse grades; mark whether each node's parent exists at the level above it in the same programme,
+    and whether it has children (a leaf activity is graded in whole points)."""
     from schemas.dwcp_assessments import PARENT_LEVEL
 
     parents = frame.select("programme", pl.col("code").alias("parent_code"), pl.col("level").alias("parent_level"))
+    with_children = frame.select("programme", pl.col("parent_code").alias("code")).drop_nulls().unique()
     return (frame.rename({"grade": "grade_reported"})
             .with_columns(pl.col("grade_reported").cast(pl.Float64, strict=False).alias("grade"),
                           pl.col("level").replace_strict(PARENT_LEVEL, default=None).alias("expected_parent_level"))
@@ -52,4 +54,7 @@ def dwcp_assessments(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
             .with_columns(pl.when(pl.col("level") == "priority").then(pl.col("parent_code").is_null())
                           .otherwise(pl.col("parent_level") == pl.col("expected_parent_level"))
                           .fill_null(False).alias("parent_ok"))
+            .join(with_children.with_columns(pl.lit(True).alias("has_children")), on=["programme", "code"],
+                  how="left")
+            .with_columns(pl.col("has_children").fill_null(False))
             .sort("_row"))

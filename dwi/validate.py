@@ -35,6 +35,12 @@ EXPECTED = {
     "missing_has_no_grade": "no grade when grade_basis is 'missing'",
     "graded_has_grade": "a grade unless grade_basis is 'missing'",
     "parent_exists": "the code of an existing node one level up (priority > outcome > activity > sub_activity)",
+    "programme_id": "a programme id of letters, digits, '_', '-' or '.' (no spaces)",
+    "whole_point": "a whole point 1-6 for an activity without sub-activities (Table 2 has no half points)",
+    "matches_parent": "the parent's code plus one segment (1 > 1.2 > 1.2.3 > 1.2.3.a; a priority: no dot)",
+    "reasoning_required": "a note with the reasoning when grade_basis is 'inferred' or 'missing'",
+    "graded_has_evidence": "an evidence quote and its location when a grade is given",
+    "programme_held_back": "every row of the programme valid (a tree with a node missing gives wrong means)",
 }
 REPORTED = {"value": "value_reported", "year": "year_reported", "convention_no": "convention_no_reported",
             "ratification_date": "ratification_date_reported", "grade": "grade_reported"}
@@ -61,13 +67,17 @@ def schema_issues(batch: Batch, frame: pl.DataFrame, schema: pa.DataFrameSchema)
         .otherwise(pl.col("check").str.split(":").list.last().str.replace(r"\(.*$", "")).alias("rule"),
     )
     shown = [c for c in frame.columns if not c.startswith("_")]
+    # The format's own key (a dwcp_assessments frame has no observation key columns).
+    key = getattr(importlib.import_module(f"schemas.{batch.source.format}"), "KEY", KEY)
     long = (frame.with_row_index("index")
             .select("index", "_row", *[pl.col(c).cast(pl.String) for c in shown],
-                    pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in KEY if k in frame.columns],
+                    pl.concat_str([pl.col(k).cast(pl.String).fill_null("")
+                                   for k in key if k in frame.columns],
                                   separator="|").alias("key"))
             .unpivot(index=["index", "_row"], variable_name="shown_column", value_name="found"))
     display = pl.col("column").replace(REPORTED)
-    expected_unit = frame.select(pl.col("expected_unit") if "expected_unit" in frame.columns else pl.lit(None))
+    expected_unit = frame.select(pl.col("expected_unit") if "expected_unit" in frame.columns
+                                 else pl.repeat(None, frame.height, dtype=pl.String).alias("expected_unit"))
     out = (cases.with_columns(display.alias("shown_column"))
            .join(long, on=["index", "shown_column"], how="left")
            .join(frame.with_row_index("index").select("index", expected_unit.to_series().alias("expected_unit")),
@@ -171,6 +181,11 @@ def validate(batch: Batch, ref: Reference) -> Batch:
     errors = schema_issues(batch, frame, schema_for(batch.source.format, ref))
     batch.add_issues(errors)
     kept = quarantine(batch, frame, errors)
+    held_back = getattr(importlib.import_module(f"schemas.{batch.source.format}"), "held_back", None)
+    if held_back is not None:  # a format whose rows only make sense together (a programme's grade tree)
+        kept, more = held_back(batch, frame, kept)
+        batch.add_issues(more)
+        batch.rows_quarantined = frame.height - kept.height
     if batch.source.format == "observations":
         batch.add_issues(cross_row_warnings(batch, kept, ref))
     batch.frame = kept
