@@ -19,6 +19,7 @@ from dwi.reference import Reference
 # Python steps that write derived tables, in order: "module:function(con, ref)".
 BUILDERS: list[str] = [
     "dwi.indicators:build_indicator_values",
+    "dwi.correlations:build_correlations",
 ]
 
 
