@@ -20,6 +20,7 @@ from dwi.reference import Reference
 BUILDERS: list[str] = [
     "dwi.indicators:build_indicator_values",
     "dwi.correlations:build_correlations",
+    "dwi.reconcile:build_reconciliation",
 ]
 
 

@@ -60,9 +60,12 @@ def _preferred_derived() -> set[str]:
     return {v["code"] for v in registry().get("derived_variants", []) if v.get("preferred")}
 
 
-def series(con: duckdb.DuckDBPyConnection, code: str, scope: str) -> pl.DataFrame:
+def series(con: duckdb.DuckDBPyConnection, code: str, scope: str,
+           years: tuple[int, int] | None = None) -> pl.DataFrame:
     """One value per key (year as text, or region code): key, value, origin, reference."""
     where = "region_code = 'KZ' AND period = 'Y'" if scope == "national" else "region_code <> 'KZ'"
+    if years:
+        where += f" AND year BETWEEN {int(years[0])} AND {int(years[1])}"
     frame = con.sql(f"""SELECT region_code, year, period, value, derived, source_id, obs_status
                         FROM _indicator_values
                         WHERE indicator_code = $code AND value IS NOT NULL AND {where}""",
@@ -134,11 +137,11 @@ def _mixed(joined: pl.DataFrame, col: str, code: str) -> str | None:
 
 
 def correlate(con: duckdb.DuckDBPyConnection, x_code: str, y_code: str, scope: str,
-              why: str | None = None) -> dict:
+              why: str | None = None, years: tuple[int, int] | None = None) -> dict:
     """One row of the `correlations` view for the pair, computed from `_indicator_values`."""
     if scope not in ("national", "regions"):
         raise DwiError(f"scope must be national or regions, not '{scope}'")
-    xs, ys = series(con, x_code, scope), series(con, y_code, scope)
+    xs, ys = series(con, x_code, scope, years), series(con, y_code, scope, years)
     joined = xs.join(ys, on="key", suffix="_y").sort("key")
     n = joined.height
     x, y = joined["value"].to_numpy(), joined["value_y"].to_numpy()
