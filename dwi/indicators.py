@@ -65,7 +65,8 @@ def _codes(expr: str | None) -> list[str]:
 
 def _origin(frame: pl.DataFrame) -> pl.Expr:
     """'CODE=value [source row n]' for one input observation."""
-    return pl.concat_str(pl.col("indicator_code"), pl.lit("="), pl.col("value_reported"), pl.lit(" ["),
+    return pl.concat_str(pl.col("indicator_code"), pl.lit(" "), pl.col("year").cast(pl.String), pl.lit("="),
+                         pl.col("value_reported"), pl.lit(" ["),
                          pl.col("source_id"), pl.lit(" row "), pl.col("source_row").cast(pl.String), pl.lit("]"))
 
 
@@ -73,7 +74,7 @@ def ratio_or_sum(obs: pl.DataFrame, entry: dict) -> pl.DataFrame:
     """scale * sum(numerator codes) / sum(denominator codes) per region/year/period (formula ratio), or the
     plain sum of the numerator codes (formula sum). NULL when any input is missing."""
     num, den = _codes(entry.get("numerator")), _codes(entry.get("denominator"))
-    codes = num + den
+    codes = list(dict.fromkeys(num + den))  # a code in both (ENT_SMALL in ENT_SMALL_SHARE) is one input
     scope = pl.col("region_code") == NATIONAL if entry["scope"] == "national" else pl.col("region_code") != NATIONAL
     inputs = obs.filter(pl.col("indicator_code").is_in(codes), scope)
     if inputs.is_empty():
