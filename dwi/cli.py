@@ -171,8 +171,8 @@ def correlate(x: Annotated[str, typer.Argument(help="indicator code (x)")],
             raise DwiError(f"{wh} has no indicator values; run `dwi run` to build them")
         for code in (x, y):
             if not known_code(con, code):
-                raise DwiError(f"unknown indicator '{code}': not in the registry or indicator_values "
-                               "(list them with: dwi sql \"select distinct indicator_code from indicator_values\")")
+                raise DwiError(f"unknown indicator '{code}': not in the registry or indicator_values (list "
+                               "them: dwi sql \"select distinct indicator_code from indicator_values\")")
         row = compute(con, x, y, scope)
     finally:
         con.close()

@@ -42,12 +42,25 @@ ALPHA = 0.05
 DISAGREE = 0.5  # |r_levels - r_differences| above which levels and differences "disagree"
 
 SCHEMA: dict[str, pl.DataType] = {
-    "x_indicator": pl.String, "y_indicator": pl.String, "scope": pl.String, "observations_used": pl.String,
-    "n": pl.Int64, "pearson_r": pl.Float64, "pearson_p": pl.Float64, "pearson_ci_low": pl.Float64,
-    "pearson_ci_high": pl.Float64, "spearman_rho": pl.Float64, "spearman_p": pl.Float64,
-    "diff_pearson_r": pl.Float64, "diff_n": pl.Int64, "flags": pl.String,
-    "diff_pearson_p": pl.Float64, "diff_observations": pl.String,
-    "x_reference": pl.String, "y_reference": pl.String, "why": pl.String,
+    "x_indicator": pl.String,
+    "y_indicator": pl.String,
+    "scope": pl.String,
+    "observations_used": pl.String,
+    "n": pl.Int64,
+    "pearson_r": pl.Float64,
+    "pearson_p": pl.Float64,
+    "pearson_ci_low": pl.Float64,
+    "pearson_ci_high": pl.Float64,
+    "spearman_rho": pl.Float64,
+    "spearman_p": pl.Float64,
+    "diff_pearson_r": pl.Float64,
+    "diff_n": pl.Int64,
+    "flags": pl.String,
+    "diff_pearson_p": pl.Float64,
+    "diff_observations": pl.String,
+    "x_reference": pl.String,
+    "y_reference": pl.String,
+    "why": pl.String,
 }
 
 
@@ -60,42 +73,64 @@ def _preferred_derived() -> set[str]:
     return {v["code"] for v in registry().get("derived_variants", []) if v.get("preferred")}
 
 
-def series(con: duckdb.DuckDBPyConnection, code: str, scope: str,
-           years: tuple[int, int] | None = None) -> pl.DataFrame:
+def series(
+    con: duckdb.DuckDBPyConnection, code: str, scope: str, years: tuple[int, int] | None = None
+) -> pl.DataFrame:
     """One value per key (year as text, or region code): key, value, origin, reference."""
     where = "region_code = 'KZ' AND period = 'Y'" if scope == "national" else "region_code <> 'KZ'"
     if years:
         where += f" AND year BETWEEN {int(years[0])} AND {int(years[1])}"
-    frame = con.sql(f"""SELECT region_code, year, period, value, derived, source_id, obs_status
+    frame = con.sql(
+        f"""SELECT region_code, year, period, value, derived, source_id, obs_status
                         FROM _indicator_values
                         WHERE indicator_code = $code AND value IS NOT NULL AND {where}""",
-                    params={"code": code}).pl()
+        params={"code": code},
+    ).pl()
     if scope == "regions" and frame.height:
-        best = (frame.group_by("year", "period").agg(pl.len().alias("n"))
-                .sort("n", "year", "period", descending=True).row(0, named=True))
+        best = (
+            frame.group_by("year", "period")
+            .agg(pl.len().alias("n"))
+            .sort("n", "year", "period", descending=True)
+            .row(0, named=True)
+        )
         frame = frame.filter(pl.col("year") == best["year"], pl.col("period") == best["period"])
     prefer_derived = code in _preferred_derived()
     frame = frame.with_columns(
-        pl.when(scope == "national").then(pl.col("year").cast(pl.String)).otherwise(pl.col("region_code"))
+        pl.when(scope == "national")
+        .then(pl.col("year").cast(pl.String))
+        .otherwise(pl.col("region_code"))
         .alias("key"),
-        pl.concat_str(pl.when(pl.col("derived")).then(pl.lit("derived/")).otherwise(pl.lit("")),
-                      pl.col("source_id").fill_null("dwi"),
-                      pl.when(pl.col("obs_status").is_not_null() & (pl.col("obs_status") != ""))
-                      .then(" (" + pl.col("obs_status") + ")").otherwise(pl.lit(""))).alias("origin"),
+        pl.concat_str(
+            pl.when(pl.col("derived")).then(pl.lit("derived/")).otherwise(pl.lit("")),
+            pl.col("source_id").fill_null("dwi"),
+            pl.when(pl.col("obs_status").is_not_null() & (pl.col("obs_status") != ""))
+            .then(" (" + pl.col("obs_status") + ")")
+            .otherwise(pl.lit("")),
+        ).alias("origin"),
         (pl.col("derived") != prefer_derived).alias("_second"),
         (pl.col("obs_status").fill_null("") == "P").alias("_provisional"),
-        pl.concat_str(pl.col("year").cast(pl.String), pl.col("period"), separator=" ").alias("reference"))
-    return (frame.sort("key", "_second", "_provisional", "source_id")
-            .unique("key", keep="first", maintain_order=True)
-            .select("key", "year", "value", "origin", "reference").sort("key"))
+        pl.concat_str(pl.col("year").cast(pl.String), pl.col("period"), separator=" ").alias("reference"),
+    )
+    return (
+        frame.sort("key", "_second", "_provisional", "source_id")
+        .unique("key", keep="first", maintain_order=True)
+        .select("key", "year", "value", "origin", "reference")
+        .sort("key")
+    )
 
 
 def _diffs(s: pl.DataFrame) -> pl.DataFrame:
     """x_t - x_(t-1): consecutive years, same origin at both ends."""
-    prev = s.select((pl.col("year") + 1).alias("year"), pl.col("value").alias("prev"),
-                    pl.col("origin").alias("prev_origin"))
-    return (s.join(prev, on="year").filter(pl.col("origin") == pl.col("prev_origin"))
-            .select("year", (pl.col("value") - pl.col("prev")).alias("d")))
+    prev = s.select(
+        (pl.col("year") + 1).alias("year"),
+        pl.col("value").alias("prev"),
+        pl.col("origin").alias("prev_origin"),
+    )
+    return (
+        s.join(prev, on="year")
+        .filter(pl.col("origin") == pl.col("prev_origin"))
+        .select("year", (pl.col("value") - pl.col("prev")).alias("d"))
+    )
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None, float | None, float | None]:
@@ -115,7 +150,10 @@ def _leave_one_out(x: np.ndarray, y: np.ndarray, r: float, p: float, keys: list[
     if n < 4:
         return []
     keep = ~np.eye(n, dtype=bool)
-    xs, ys = np.broadcast_to(x, (n, n))[keep].reshape(n, n - 1), np.broadcast_to(y, (n, n))[keep].reshape(n, n - 1)
+    xs, ys = (
+        np.broadcast_to(x, (n, n))[keep].reshape(n, n - 1),
+        np.broadcast_to(y, (n, n))[keep].reshape(n, n - 1),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = stats.pearsonr(xs, ys, axis=1)
@@ -136,8 +174,14 @@ def _mixed(joined: pl.DataFrame, col: str, code: str) -> str | None:
     return f"mixed sources in {code}: {parts}"
 
 
-def correlate(con: duckdb.DuckDBPyConnection, x_code: str, y_code: str, scope: str,
-              why: str | None = None, years: tuple[int, int] | None = None) -> dict:
+def correlate(
+    con: duckdb.DuckDBPyConnection,
+    x_code: str,
+    y_code: str,
+    scope: str,
+    why: str | None = None,
+    years: tuple[int, int] | None = None,
+) -> dict:
     """One row of the `correlations` view for the pair, computed from `_indicator_values`."""
     if scope not in ("national", "regions"):
         raise DwiError(f"scope must be national or regions, not '{scope}'")
@@ -174,12 +218,16 @@ def correlate(con: duckdb.DuckDBPyConnection, x_code: str, y_code: str, scope: s
             if diff_r is None:
                 flags.append(f"trend check not possible (diff_n={diff_n}: differences r undefined)")
             elif np.sign(diff_r) != np.sign(r) or abs(r - diff_r) > DISAGREE:
-                flags.append(f"trending: levels r={r:.3f} and year-on-year differences r={diff_r:.3f} "
-                             f"disagree (opposite signs or |difference| > {DISAGREE})")
+                flags.append(
+                    f"trending: levels r={r:.3f} and year-on-year differences r={diff_r:.3f} "
+                    f"disagree (opposite signs or |difference| > {DISAGREE})"
+                )
     if r is not None:
         loo = _leave_one_out(x, y, r, p, keys)
         if loo:
-            flags.append("influential point: " + "; ".join(loo) + f" (sign or significance at {ALPHA} changes)")
+            flags.append(
+                "influential point: " + "; ".join(loo) + f" (sign or significance at {ALPHA} changes)"
+            )
     for col, code in (("origin", x_code), ("origin_y", y_code)):
         if n and (m := _mixed(joined, col, code)):
             flags.append(m)
@@ -187,14 +235,31 @@ def correlate(con: duckdb.DuckDBPyConnection, x_code: str, y_code: str, scope: s
     y_ref = ", ".join(sorted(set(joined["reference_y"].to_list()))) if n else None
     if scope == "regions" and n and x_ref != y_ref:
         flags.append(f"reference periods differ: {x_code} {x_ref}, {y_code} {y_ref}")
-    used = "; ".join(f"{k}: x {ox}, y {oy}" for k, ox, oy in
-                     zip(keys, joined["origin"].to_list(), joined["origin_y"].to_list(), strict=True))
-    return {"x_indicator": x_code, "y_indicator": y_code, "scope": scope, "observations_used": used, "n": n,
-            "pearson_r": r, "pearson_p": p, "pearson_ci_low": low, "pearson_ci_high": high,
-            "spearman_rho": rho, "spearman_p": rho_p, "diff_pearson_r": diff_r, "diff_n": diff_n,
-            "flags": "; ".join(flags) or None, "diff_pearson_p": diff_p, "diff_observations": diff_obs,
-            "x_reference": x_ref if scope == "regions" else (f"years {keys[0]}-{keys[-1]}" if n else None),
-            "y_reference": y_ref if scope == "regions" else None, "why": why}
+    used = "; ".join(
+        f"{k}: x {ox}, y {oy}"
+        for k, ox, oy in zip(keys, joined["origin"].to_list(), joined["origin_y"].to_list(), strict=True)
+    )
+    return {
+        "x_indicator": x_code,
+        "y_indicator": y_code,
+        "scope": scope,
+        "observations_used": used,
+        "n": n,
+        "pearson_r": r,
+        "pearson_p": p,
+        "pearson_ci_low": low,
+        "pearson_ci_high": high,
+        "spearman_rho": rho,
+        "spearman_p": rho_p,
+        "diff_pearson_r": diff_r,
+        "diff_n": diff_n,
+        "flags": "; ".join(flags) or None,
+        "diff_pearson_p": diff_p,
+        "diff_observations": diff_obs,
+        "x_reference": x_ref if scope == "regions" else (f"years {keys[0]}-{keys[-1]}" if n else None),
+        "y_reference": y_ref if scope == "regions" else None,
+        "why": why,
+    }
 
 
 def build_correlations(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
@@ -204,7 +269,9 @@ def build_correlations(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
 
 
 def known_code(con: duckdb.DuckDBPyConnection, code: str) -> bool:
-    return bool(con.sql("SELECT 1 FROM _indicator_values WHERE indicator_code = $c LIMIT 1",
-                        params={"c": code}).fetchall()
-                or con.sql("SELECT 1 FROM _indicators WHERE code = $c", params={"c": code}).fetchall())
-
+    return bool(
+        con.sql(
+            "SELECT 1 FROM _indicator_values WHERE indicator_code = $c LIMIT 1", params={"c": code}
+        ).fetchall()
+        or con.sql("SELECT 1 FROM _indicators WHERE code = $c", params={"c": code}).fetchall()
+    )

@@ -26,9 +26,22 @@ def view(con, x: str, y: str) -> dict:
 
 def test_view_columns_are_the_issue_contract(seed_con):
     cols = [r["column_name"] for r in rows(seed_con, "SELECT column_name FROM (DESCRIBE correlations)")]
-    assert cols[:14] == ["x_indicator", "y_indicator", "scope", "observations_used", "n", "pearson_r", "pearson_p",
-                         "pearson_ci_low", "pearson_ci_high", "spearman_rho", "spearman_p", "diff_pearson_r",
-                         "diff_n", "flags"]
+    assert cols[:14] == [
+        "x_indicator",
+        "y_indicator",
+        "scope",
+        "observations_used",
+        "n",
+        "pearson_r",
+        "pearson_p",
+        "pearson_ci_low",
+        "pearson_ci_high",
+        "spearman_rho",
+        "spearman_p",
+        "diff_pearson_r",
+        "diff_n",
+        "flags",
+    ]
 
 
 def test_review_claim_job_insecurity_vs_gdp_growth(seed_con):
@@ -41,7 +54,7 @@ def test_review_claim_job_insecurity_vs_gdp_growth(seed_con):
     assert row["pearson_p"] == pytest.approx(stats.pearsonr(x, y).pvalue)
     assert row["spearman_rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
     assert row["pearson_ci_low"] < 0 < row["pearson_ci_high"]
-    # where each point comes from: derived from IMF levels 2005-2008, reported (provisional) 2010, reported 2011
+    # origin of each point: derived from IMF levels 2005-2008, reported (provisional) 2010, reported 2011
     assert "2005: x review2012_national, y derived/imf_weo_2024_gdp" in row["observations_used"]
     assert "2010: x review2012_national, y reported_gdp_growth (P)" in row["observations_used"]
     assert "2009" not in row["observations_used"]  # no job-insecurity figure for 2009
@@ -85,8 +98,11 @@ def test_no_overlap_does_not_crash(seed_con):
 
 
 def test_cli_prints_the_same_figures(seed_warehouse, seed_con):
-    result = CliRunner().invoke(app, ["correlate", "JOB_INSECURE_SHARE", "GDP_GROWTH",
-                                      "--warehouse", str(seed_warehouse)], terminal_width=200)
+    result = CliRunner().invoke(
+        app,
+        ["correlate", "JOB_INSECURE_SHARE", "GDP_GROWTH", "--warehouse", str(seed_warehouse)],
+        terminal_width=200,
+    )
     assert result.exit_code == 0, result.output
     r = view(seed_con, "JOB_INSECURE_SHARE", "GDP_GROWTH")["pearson_r"]
     assert f"{r:.4f}" in result.output

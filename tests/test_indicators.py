@@ -10,28 +10,67 @@ import pytest
 from tests.conftest import rows
 
 # Table 3 (large, medium, small, OSH standard) and Table 5 (acting enterprises, agreements), as printed.
-TABLE3 = {"KZ-11": (60, 274, 4246, 61), "KZ-15": (36, 375, 6244, 55), "KZ-19": (74, 268, 7152, 68),
-          "KZ-23": (59, 175, 5159, 55), "KZ-63": (97, 338, 8391, 112), "KZ-31": (21, 115, 3939, 56),
-          "KZ-27": (37, 132, 3734, 78), "KZ-35": (85, 383, 12154, 152), "KZ-43": (38, 171, 3495, 41),
-          "KZ-39": (77, 306, 5490, 71), "KZ-47": (59, 219, 6394, 17), "KZ-55": (46, 167, 5522, 29),
-          "KZ-59": (39, 252, 3619, 61), "KZ-YUZ": (90, 303, 10587, 69), "KZ-71": (118, 385, 18541, 115),
-          "KZ-75": (412, 1483, 47067, 29)}
-TABLE5 = {"KZ-11": (6513, 3382), "KZ-15": (8276, 2559), "KZ-19": (9325, 5680), "KZ-23": (6380, 2149),
-          "KZ-63": (11816, 8690), "KZ-31": (5643, 1730), "KZ-27": (5748, 1223), "KZ-35": (14875, 3251),
-          "KZ-43": (5109, 4407), "KZ-39": (7709, 3358), "KZ-47": (7523, 1391), "KZ-55": (7449, 2645),
-          "KZ-59": (5499, 3516), "KZ-YUZ": (13484, 5018), "KZ-71": (19680, 1792), "KZ-75": (43421, 2545)}
+TABLE3 = {
+    "KZ-11": (60, 274, 4246, 61),
+    "KZ-15": (36, 375, 6244, 55),
+    "KZ-19": (74, 268, 7152, 68),
+    "KZ-23": (59, 175, 5159, 55),
+    "KZ-63": (97, 338, 8391, 112),
+    "KZ-31": (21, 115, 3939, 56),
+    "KZ-27": (37, 132, 3734, 78),
+    "KZ-35": (85, 383, 12154, 152),
+    "KZ-43": (38, 171, 3495, 41),
+    "KZ-39": (77, 306, 5490, 71),
+    "KZ-47": (59, 219, 6394, 17),
+    "KZ-55": (46, 167, 5522, 29),
+    "KZ-59": (39, 252, 3619, 61),
+    "KZ-YUZ": (90, 303, 10587, 69),
+    "KZ-71": (118, 385, 18541, 115),
+    "KZ-75": (412, 1483, 47067, 29),
+}
+TABLE5 = {
+    "KZ-11": (6513, 3382),
+    "KZ-15": (8276, 2559),
+    "KZ-19": (9325, 5680),
+    "KZ-23": (6380, 2149),
+    "KZ-63": (11816, 8690),
+    "KZ-31": (5643, 1730),
+    "KZ-27": (5748, 1223),
+    "KZ-35": (14875, 3251),
+    "KZ-43": (5109, 4407),
+    "KZ-39": (7709, 3358),
+    "KZ-47": (7523, 1391),
+    "KZ-55": (7449, 2645),
+    "KZ-59": (5499, 3516),
+    "KZ-YUZ": (13484, 5018),
+    "KZ-71": (19680, 1792),
+    "KZ-75": (43421, 2545),
+}
 
 
 def values(con, code: str, **where) -> dict:
     cond = " AND ".join(f"{k} = ${k}" for k in where)
-    found = rows(con, f"SELECT * FROM indicator_values WHERE indicator_code = $code{' AND ' + cond if cond else ''}",
-                 code=code, **where)
+    found = rows(
+        con,
+        f"SELECT * FROM indicator_values WHERE indicator_code = $code{' AND ' + cond if cond else ''}",
+        code=code,
+        **where,
+    )
     return {(r["region_code"], r["year"]): r for r in found}
 
 
 def test_view_columns_start_with_the_contract(seed_con):
     cols = [r["column_name"] for r in rows(seed_con, "SELECT column_name FROM (DESCRIBE indicator_values)")]
-    assert cols[:8] == ["indicator_code", "region_code", "year", "period", "value", "unit", "derived", "method"]
+    assert cols[:8] == [
+        "indicator_code",
+        "region_code",
+        "year",
+        "period",
+        "value",
+        "unit",
+        "derived",
+        "method",
+    ]
 
 
 def test_osh_adoption_per_1000_per_region(seed_con):
@@ -98,7 +137,9 @@ def test_year_on_year_changes_span_gaps_without_interpolation(seed_con):
     assert pct[("KZ", 2011)]["value"] == pytest.approx(100 * (1069 / 253 - 1))
     aac = values(seed_con, "EMP_TOTAL_AAC_PCT")
     assert aac[("KZ", 2011)]["value"] == pytest.approx(100 * ((8301600 / 7262000) ** (1 / 6) - 1))
-    assert values(seed_con, "EMP_TOTAL_AAC_ABS")[("KZ", 2011)]["value"] == pytest.approx((8301600 - 7262000) / 6)
+    assert values(seed_con, "EMP_TOTAL_AAC_ABS")[("KZ", 2011)]["value"] == pytest.approx(
+        (8301600 - 7262000) / 6
+    )
     # a percent change of a signed rate means nothing: not computed
     assert values(seed_con, "GDP_GROWTH_YOY_PCT") == {}
 
@@ -118,8 +159,18 @@ def test_rank_and_dispersion_across_regions(seed_con):
 
 
 def test_partial_sources_never_derived(seed_con):
-    found = rows(seed_con, "SELECT DISTINCT indicator_code FROM indicator_values WHERE derived "
-                           "AND (indicator_code LIKE 'LI\\_%' ESCAPE '\\' OR base_code LIKE 'LI\\_%' ESCAPE '\\')")
+    found = rows(
+        seed_con,
+        "SELECT DISTINCT indicator_code FROM indicator_values WHERE derived "
+        "AND (indicator_code LIKE 'LI\\_%' ESCAPE '\\' OR base_code LIKE 'LI\\_%' ESCAPE '\\')",
+    )
     assert found == []
     observed = rows(seed_con, "SELECT count(*) AS n FROM indicator_values WHERE indicator_code LIKE 'LI_%'")
     assert observed[0]["n"] > 0  # the partial table's own values are shown as reported
+
+
+def test_sql_assertions_pass(seed_con):
+    from dwi.build import sql_tests
+
+    assert sql_tests(seed_con) == {name: 0 for name in sql_tests(seed_con)}
+    assert "assert_derived_values_explained" in sql_tests(seed_con)

@@ -13,8 +13,12 @@ from tests.conftest import rows
 
 def checks(con, like: str, **where) -> list[dict]:
     cond = "".join(f" AND {k} = ${k}" for k in where)
-    return rows(con, f'SELECT * FROM reconciliation WHERE "check" LIKE $like{cond} ORDER BY region_code, year',
-                like=like, **where)
+    return rows(
+        con,
+        f'SELECT * FROM reconciliation WHERE "check" LIKE $like{cond} ORDER BY region_code, year',
+        like=like,
+        **where,
+    )
 
 
 def one(con, like: str, **where) -> dict:
@@ -33,8 +37,13 @@ def test_view_columns(seed_con):
 def test_regional_sums_match_reported_totals(seed_con):
     sums = checks(seed_con, "regional sum of %")
     assert {r["indicator_code"]: r["reported"] for r in sums} == {
-        "ENT_LARGE": 1348, "ENT_MEDIUM": 5346, "ENT_SMALL": 151734, "ENT_OSH_STANDARD": 1069,
-        "ENT_ACTIVE": 178450, "CBA_ACTIVE": 53336}
+        "ENT_LARGE": 1348,
+        "ENT_MEDIUM": 5346,
+        "ENT_SMALL": 151734,
+        "ENT_OSH_STANDARD": 1069,
+        "ENT_ACTIVE": 178450,
+        "CBA_ACTIVE": 53336,
+    }
     assert all(r["verdict"] == "consistent" and r["recomputed"] == r["reported"] for r in sums)
 
 
@@ -90,8 +99,14 @@ def test_correlation_claim(seed_con):
 
 def test_convention_dates(seed_con):
     verdicts = {r["check"].split(" ")[0]: r["verdict"] for r in checks(seed_con, "C% date:%")}
-    assert verdicts == {"C87": "inconsistent", "C98": "inconsistent", "C144": "inconsistent",
-                        "C162": "inconsistent", "C185": "consistent", "C183": "consistent"}
+    assert verdicts == {
+        "C87": "inconsistent",
+        "C98": "inconsistent",
+        "C144": "inconsistent",
+        "C162": "inconsistent",
+        "C185": "consistent",
+        "C183": "consistent",
+    }
 
 
 def test_gdp_growth_vintages(seed_con):
@@ -114,14 +129,17 @@ def test_cross_table_warnings(seed_con):
 
 
 def test_inconsistent_total_is_a_finding_and_the_run_succeeds(tmp_path):
-    """Broken fixture: Table 5's total of agreements altered by 10; the run completes, the sum is a finding."""
+    """Broken fixture: Table 5's total of agreements altered by 10; the run completes, the sum is a
+    finding."""
     raw = tmp_path / "raw"
     shutil.copytree(config.DEFAULT_RAW, raw)
     table5 = raw / "review_2012" / "table5_collective_agreements.csv"
     text = table5.read_text(encoding="utf-8")
     assert "Total in the republic,T,2012,Q2,53336," in text
-    table5.write_text(text.replace("Total in the republic,T,2012,Q2,53336,", "Total in the republic,T,2012,Q2,53346,"),
-                      encoding="utf-8")
+    table5.write_text(
+        text.replace("Total in the republic,T,2012,Q2,53336,", "Total in the republic,T,2012,Q2,53346,"),
+        encoding="utf-8",
+    )
     stages.run(raw, tmp_path / "wh.duckdb")
     con = connect_read_only(tmp_path / "wh.duckdb")
     try:
