@@ -509,6 +509,62 @@ def cross_tables(obs: pl.DataFrame, spec: dict) -> pl.DataFrame:
     )
 
 
+def components(obs: pl.DataFrame, spec: dict) -> pl.DataFrame:
+    """A reported total against the sum of its 'including' columns in the same row."""
+    cell = ["source_id", "region_code", "year", "period"]
+    total = obs.filter(pl.col("indicator_code") == spec["total"])
+    parts = (
+        obs.filter(pl.col("indicator_code").is_in(spec["parts"]))
+        .group_by(cell)
+        .agg(
+            pl.col("value").sum().alias("recomputed"),
+            pl.len().alias("n"),
+            pl.col("value_reported").str.join(" + ").alias("shown"),
+        )
+    )
+    frame = total.join(parts, on=cell, how="left").with_columns(
+        pl.when(pl.col("n") == len(spec["parts"])).then(pl.col("recomputed")).alias("recomputed")
+    )
+    verdict = (
+        pl.when(pl.col("recomputed").is_null())
+        .then(pl.lit(NA))
+        .when(pl.col("recomputed") == pl.col("value"))
+        .then(pl.lit(OK))
+        .when(pl.col("recomputed") > pl.col("value"))
+        .then(pl.lit(BAD))
+        .otherwise(pl.lit(NA))
+    )
+    return frame.select(
+        pl.lit(spec["check"]).alias("check"),
+        pl.col("value").alias("reported"),
+        "recomputed",
+        pl.lit(0.0).alias("tolerance"),
+        verdict.alias("verdict"),
+        pl.concat_str(
+            pl.lit(" + ".join(spec["parts"]) + " = "),
+            pl.col("shown").fill_null("missing"),
+            pl.lit(" = "),
+            _fmt(pl.col("recomputed"), 0),
+            pl.lit("; reported total "),
+            pl.col("value_reported"),
+            pl.when(pl.col("recomputed") < pl.col("value"))
+            .then(
+                pl.lit("; the parts fall short by ")
+                + _fmt(pl.col("value") - pl.col("recomputed"), 0)
+                + pl.lit(": the 'including' columns need not be exhaustive")
+            )
+            .otherwise(pl.lit("")),
+        ).alias("detail"),
+        pl.lit("sum").alias("kind"),
+        "indicator_code",
+        "region_code",
+        "year",
+        "period",
+        "source_id",
+        pl.col("source_ref").alias("location"),
+    )
+
+
 def _conform(frame: pl.DataFrame) -> pl.DataFrame:
     missing = [pl.lit(None, dtype=t).alias(c) for c, t in SCHEMA.items() if c not in frame.columns]
     return frame.with_columns(missing).select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
@@ -527,6 +583,7 @@ def compute(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
         revisions(con, obs),
         text,
         *[cross_tables(obs, spec) for spec in doc.get("cross_tables", [])],
+        *[components(obs, spec) for spec in doc.get("components", [])],
     ]
     out = pl.concat([_conform(f) for f in frames])
     return out.with_columns(

@@ -150,3 +150,18 @@ def test_inconsistent_total_is_a_finding_and_the_run_succeeds(tmp_path):
         assert one(con, "CBA_COVERAGE = %", region_code="KZ")["verdict"] == "consistent"
     finally:
         con.close()
+
+
+def test_table4_including_columns_within_rows(seed_con):
+    found = {(r["region_code"], r["year"]): r for r in checks(seed_con, "Table 4: reviewed claims%")}
+    assert len(found) == 6  # 3 regions x (2012 H1, 2011)
+    # 2012 H1: 495+62+1=558, 472+19+0=491, 253+6+0=259 -> exact
+    for region, total in (("KZ-11", 558), ("KZ-15", 491), ("KZ-19", 259)):
+        assert found[(region, 2012)]["verdict"] == "consistent"
+        assert found[(region, 2012)]["recomputed"] == total
+    # 2011: 563+4+0=567 < 610 and 646+2+0=648 < 673 fall short; 305+5+0=310 adds up
+    assert found[("KZ-11", 2011)]["recomputed"] == 567
+    assert found[("KZ-11", 2011)]["verdict"] == "not checkable"
+    assert found[("KZ-15", 2011)]["recomputed"] == 648
+    assert found[("KZ-15", 2011)]["verdict"] == "not checkable"
+    assert found[("KZ-19", 2011)]["verdict"] == "consistent"
