@@ -112,3 +112,28 @@ def test_cli_unknown_indicator_is_one_line_and_exit_2(seed_warehouse):
     result = CliRunner().invoke(app, ["correlate", "NOPE", "GDP_GROWTH", "--warehouse", str(seed_warehouse)])
     assert result.exit_code == 2
     assert "unknown indicator 'NOPE'" in result.output and "Traceback" not in result.output
+
+
+def test_build_with_one_source_keeps_every_pair_row(tmp_path):
+    """Only the IMF file loaded: no review data at all. The run succeeds and every pair still has its row."""
+    import shutil
+
+    import yaml
+
+    from dwi import config, stages
+    from dwi.warehouse import connect_read_only
+
+    raw = tmp_path / "raw"
+    (raw / "imf_weo_2024").mkdir(parents=True)
+    shutil.copy(config.DEFAULT_RAW / "imf_weo_2024" / "gdp_levels.csv", raw / "imf_weo_2024")
+    manifest = yaml.safe_load((config.DEFAULT_RAW / "manifest.yaml").read_text(encoding="utf-8"))
+    manifest["sources"] = [s for s in manifest["sources"] if s["id"] == "imf_weo_2024_gdp"]
+    (raw / "manifest.yaml").write_text(yaml.safe_dump(manifest), encoding="utf-8")
+    stages.run(raw, tmp_path / "wh.duckdb")
+    con = connect_read_only(tmp_path / "wh.duckdb")
+    try:
+        found = rows(con, "SELECT x_indicator, y_indicator, n, pearson_r, flags FROM correlations")
+    finally:
+        con.close()
+    assert len(found) == 5
+    assert all(r["n"] == 0 and r["pearson_r"] is None and "no overlapping" in r["flags"] for r in found)
