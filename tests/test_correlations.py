@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from dwi.cli import app
 from dwi.correlations import correlate
-from tests.conftest import rows
+from tests.views import records as rows
 
 # The review's figures (section 2.1) and the IMF constant-price levels.
 JOB_INSECURE = {2005: 8.6, 2006: 5.2, 2007: 4.2, 2008: 4.4, 2010: 3.3, 2011: 3.0}
@@ -24,8 +24,8 @@ def view(con, x: str, y: str) -> dict:
     return found[0]
 
 
-def test_view_columns_are_the_issue_contract(seed_con):
-    cols = [r["column_name"] for r in rows(seed_con, "SELECT column_name FROM (DESCRIBE correlations)")]
+def test_view_columns_are_the_issue_contract(db):
+    cols = [r["column_name"] for r in rows(db, "SELECT column_name FROM (DESCRIBE correlations)")]
     assert cols[:14] == [
         "x_indicator",
         "y_indicator",
@@ -44,8 +44,8 @@ def test_view_columns_are_the_issue_contract(seed_con):
     ]
 
 
-def test_review_claim_job_insecurity_vs_gdp_growth(seed_con):
-    row = view(seed_con, "JOB_INSECURE_SHARE", "GDP_GROWTH")
+def test_review_claim_job_insecurity_vs_gdp_growth(db):
+    row = view(db, "JOB_INSECURE_SHARE", "GDP_GROWTH")
     years = sorted(JOB_INSECURE)
     x, y = [JOB_INSECURE[t] for t in years], [GROWTH[t] for t in years]
     assert row["n"] == 6
@@ -67,49 +67,49 @@ def test_review_claim_job_insecurity_vs_gdp_growth(seed_con):
     assert "trending" in row["flags"] and "mixed sources in GDP_GROWTH" in row["flags"]
 
 
-def test_job_insecurity_vs_gdp_level(seed_con):
-    row = view(seed_con, "JOB_INSECURE_SHARE", "GDP_REAL")
+def test_job_insecurity_vs_gdp_level(db):
+    row = view(db, "JOB_INSECURE_SHARE", "GDP_REAL")
     x, y = [JOB_INSECURE[t] for t in range(2005, 2009)], [GDP_REAL[t] for t in range(2005, 2009)]
     assert row["n"] == 4
     assert row["pearson_r"] == pytest.approx(np.corrcoef(x, y)[0, 1])
     assert row["pearson_p"] > 0.05  # r = -0.93 but n = 4
 
 
-def test_tiny_sample_gives_a_row_with_null_statistics(seed_con):
-    row = view(seed_con, "UNEMP_RATE", "GDP_GROWTH")
+def test_tiny_sample_gives_a_row_with_null_statistics(db):
+    row = view(db, "UNEMP_RATE", "GDP_GROWTH")
     assert row["n"] == 2
     assert row["pearson_r"] is None and row["spearman_rho"] is None and row["pearson_ci_low"] is None
     assert "too few observations" in row["flags"]
 
 
-def test_regional_pairs(seed_con):
-    row = view(seed_con, "CBA_COVERAGE", "OSH_ADOPTION_PER_1000")
+def test_regional_pairs(db):
+    row = view(db, "CBA_COVERAGE", "OSH_ADOPTION_PER_1000")
     assert row["scope"] == "regions" and row["n"] == 16 and row["diff_n"] is None
     assert "KZ " not in row["observations_used"]  # the national total row is not a region
     assert "influential point: KZ-27 West Kazakhstan Region" in row["flags"]
     assert "reference periods differ" in row["flags"]
-    small = view(seed_con, "CBA_COVERAGE", "ENT_SMALL_SHARE")
+    small = view(db, "CBA_COVERAGE", "ENT_SMALL_SHARE")
     assert small["n"] == 16 and small["pearson_r"] < 0
 
 
-def test_no_overlap_does_not_crash(seed_con):
-    row = correlate(seed_con, "JOB_INSECURE_SHARE", "CBA_COVERAGE", "national")
+def test_no_overlap_does_not_crash(db):
+    row = correlate(db, "JOB_INSECURE_SHARE", "CBA_COVERAGE", "national")
     assert row["n"] == 0 and row["pearson_r"] is None and "no overlapping observations" in row["flags"]
 
 
-def test_cli_prints_the_same_figures(seed_warehouse, seed_con):
+def test_cli_prints_the_same_figures(warehouse, db):
     result = CliRunner().invoke(
         app,
-        ["correlate", "JOB_INSECURE_SHARE", "GDP_GROWTH", "--warehouse", str(seed_warehouse)],
+        ["correlate", "JOB_INSECURE_SHARE", "GDP_GROWTH", "--warehouse", str(warehouse)],
         terminal_width=200,
     )
     assert result.exit_code == 0, result.output
-    r = view(seed_con, "JOB_INSECURE_SHARE", "GDP_GROWTH")["pearson_r"]
+    r = view(db, "JOB_INSECURE_SHARE", "GDP_GROWTH")["pearson_r"]
     assert f"{r:.4f}" in result.output
 
 
-def test_cli_unknown_indicator_is_one_line_and_exit_2(seed_warehouse):
-    result = CliRunner().invoke(app, ["correlate", "NOPE", "GDP_GROWTH", "--warehouse", str(seed_warehouse)])
+def test_cli_unknown_indicator_is_one_line_and_exit_2(warehouse):
+    result = CliRunner().invoke(app, ["correlate", "NOPE", "GDP_GROWTH", "--warehouse", str(warehouse)])
     assert result.exit_code == 2
     assert "unknown indicator 'NOPE'" in result.output and "Traceback" not in result.output
 

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from tests.conftest import rows
+from tests.views import records as rows
 
 # Table 3 (large, medium, small, OSH standard) and Table 5 (acting enterprises, agreements), as printed.
 TABLE3 = {
@@ -59,8 +59,8 @@ def values(con, code: str, **where) -> dict:
     return {(r["region_code"], r["year"]): r for r in found}
 
 
-def test_view_columns_start_with_the_contract(seed_con):
-    cols = [r["column_name"] for r in rows(seed_con, "SELECT column_name FROM (DESCRIBE indicator_values)")]
+def test_view_columns_start_with_the_contract(db):
+    cols = [r["column_name"] for r in rows(db, "SELECT column_name FROM (DESCRIBE indicator_values)")]
     assert cols[:8] == [
         "indicator_code",
         "region_code",
@@ -73,8 +73,8 @@ def test_view_columns_start_with_the_contract(seed_con):
     ]
 
 
-def test_osh_adoption_per_1000_per_region(seed_con):
-    got = values(seed_con, "OSH_ADOPTION_PER_1000")
+def test_osh_adoption_per_1000_per_region(db):
+    got = values(db, "OSH_ADOPTION_PER_1000")
     assert {k[0] for k in got} == set(TABLE3)  # every region, never the national total row KZ
     assert got[("KZ-75", 2011)]["value"] == pytest.approx(29 / (412 + 1483 + 47067) * 1000)
     for region, (large, medium, small, osh) in TABLE3.items():
@@ -83,18 +83,18 @@ def test_osh_adoption_per_1000_per_region(seed_con):
     assert "ENT_OSH_STANDARD 2011=29" in got[("KZ-75", 2011)]["inputs"]
 
 
-def test_small_share_and_recomputed_coverage(seed_con):
-    small = values(seed_con, "ENT_SMALL_SHARE")
+def test_small_share_and_recomputed_coverage(db):
+    small = values(db, "ENT_SMALL_SHARE")
     assert small[("KZ-75", 2011)]["value"] == pytest.approx(100 * 47067 / 48962)
-    cba = values(seed_con, "CBA_COVERAGE_RECOMPUTED")
+    cba = values(db, "CBA_COVERAGE_RECOMPUTED")
     assert set(k[0] for k in cba) == set(TABLE5)
     for region, (ent, agreements) in TABLE5.items():
         assert cba[(region, 2012)]["value"] == pytest.approx(100 * agreements / ent)
     assert cba[("KZ-43", 2012)]["value"] == pytest.approx(86.2595, abs=1e-4)  # printed 86.3
 
 
-def test_gdp_growth_derived_from_levels_and_reported_kept(seed_con):
-    derived = values(seed_con, "GDP_GROWTH", derived=True)
+def test_gdp_growth_derived_from_levels_and_reported_kept(db):
+    derived = values(db, "GDP_GROWTH", derived=True)
     assert derived[("KZ", 2005)]["value"] == pytest.approx(100 * (7590.7 / 6919.4 - 1))
     assert round(derived[("KZ", 2005)]["value"], 2) == 9.70
     assert derived[("KZ", 2009)]["value"] == pytest.approx(100 * (9566.2 / 9452.8 - 1))
@@ -102,22 +102,22 @@ def test_gdp_growth_derived_from_levels_and_reported_kept(seed_con):
     # 2010: no constant-price level -> missing, with the reason; never filled in
     assert derived[("KZ", 2010)]["value"] is None
     assert "GDP_REAL 2010" in derived[("KZ", 2010)]["note"]
-    reported = values(seed_con, "GDP_GROWTH", derived=False)
+    reported = values(db, "GDP_GROWTH", derived=False)
     assert {y: r["value"] for (_, y), r in reported.items()} == {2009: 1.1, 2010: 7.0, 2011: 7.5}
 
 
-def test_shares_recomputed_against_employed_total(seed_con):
-    temp = values(seed_con, "TEMP_EMP_SHARE_RECOMPUTED")
+def test_shares_recomputed_against_employed_total(db):
+    temp = values(db, "TEMP_EMP_SHARE_RECOMPUTED")
     assert temp[("KZ", 2005)]["value"] == pytest.approx(100 * 467312 / 7262000)
     assert temp[("KZ", 2011)]["value"] == pytest.approx(100 * 189809 / 8301600)
     assert temp[("KZ", 2008)]["value"] is None and "EMP_TOTAL" in temp[("KZ", 2008)]["note"]
-    hazard = values(seed_con, "HAZARD_EMP_SHARE_RECOMPUTED")
+    hazard = values(db, "HAZARD_EMP_SHARE_RECOMPUTED")
     assert hazard[("KZ", 2011)]["value"] == pytest.approx(100 * 852582 / 8301600)
     assert hazard[("KZ", 2005)]["value"] is None  # HAZARD_EMP 2005 is not in the review
 
 
-def test_conventions_cumulated_by_year(seed_con):
-    cum = {y: r["value"] for (_, y), r in values(seed_con, "CONVENTIONS_RATIFIED_CUM").items()}
+def test_conventions_cumulated_by_year(db):
+    cum = {y: r["value"] for (_, y), r in values(db, "CONVENTIONS_RATIFIED_CUM").items()}
     # annex: 1996 C148, C155; 1999 C111, C122; 2000 C87, C135, C144; 2001 eight; 2003 C182; 2008 C167;
     # 2010 C185; 2011 C162; 2012 C183
     assert cum[1996] == 2 and cum[1998] == 2 and cum[1999] == 4 and cum[2000] == 7
@@ -125,52 +125,52 @@ def test_conventions_cumulated_by_year(seed_con):
     assert min(cum) == 1996 and max(cum) == 2012
 
 
-def test_year_on_year_changes_span_gaps_without_interpolation(seed_con):
-    yoy = values(seed_con, "JOB_INSECURE_SHARE_YOY_ABS")
+def test_year_on_year_changes_span_gaps_without_interpolation(db):
+    yoy = values(db, "JOB_INSECURE_SHARE_YOY_ABS")
     assert yoy[("KZ", 2006)]["value"] == pytest.approx(5.2 - 8.6)
     assert ("KZ", 2009) not in yoy  # no 2009 value: no change invented
     gap = yoy[("KZ", 2010)]
     assert gap["value"] == pytest.approx(3.3 - 4.4)
     assert (gap["span_from"], gap["span_years"]) == (2008, 2)
     assert "gap" in gap["note"] and gap["unit"] == "percentage points"
-    pct = values(seed_con, "OSH_STD_IMPLEMENTED_YOY_PCT")
+    pct = values(db, "OSH_STD_IMPLEMENTED_YOY_PCT")
     assert pct[("KZ", 2011)]["value"] == pytest.approx(100 * (1069 / 253 - 1))
-    aac = values(seed_con, "EMP_TOTAL_AAC_PCT")
+    aac = values(db, "EMP_TOTAL_AAC_PCT")
     assert aac[("KZ", 2011)]["value"] == pytest.approx(100 * ((8301600 / 7262000) ** (1 / 6) - 1))
-    assert values(seed_con, "EMP_TOTAL_AAC_ABS")[("KZ", 2011)]["value"] == pytest.approx(
+    assert values(db, "EMP_TOTAL_AAC_ABS")[("KZ", 2011)]["value"] == pytest.approx(
         (8301600 - 7262000) / 6
     )
     # a percent change of a signed rate means nothing: not computed
-    assert values(seed_con, "GDP_GROWTH_YOY_PCT") == {}
+    assert values(db, "GDP_GROWTH_YOY_PCT") == {}
 
 
-def test_rank_and_dispersion_across_regions(seed_con):
+def test_rank_and_dispersion_across_regions(db):
     expected = {r: 1000 * v[3] / sum(v[:3]) for r, v in TABLE3.items()}
     order = sorted(expected, key=expected.get, reverse=True)
-    rank = values(seed_con, "OSH_ADOPTION_PER_1000_RANK")
+    rank = values(db, "OSH_ADOPTION_PER_1000_RANK")
     assert {k[0]: r["value"] for k, r in rank.items()} == {reg: i + 1 for i, reg in enumerate(order)}
     assert rank[("KZ-75", 2011)]["value"] == 16  # Almaty city: lowest
     cov = [100 * a / e for e, a in TABLE5.values()]
-    cv = values(seed_con, "CBA_COVERAGE_RECOMPUTED_CV")[("KZ", 2012)]["value"]
+    cv = values(db, "CBA_COVERAGE_RECOMPUTED_CV")[("KZ", 2012)]["value"]
     assert cv == pytest.approx(statistics.pstdev(cov) / statistics.mean(cov))
-    assert values(seed_con, "CBA_COVERAGE_MIN")[("KZ", 2012)]["value"] == 5.9  # printed, Almaty city
-    assert values(seed_con, "CBA_COVERAGE_MAX")[("KZ", 2012)]["value"] == 86.3  # printed, Kyzylorda
+    assert values(db, "CBA_COVERAGE_MIN")[("KZ", 2012)]["value"] == 5.9  # printed, Almaty city
+    assert values(db, "CBA_COVERAGE_MAX")[("KZ", 2012)]["value"] == 86.3  # printed, Kyzylorda
     assert not math.isnan(cv)
 
 
-def test_partial_sources_never_derived(seed_con):
+def test_partial_sources_never_derived(db):
     found = rows(
-        seed_con,
+        db,
         "SELECT DISTINCT indicator_code FROM indicator_values WHERE derived "
         "AND (indicator_code LIKE 'LI\\_%' ESCAPE '\\' OR base_code LIKE 'LI\\_%' ESCAPE '\\')",
     )
     assert found == []
-    observed = rows(seed_con, "SELECT count(*) AS n FROM indicator_values WHERE indicator_code LIKE 'LI_%'")
+    observed = rows(db, "SELECT count(*) AS n FROM indicator_values WHERE indicator_code LIKE 'LI_%'")
     assert observed[0]["n"] > 0  # the partial table's own values are shown as reported
 
 
-def test_sql_assertions_pass(seed_con):
+def test_sql_assertions_pass(db):
     from dwi.build import sql_tests
 
-    assert sql_tests(seed_con) == {name: 0 for name in sql_tests(seed_con)}
-    assert "assert_derived_values_explained" in sql_tests(seed_con)
+    assert sql_tests(db) == {name: 0 for name in sql_tests(db)}
+    assert "assert_derived_values_explained" in sql_tests(db)
