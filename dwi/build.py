@@ -17,7 +17,12 @@ from dwi.manifest import META_FIELDS, Source
 from dwi.reference import Reference
 
 # Python steps that write derived tables, in order: "module:function(con, ref)".
-BUILDERS: list[str] = ["dwi.scorecard:build_scores"]
+BUILDERS: list[str] = [
+    "dwi.indicators:build_indicator_values",
+    "dwi.correlations:build_correlations",
+    "dwi.reconcile:build_reconciliation",
+    "dwi.scorecard:build_scores",
+]
 
 
 def write_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:

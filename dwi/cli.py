@@ -184,5 +184,43 @@ def scorecard(programme: Annotated[str | None, typer.Option("--programme", help=
         out.print(part)
 
 
+@app.command()
+@friendly
+def correlate(x: Annotated[str, typer.Argument(help="indicator code (x)")],
+              y: Annotated[str, typer.Argument(help="indicator code (y)")],
+              scope: Annotated[str, typer.Option("--scope", help="national | regions")] = "national",
+              warehouse: WarehouseOpt = None) -> None:
+    """Correlate two indicators exactly as the `correlations` view does (scipy; flags for small n, trends,
+    influential points, mixed sources)."""
+    from dwi.correlations import correlate as compute
+    from dwi.correlations import known_code
+    from dwi.warehouse import connect_read_only
+
+    if scope not in ("national", "regions"):
+        raise DwiError(f"--scope must be national or regions, not '{scope}'")
+    wh = config.warehouse_path(warehouse)
+    if not wh.is_file():
+        raise DwiError(f"{wh}: no warehouse; run `dwi run` first")
+    con = connect_read_only(wh)
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "_indicator_values" not in tables:
+            raise DwiError(f"{wh} has no indicator values; run `dwi run` to build them")
+        for code in (x, y):
+            if not known_code(con, code):
+                raise DwiError(f"unknown indicator '{code}': not in the registry or indicator_values (list "
+                               "them: dwi sql \"select distinct indicator_code from indicator_values\")")
+        row = compute(con, x, y, scope)
+    finally:
+        con.close()
+    table = Table(title=f"dwi correlate {x} {y} --scope {scope}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in row.items():
+        shown = "" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
+        table.add_row(key, shown)
+    out.print(table)
+
+
 if __name__ == "__main__":
     app()
