@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from schemas import rule
+
 REQUIRED = ["programme", "level", "code", "parent_code", "title", "status_text", "grade", "grade_basis",
             "evidence", "location", "note"]
 OPTIONAL: list[str] = []
@@ -21,9 +23,6 @@ SCALE = (1, 6)
 # Graded on the scale itself (whole points) when they have no children.
 LEAF_LEVELS = ["activity", "sub_activity"]
 
-
-def _rule(name: str, expr: pl.Expr) -> pa.Check:
-    return pa.Check(lambda data: data.lazyframe.select(expr.fill_null(True)), name=name)
 
 
 def schema(ref) -> pa.DataFrameSchema:
@@ -39,30 +38,30 @@ def schema(ref) -> pa.DataFrameSchema:
         # Custom row rules rather than pandera's built-in isin/str_matches: those report their own
         # name ('isin'), not "<column>:<rule>", so the message could not say what was expected.
         checks=[
-            _rule("programme:programme_id", pl.col("programme").str.contains(r"^[A-Za-z0-9_.-]+$")),
-            _rule("level:known_level", pl.col("level").is_in(LEVELS)),
-            _rule("code:code_format", pl.col("code").str.contains(r"^\d+(\.\d+)*(\.[a-z])?$")),
-            _rule("grade_basis:known_basis", pl.col("grade_basis").is_in(BASES)),
-            _rule("grade:number", pl.col("grade").is_not_null() | pl.col("grade_reported").is_null()),
-            _rule("grade:in_scale", pl.col("grade").is_between(*SCALE)),
-            _rule("grade:missing_has_no_grade",
+            rule("programme:programme_id", pl.col("programme").str.contains(r"^[A-Za-z0-9_.-]+$")),
+            rule("level:known_level", pl.col("level").is_in(LEVELS)),
+            rule("code:code_format", pl.col("code").str.contains(r"^\d+(\.\d+)*(\.[a-z])?$")),
+            rule("grade_basis:known_basis", pl.col("grade_basis").is_in(BASES)),
+            rule("grade:number", pl.col("grade").is_not_null() | pl.col("grade_reported").is_null()),
+            rule("grade:in_scale", pl.col("grade").is_between(*SCALE)),
+            rule("grade:missing_has_no_grade",
                   (pl.col("grade_basis") != "missing") | pl.col("grade_reported").is_null()),
-            _rule("grade:graded_has_grade",
+            rule("grade:graded_has_grade",
                   (pl.col("grade_basis") == "missing") | pl.col("grade_reported").is_not_null()),
-            _rule("grade:whole_point", ~(pl.col("level").is_in(LEAF_LEVELS) & ~pl.col("has_children"))
+            rule("grade:whole_point", ~(pl.col("level").is_in(LEAF_LEVELS) & ~pl.col("has_children"))
                   | (pl.col("grade") == pl.col("grade").round(0))),
-            _rule("parent_code:parent_exists", pl.col("parent_ok")),
+            rule("parent_code:parent_exists", pl.col("parent_ok")),
             # A child's code extends its parent's by one segment (1 > 1.2 > 1.2.3 > 1.2.3.a).
-            _rule("code:matches_parent",
+            rule("code:matches_parent",
                   pl.when(pl.col("level") == "priority").then(~pl.col("code").str.contains(r"\."))
                   .otherwise(pl.col("code").str.replace(r"\.[^.]+$", "") == pl.col("parent_code"))),
             # Never a guess recorded as a fact: an inferred or missing grade says why.
-            _rule("note:reasoning_required",
+            rule("note:reasoning_required",
                   ~pl.col("grade_basis").is_in(["inferred", "missing"]) | pl.col("note").is_not_null()),
-            _rule("evidence:graded_has_evidence",
+            rule("evidence:graded_has_evidence",
                   (pl.col("grade_basis") == "missing") | (pl.col("evidence").is_not_null()
                                                           & pl.col("location").is_not_null())),
-            _rule("title:required", pl.col("title").is_not_null()),
+            rule("title:required", pl.col("title").is_not_null()),
         ],
         unique=KEY,
         strict=False,
