@@ -67,10 +67,14 @@ def _table(caption: str, frame: pl.DataFrame, row_class: str | None = None) -> d
 def _cell(v) -> str:
     if v is None:
         return ""
-    if isinstance(v, float):
-        return f"{v:,.0f}" if v.is_integer() and abs(v) >= 1000 else f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
     if isinstance(v, bool):
         return "yes" if v else "no"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        if v.is_integer():
+            return f"{v:,.0f}"
+        return f"{v:,.1f}" if abs(v) >= 100 else f"{v:.3g}"
     return str(v)
 
 
@@ -87,7 +91,7 @@ def _t(frame: pl.DataFrame) -> pl.DataFrame:
 def overview(values: pl.DataFrame) -> Section:
     sec = Section("overview", "Decent-work elements: latest national values",
                   "For each indicator with a national value: the latest value, the one before it at the same "
-                  "frequency, and the change (percentage points for shares). Values are as reported unless "
+                  "frequency, and the change (in the unit; percentage points for shares). Values are as reported unless "
                   "marked derived.")
     nat = _t(values.filter((pl.col("region_code") == NATIONAL) & (pl.col("sex").fill_null("T") == "T")))
     if nat.is_empty():
@@ -111,10 +115,7 @@ def overview(values: pl.DataFrame) -> Section:
             pl.col("indicator_code").alias("code"), pl.col("indicator_name").alias("indicator"), "unit",
             pl.col("latest_period").alias("latest period"), "latest",
             pl.col("previous_period").alias("previous period"), "previous",
-            pl.when(pl.col("unit") == "percent")
-            .then(pl.col("change").round(2).cast(pl.String) + " pp")
-            .otherwise(pl.col("change").round(1).cast(pl.String) + " ("
-                       + pl.col("change_pct").round(1).cast(pl.String) + " %)").alias("change"),
+            pl.col("change").round(3), pl.col("change_pct").round(1).alias("change, %"),
             pl.when(pl.col("derived")).then(pl.lit("derived")).otherwise(pl.lit("reported")).alias("basis"))
         sec.tables.append(_table(str(element[0] or "(no element)"), frame))
     return sec
@@ -135,7 +136,7 @@ def time_series(values: pl.DataFrame) -> Section:
         grid = years.join(annual.select(pl.col("year").cast(pl.Int32), "value", "time_period", "obs_status"),
                           on="year", how="left").with_columns(pl.col("year").cast(pl.Float64).alias("t"))
         missing = grid.filter(pl.col("value").is_null())["year"].to_list() if annual.height else []
-        rows = [{**r, "kind": "annual"} for r in grid.to_dicts()]
+        rows = [{**r, "kind": "annual"} for r in grid.to_dicts()] if annual.height else []
         rows += [{"t": r["t"], "year": r["year"], "value": r["value"], "time_period": r["time_period"],
                   "obs_status": r["obs_status"], "kind": "sub-annual"}
                  for r in group.filter(pl.col("period") != "Y").to_dicts()]
@@ -152,7 +153,7 @@ def time_series(values: pl.DataFrame) -> Section:
             x=x, y=y, tooltip=tooltip,
             shape=alt.Shape("kind:N", scale=alt.Scale(domain=["annual", "sub-annual"],
                                                        range=["circle", "triangle-up"]), legend=None))
-        chart = (line + points).properties(width=460, height=170, title=alt.Title(f"{code}: {name}"))
+        chart = (line + points if annual.height else points).properties(width=460, height=170, title=alt.Title(f"{code}: {name}"))
         caption = f"{group.height} value(s), {unit}."
         if missing:
             caption += f" No value for {_years(missing)} (gap)."
