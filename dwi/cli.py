@@ -73,6 +73,7 @@ def print_issues(batches, limit: int = 50) -> None:
         err.print(f"... and {total - shown} more; see the quality_issues view")
 
 
+NoExportsOpt = Annotated[bool, typer.Option("--no-exports", help="skip the exports and the report")]
 ExportsOpt = Annotated[Path | None, typer.Option("--exports", help="folder for the exports and the report "
                                                                   "[env DWI_EXPORTS; default exports/]")]
 
@@ -80,7 +81,7 @@ ExportsOpt = Annotated[Path | None, typer.Option("--exports", help="folder for t
 @app.command()
 @friendly
 def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt = None,
-        no_exports: Annotated[bool, typer.Option("--no-exports", help="do not write exports/report")] = False) -> None:
+        no_exports: NoExportsOpt = False) -> None:
     """Load every changed source in raw/ into the warehouse, rebuild the views, write the exports and the
     report (unless up to date), print a summary."""
     _quiet_prefect()
@@ -134,7 +135,8 @@ def outputs_table(wh: Path, published) -> Table:
         table.add_row("exports", "not written (--no-exports)")
     else:
         state = "up to date, not rewritten" if published.skipped else "written"
-        table.add_row("exports", f"{published.folder} ({state}): " + ", ".join(f.name for f in published.files))
+        names = ", ".join(f.name for f in published.files)
+        table.add_row("exports", f"{published.folder} ({state}): {names}")
         table.add_row("report", str(published.report))
         table.add_row("charts", f"{published.folder / CHARTS} ({published.charts} SVG files)")
     return table
@@ -203,7 +205,8 @@ def export_cmd(fmt: Annotated[list[str] | None, typer.Option("--format", help="c
                                                             "exports/]")] = None,
                indicator: Annotated[list[str] | None, typer.Option("--indicator", help="indicator code "
                                                                    "(repeatable)")] = None,
-               region: Annotated[list[str] | None, typer.Option("--region", help="region code (repeatable)")] = None,
+               region: Annotated[list[str] | None, typer.Option("--region", help="region code "
+                                                                "(repeatable)")] = None,
                warehouse: WarehouseOpt = None) -> None:
     """Write indicator values with their metadata and provenance (CSV, Parquet, XLSX, JSON, SDMX-CSV)."""
     from dwi.exports import FORMATS, export

@@ -51,9 +51,16 @@ COLUMNS: dict[str, str] = {
 OPTIONAL_VALUE_COLUMNS = ("sex", "obs_status", "source_id", "load_id", "source_ref", "note", "method")
 
 # Tables besides the values that go into the XLSX workbook (view -> sheet name), when the view exists.
-SHEETS = {"indicators": "indicators", "regions": "regions", "sources": "sources", "loads": "loads",
-          "quality_issues": "quality", "correlations": "correlations", "reconciliation": "reconciliation",
-          "dwcp_scores": "dwcp_scores"}
+SHEETS = {
+    "indicators": "indicators",
+    "regions": "regions",
+    "sources": "sources",
+    "loads": "loads",
+    "quality_issues": "quality",
+    "correlations": "correlations",
+    "reconciliation": "reconciliation",
+    "dwcp_scores": "dwcp_scores",
+}
 
 
 @cache
@@ -78,13 +85,15 @@ def _check_codes(con: duckdb.DuckDBPyConnection, kind: str, codes: list[str], qu
     known = {r[0] for r in con.execute(query).fetchall()}
     unknown = sorted(set(codes) - known)
     if unknown:
-        raise DwiError(f"unknown {kind} code(s): {', '.join(unknown)} (see `dwi sql \"select code from "
-                       f"{kind}s\"`)")
+        raise DwiError(
+            f'unknown {kind} code(s): {", ".join(unknown)} (see `dwi sql "select code from {kind}s"`)'
+        )
 
 
-def values_frame(con: duckdb.DuckDBPyConnection, indicators: Iterable[str] = (),
-                 regions: Iterable[str] = ()) -> pl.DataFrame:
-    """Indicator values in the tidy long form of COLUMNS, optionally filtered by indicator and region codes."""
+def values_frame(
+    con: duckdb.DuckDBPyConnection, indicators: Iterable[str] = (), regions: Iterable[str] = ()
+) -> pl.DataFrame:
+    """Indicator values in the tidy long form of COLUMNS, optionally filtered by indicator/region codes."""
     indicators, regions = list(indicators), list(regions)
     present = views(con)
     base = "indicator_values" if "indicator_values" in present else "observations"
@@ -104,22 +113,22 @@ def values_frame(con: duckdb.DuckDBPyConnection, indicators: Iterable[str] = (),
         params.append(regions)
     query = f"""
         SELECT v.indicator_code, i.name AS indicator_name, i.element, v.region_code, r.name_en AS region_name,
-               {pick['sex']}::VARCHAR AS sex, v.year::INTEGER AS year, v.period::VARCHAR AS period,
+               {pick["sex"]}::VARCHAR AS sex, v.year::INTEGER AS year, v.period::VARCHAR AS period,
                CASE WHEN v.period = 'Y' THEN v.year::VARCHAR
                     WHEN v.period LIKE 'H%' THEN v.year || '-S' || substr(v.period, 2)
                     WHEN v.period LIKE 'Q%' THEN v.year || '-' || v.period
                     WHEN v.period LIKE 'M%' THEN v.year || '-' || substr(v.period, 2)
                     ELSE v.year || '-' || v.period END AS time_period,
-               v.value::DOUBLE AS value, v.unit, {pick['obs_status']}::VARCHAR AS obs_status,
-               coalesce({derived}, FALSE)::BOOLEAN AS derived, {pick['method']}::VARCHAR AS method,
-               {pick['source_id']}::VARCHAR AS source_id, s.title AS source_title,
-               {pick['load_id']}::BIGINT AS load_id, {pick['source_ref']}::VARCHAR AS source_ref,
-               {pick['note']}::VARCHAR AS note
+               v.value::DOUBLE AS value, v.unit, {pick["obs_status"]}::VARCHAR AS obs_status,
+               coalesce({derived}, FALSE)::BOOLEAN AS derived, {pick["method"]}::VARCHAR AS method,
+               {pick["source_id"]}::VARCHAR AS source_id, s.title AS source_title,
+               {pick["load_id"]}::BIGINT AS load_id, {pick["source_ref"]}::VARCHAR AS source_ref,
+               {pick["note"]}::VARCHAR AS note
         FROM {base} v
         LEFT JOIN indicators i ON i.code = v.indicator_code
         LEFT JOIN regions r ON r.code = v.region_code
-        LEFT JOIN sources s ON s.id = {pick['source_id']}::VARCHAR
-        {('WHERE ' + ' AND '.join(where)) if where else ''}
+        LEFT JOIN sources s ON s.id = {pick["source_id"]}::VARCHAR
+        {("WHERE " + " AND ".join(where)) if where else ""}
         ORDER BY v.indicator_code, v.region_code, sex, v.year, v.period"""
     frame = _frame(con, query, params)
     return frame.select(list(COLUMNS))
@@ -140,9 +149,14 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     for name, dtype in frame.schema.items():
         col = pl.col(name)
         if isinstance(dtype, pl.List | pl.Array | pl.Struct):
-            out.append(col.map_elements(lambda v: json.dumps(v.to_list() if hasattr(v, "to_list") else v,
-                                                             default=str, ensure_ascii=False),
-                                        return_dtype=pl.String))
+            out.append(
+                col.map_elements(
+                    lambda v: json.dumps(
+                        v.to_list() if hasattr(v, "to_list") else v, default=str, ensure_ascii=False
+                    ),
+                    return_dtype=pl.String,
+                )
+            )
         elif isinstance(dtype, pl.Datetime) and dtype.time_zone:
             out.append(col.dt.convert_time_zone("UTC").dt.replace_time_zone(None))
         elif isinstance(dtype, pl.Decimal):
@@ -158,23 +172,34 @@ def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
     Only text columns are touched: a negative number stays a number."""
     text = [n for n, t in frame.schema.items() if t == pl.String]
     return frame.with_columns(
-        pl.when(pl.col(c).str.contains(FORMULA_START)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
-        for c in text)
+        pl.when(pl.col(c).str.contains(FORMULA_START))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in text
+    )
 
 
 def vintage(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The current load of every source: id, title, load_id, sha256 (the data's vintage)."""
-    return _frame(con, "SELECT id AS source_id, title, load_id, sha256, reference_date FROM sources ORDER BY id", [])
+    return _frame(
+        con, "SELECT id AS source_id, title, load_id, sha256, reference_date FROM sources ORDER BY id", []
+    )
 
 
 def metadata(con: duckdb.DuckDBPyConnection, generated: dt.datetime) -> dict:
     fp = next(iter(con.execute("SELECT value FROM _meta WHERE key = 'fingerprint'").fetchall()), (None,))[0]
-    return {"generated": generated.isoformat(timespec="seconds"), "dwi_version": __version__,
-            "build_fingerprint": fp, "dataflow": dataflow_ref(),
-            "vintage": vintage(con).to_dicts()}
+    return {
+        "generated": generated.isoformat(timespec="seconds"),
+        "dwi_version": __version__,
+        "build_fingerprint": fp,
+        "dataflow": dataflow_ref(),
+        "vintage": vintage(con).to_dicts(),
+    }
 
 
 # --- writers: (frame, con, path, meta) -> None -------------------------------------------------------
+
 
 def write_csv(values: pl.DataFrame, con: duckdb.DuckDBPyConnection, path: Path, meta: dict) -> None:
     neutralise(values).write_csv(path)
@@ -182,8 +207,9 @@ def write_csv(values: pl.DataFrame, con: duckdb.DuckDBPyConnection, path: Path, 
 
 def write_parquet(values: pl.DataFrame, con: duckdb.DuckDBPyConnection, path: Path, meta: dict) -> None:
     arrow = neutralise(values).to_arrow()
-    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
-                                           b"dwi": json.dumps(meta, default=str).encode()})
+    arrow = arrow.replace_schema_metadata(
+        {**(arrow.schema.metadata or {}), b"dwi": json.dumps(meta, default=str).encode()}
+    )
     pq.write_table(arrow, path, compression="zstd")
 
 
@@ -191,12 +217,19 @@ def json_document(values: pl.DataFrame, con: duckdb.DuckDBPyConnection, meta: di
     """The JSON export: metadata, lookup tables keyed by code, and one entry per series with its points."""
     values = neutralise(values)
     codes = values["indicator_code"].unique().to_list()
-    indicators = neutralise(_frame(con, "SELECT code, name, unit, element, kind, definition, derived, method "
-                                        "FROM indicators WHERE code IN (SELECT unnest(?::VARCHAR[]))", [codes]))
+    indicators = neutralise(
+        _frame(
+            con,
+            "SELECT code, name, unit, element, kind, definition, derived, method "
+            "FROM indicators WHERE code IN (SELECT unnest(?::VARCHAR[]))",
+            [codes],
+        )
+    )
     regions = neutralise(_frame(con, "SELECT code, name_en, kind FROM regions", []))
     series_keys = ["indicator_code", "region_code", "sex", "unit", "derived", "method", "source_id"]
-    series = (values.group_by(series_keys, maintain_order=True)
-              .agg(pl.struct("time_period", "year", "period", "value", "obs_status", "load_id").alias("points")))
+    series = values.group_by(series_keys, maintain_order=True).agg(
+        pl.struct("time_period", "year", "period", "value", "obs_status", "load_id").alias("points")
+    )
     return {
         "meta": meta,
         "indicators": {r.pop("code"): r for r in indicators.to_dicts()},
@@ -227,26 +260,39 @@ def sdmx_frame(values: pl.DataFrame) -> pl.DataFrame:
     spec = sdmx_spec()
     units = values.select("unit").unique()
     units = units.with_columns(
-        pl.col("unit").map_elements(lambda u: spec["units"].get(u, {}).get("code")
-                                    or "".join(ch if ch.isalnum() else "_" for ch in u.upper()),
-                                    return_dtype=pl.String).alias("UNIT_MEASURE"),
-        pl.col("unit").map_elements(lambda u: spec["units"].get(u, {}).get("mult", 0),
-                                    return_dtype=pl.Int64).alias("UNIT_MULT"))
+        pl.col("unit")
+        .map_elements(
+            lambda u: (
+                spec["units"].get(u, {}).get("code")
+                or "".join(ch if ch.isalnum() else "_" for ch in u.upper())
+            ),
+            return_dtype=pl.String,
+        )
+        .alias("UNIT_MEASURE"),
+        pl.col("unit")
+        .map_elements(lambda u: spec["units"].get(u, {}).get("mult", 0), return_dtype=pl.Int64)
+        .alias("UNIT_MULT"),
+    )
     frame = values.join(units, on="unit", how="left")
-    return neutralise(frame.select(
-        pl.lit(dataflow_ref()).alias("DATAFLOW"),
-        pl.col("period").str.slice(0, 1).replace_strict(spec["freq"], default=None).alias("FREQ"),
-        pl.col("region_code").alias("REF_AREA"),
-        pl.col("indicator_code").alias("INDICATOR"),
-        pl.col("sex").replace_strict(spec["sex"], default="_T").alias("SEX"),
-        pl.col("time_period").alias("TIME_PERIOD"),
-        pl.col("value").alias("OBS_VALUE"),
-        "UNIT_MEASURE", "UNIT_MULT",
-        pl.col("obs_status").fill_null(spec["obs_status_default"]).alias("OBS_STATUS"),
-        pl.col("source_id").alias("DATA_SOURCE"),
-        pl.when(pl.col("derived")).then(pl.lit("derived: ") + pl.col("method").fill_null(""))
-        .otherwise(pl.col("note")).alias("COMMENT_OBS"),
-    ))
+    return neutralise(
+        frame.select(
+            pl.lit(dataflow_ref()).alias("DATAFLOW"),
+            pl.col("period").str.slice(0, 1).replace_strict(spec["freq"], default=None).alias("FREQ"),
+            pl.col("region_code").alias("REF_AREA"),
+            pl.col("indicator_code").alias("INDICATOR"),
+            pl.col("sex").replace_strict(spec["sex"], default="_T").alias("SEX"),
+            pl.col("time_period").alias("TIME_PERIOD"),
+            pl.col("value").alias("OBS_VALUE"),
+            "UNIT_MEASURE",
+            "UNIT_MULT",
+            pl.col("obs_status").fill_null(spec["obs_status_default"]).alias("OBS_STATUS"),
+            pl.col("source_id").alias("DATA_SOURCE"),
+            pl.when(pl.col("derived"))
+            .then(pl.lit("derived: ") + pl.col("method").fill_null(""))
+            .otherwise(pl.col("note"))
+            .alias("COMMENT_OBS"),
+        )
+    )
 
 
 def write_sdmx_csv(values: pl.DataFrame, con: duckdb.DuckDBPyConnection, path: Path, meta: dict) -> None:
@@ -272,9 +318,14 @@ WRITERS: dict[str, tuple[str, Callable]] = {
 }
 
 
-def export(con: duckdb.DuckDBPyConnection, out: Path, formats: Iterable[str] = FORMATS,
-           indicators: Iterable[str] = (), regions: Iterable[str] = (),
-           on_done: Callable[[str, Path], None] | None = None) -> list[Path]:
+def export(
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    formats: Iterable[str] = FORMATS,
+    indicators: Iterable[str] = (),
+    regions: Iterable[str] = (),
+    on_done: Callable[[str, Path], None] | None = None,
+) -> list[Path]:
     """Write the chosen formats into `out`; return the files written. Each file is written to a temporary
     name and renamed, so a reader never sees half a file."""
     formats = list(formats)

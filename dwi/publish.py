@@ -72,8 +72,12 @@ def publish(warehouse: Path, folder: Path, force: bool = False, step: Step | Non
     (folder / STAMP).unlink(missing_ok=True)
     con = connect_read_only(warehouse)
     try:
-        files = export(con, folder, FORMATS,
-                       on_done=lambda fmt, _p: step("exports", f"wrote {fmt}", FORMATS.index(fmt) + 1, len(FORMATS)))
+        files = export(
+            con,
+            folder,
+            FORMATS,
+            on_done=lambda fmt, _p: step("exports", f"wrote {fmt}", FORMATS.index(fmt) + 1, len(FORMATS)),
+        )
         counter = {"charts": 0}
 
         def report_step(msg: str) -> None:
@@ -106,20 +110,29 @@ def facts(warehouse: Path) -> dict[str, str]:
             SELECT count(*), count(*) FILTER (l.status = 'loaded'), count(*) FILTER (l.status = 'rejected'),
                    coalesce(sum(l.rows_loaded), 0), coalesce(sum(l.rows_quarantined), 0)
             FROM sources s LEFT JOIN loads l ON l.load_id = s.load_id""")
-        warnings = one("SELECT count(*) FROM quality_issues q JOIN sources s ON s.load_id = q.load_id "
-                       "WHERE q.severity = 'warning'")[0]
+        warnings = one(
+            "SELECT count(*) FROM quality_issues q JOIN sources s ON s.load_id = q.load_id "
+            "WHERE q.severity = 'warning'"
+        )[0]
         reported = one("SELECT count(DISTINCT indicator_code) FROM observations")[0]
-        out = {"sources": f"{n} ({loaded} loaded, {rejected} rejected, {n - loaded - rejected} never loaded)",
-               "rows loaded": f"{rows:,}", "rows quarantined": f"{quarantined:,}",
-               "indicators reported": str(reported)}
+        out = {
+            "sources": f"{n} ({loaded} loaded, {rejected} rejected, {n - loaded - rejected} never loaded)",
+            "rows loaded": f"{rows:,}",
+            "rows quarantined": f"{quarantined:,}",
+            "indicators reported": str(reported),
+        }
         if "indicator_values" in present:
-            codes, values = one("SELECT count(DISTINCT indicator_code), count(*) FROM indicator_values WHERE derived")
+            codes, values = one(
+                "SELECT count(DISTINCT indicator_code), count(*) FROM indicator_values WHERE derived"
+            )
             out["indicators computed"] = f"{codes} ({values:,} values)"
         else:
             out["indicators computed"] = "indicator_values not available in this warehouse"
         findings = [f"{warnings} warning(s)"]
         if "reconciliation" in present:
-            verdicts = con.execute("SELECT verdict, count(*) FROM reconciliation GROUP BY ALL ORDER BY 1").fetchall()
+            verdicts = con.execute(
+                "SELECT verdict, count(*) FROM reconciliation GROUP BY ALL ORDER BY 1"
+            ).fetchall()
             findings.append("reconciliation: " + (", ".join(f"{c} {v}" for v, c in verdicts) or "no checks"))
         else:
             findings.append("reconciliation not available")

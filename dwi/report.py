@@ -60,8 +60,12 @@ def slug(text: str) -> str:
 def _table(caption: str, frame: pl.DataFrame, row_class: str | None = None) -> dict:
     classes = frame[row_class].to_list() if row_class and row_class in frame.columns else [""] * frame.height
     fmt = [[_cell(v) for v in row] for row in frame.iter_rows()]
-    return {"caption": caption, "columns": frame.columns, "rows": fmt,
-            "classes": [slug(str(c or "")) for c in classes]}
+    return {
+        "caption": caption,
+        "columns": frame.columns,
+        "rows": fmt,
+        "classes": [slug(str(c or "")) for c in classes],
+    }
 
 
 def _cell(v) -> str:
@@ -81,86 +85,151 @@ def _cell(v) -> str:
 def _t(frame: pl.DataFrame) -> pl.DataFrame:
     """Add `t`, a position on a time axis: the year plus the middle-ish of a half-year, quarter or month."""
     month = pl.col("period").str.slice(1).cast(pl.Int32, strict=False)
-    offset = (pl.when(pl.col("period").str.starts_with("M")).then((month - 0.5) / 12)
-              .otherwise(pl.col("period").replace_strict(PERIOD_OFFSET, default=0.0, return_dtype=pl.Float64)))
+    offset = (
+        pl.when(pl.col("period").str.starts_with("M"))
+        .then((month - 0.5) / 12)
+        .otherwise(pl.col("period").replace_strict(PERIOD_OFFSET, default=0.0, return_dtype=pl.Float64))
+    )
     return frame.with_columns((pl.col("year") + offset).alias("t"))
 
 
 # --- overview --------------------------------------------------------------------------------------
 
+
 def overview(values: pl.DataFrame) -> Section:
-    sec = Section("overview", "Decent-work elements: latest national values",
-                  "For each indicator with a national value: the latest value, the one before it at the same "
-                  "frequency, and the change (in the unit; percentage points for shares). Values are as reported unless "
-                  "marked derived.")
+    sec = Section(
+        "overview",
+        "Decent-work elements: latest national values",
+        "For each indicator with a national value: the latest value, the one before it at the same "
+        "frequency, and the change (in the unit; percentage points for shares). Values are as reported "
+        "unless "
+        "marked derived.",
+    )
     nat = _t(values.filter((pl.col("region_code") == NATIONAL) & (pl.col("sex").fill_null("T") == "T")))
     if nat.is_empty():
         sec.notes.append("No national values in this warehouse.")
         return sec
     nat = nat.with_columns(pl.col("period").str.slice(0, 1).alias("freq"))
     # prefer annual values; otherwise the frequency the indicator has
-    pref = (nat.group_by("indicator_code").agg((pl.col("freq") == "Y").any().alias("has_y")))
+    pref = nat.group_by("indicator_code").agg((pl.col("freq") == "Y").any().alias("has_y"))
     nat = nat.join(pref, on="indicator_code").filter(~pl.col("has_y") | (pl.col("freq") == "Y"))
-    last2 = (nat.sort("t").group_by("indicator_code", maintain_order=True)
-             .agg(pl.col("element", "indicator_name", "unit", "derived").last(),
-                  pl.col("time_period").last().alias("latest_period"), pl.col("value").last().alias("latest"),
-                  pl.col("time_period").reverse().get(1, null_on_oob=True).alias("previous_period"),
-                  pl.col("value").reverse().get(1, null_on_oob=True).alias("previous")))
+    last2 = (
+        nat.sort("t")
+        .group_by("indicator_code", maintain_order=True)
+        .agg(
+            pl.col("element", "indicator_name", "unit", "derived").last(),
+            pl.col("time_period").last().alias("latest_period"),
+            pl.col("value").last().alias("latest"),
+            pl.col("time_period").reverse().get(1, null_on_oob=True).alias("previous_period"),
+            pl.col("value").reverse().get(1, null_on_oob=True).alias("previous"),
+        )
+    )
     last2 = last2.with_columns(
         (pl.col("latest") - pl.col("previous")).alias("change"),
-        pl.when(pl.col("unit") != "percent").then((pl.col("latest") / pl.col("previous") - 1) * 100)
-        .alias("change_pct"))
+        pl.when(pl.col("unit") != "percent")
+        .then((pl.col("latest") / pl.col("previous") - 1) * 100)
+        .alias("change_pct"),
+    )
     for element, group in last2.sort("element", "indicator_code").group_by("element", maintain_order=True):
         frame = group.select(
-            pl.col("indicator_code").alias("code"), pl.col("indicator_name").alias("indicator"), "unit",
-            pl.col("latest_period").alias("latest period"), "latest",
-            pl.col("previous_period").alias("previous period"), "previous",
-            pl.col("change").round(3), pl.col("change_pct").round(1).alias("change, %"),
-            pl.when(pl.col("derived")).then(pl.lit("derived")).otherwise(pl.lit("reported")).alias("basis"))
+            pl.col("indicator_code").alias("code"),
+            pl.col("indicator_name").alias("indicator"),
+            "unit",
+            pl.col("latest_period").alias("latest period"),
+            "latest",
+            pl.col("previous_period").alias("previous period"),
+            "previous",
+            pl.col("change").round(3),
+            pl.col("change_pct").round(1).alias("change, %"),
+            pl.when(pl.col("derived")).then(pl.lit("derived")).otherwise(pl.lit("reported")).alias("basis"),
+        )
         sec.tables.append(_table(str(element[0] or "(no element)"), frame))
     return sec
 
 
 # --- national time series -------------------------------------------------------------------------
 
+
 def time_series(values: pl.DataFrame) -> Section:
-    sec = Section("national", "National indicators over time",
-                  "One chart per national indicator. Years with no value are gaps in the line (never zeros, "
-                  "never interpolated); half-year, quarterly and monthly values are drawn as triangles.")
+    sec = Section(
+        "national",
+        "National indicators over time",
+        "One chart per national indicator. Years with no value are gaps in the line (never zeros, "
+        "never interpolated); half-year, quarterly and monthly values are drawn as triangles.",
+    )
     nat = _t(values.filter((pl.col("region_code") == NATIONAL) & (pl.col("sex").fill_null("T") == "T")))
     for (code,), group in nat.sort("indicator_code").group_by("indicator_code", maintain_order=True):
         name, unit = group["indicator_name"][0] or code, group["unit"][0]
         annual = group.filter(pl.col("period") == "Y")
-        years = pl.DataFrame({"year": list(range(int(group["year"].min()), int(group["year"].max()) + 1))},
-                             schema={"year": pl.Int32})
-        grid = years.join(annual.select(pl.col("year").cast(pl.Int32), "value", "time_period", "obs_status"),
-                          on="year", how="left").with_columns(pl.col("year").cast(pl.Float64).alias("t"))
+        years = pl.DataFrame(
+            {"year": list(range(int(group["year"].min()), int(group["year"].max()) + 1))},
+            schema={"year": pl.Int32},
+        )
+        grid = years.join(
+            annual.select(pl.col("year").cast(pl.Int32), "value", "time_period", "obs_status"),
+            on="year",
+            how="left",
+        ).with_columns(pl.col("year").cast(pl.Float64).alias("t"))
         missing = grid.filter(pl.col("value").is_null())["year"].to_list() if annual.height else []
         rows = [{**r, "kind": "annual"} for r in grid.to_dicts()] if annual.height else []
-        rows += [{"t": r["t"], "year": r["year"], "value": r["value"], "time_period": r["time_period"],
-                  "obs_status": r["obs_status"], "kind": "sub-annual"}
-                 for r in group.filter(pl.col("period") != "Y").to_dicts()]
+        rows += [
+            {
+                "t": r["t"],
+                "year": r["year"],
+                "value": r["value"],
+                "time_period": r["time_period"],
+                "obs_status": r["obs_status"],
+                "kind": "sub-annual",
+            }
+            for r in group.filter(pl.col("period") != "Y").to_dicts()
+        ]
         data = alt.Data(values=rows)
-        tooltip = [alt.Tooltip("time_period:N", title="period"), alt.Tooltip("value:Q", format=",.4~f"),
-                   alt.Tooltip("obs_status:N", title="flag")]
-        x = alt.X("t:Q", title=None, axis=alt.Axis(format="d", tickMinStep=1),
-                  scale=alt.Scale(zero=False, nice=False, padding=12))
+        tooltip = [
+            alt.Tooltip("time_period:N", title="period"),
+            alt.Tooltip("value:Q", format=",.4~f"),
+            alt.Tooltip("obs_status:N", title="flag"),
+        ]
+        x = alt.X(
+            "t:Q",
+            title=None,
+            axis=alt.Axis(format="d", tickMinStep=1),
+            scale=alt.Scale(zero=False, nice=False, padding=12),
+        )
         y = alt.Y("value:Q", title=unit, scale=alt.Scale(zero=False))
-        line = alt.Chart(data).transform_filter("datum.kind == 'annual'").mark_line(
-            invalid="break-paths-filter-domains", strokeWidth=2).encode(x=x, y=y)
-        points = alt.Chart(data).transform_filter("datum.value != null").mark_point(
-            filled=True, size=50).encode(
-            x=x, y=y, tooltip=tooltip,
-            shape=alt.Shape("kind:N", scale=alt.Scale(domain=["annual", "sub-annual"],
-                                                       range=["circle", "triangle-up"]), legend=None))
-        chart = (line + points if annual.height else points).properties(width=460, height=170, title=alt.Title(f"{code}: {name}"))
+        line = (
+            alt.Chart(data)
+            .transform_filter("datum.kind == 'annual'")
+            .mark_line(invalid="break-paths-filter-domains", strokeWidth=2)
+            .encode(x=x, y=y)
+        )
+        points = (
+            alt.Chart(data)
+            .transform_filter("datum.value != null")
+            .mark_point(filled=True, size=50)
+            .encode(
+                x=x,
+                y=y,
+                tooltip=tooltip,
+                shape=alt.Shape(
+                    "kind:N",
+                    scale=alt.Scale(domain=["annual", "sub-annual"], range=["circle", "triangle-up"]),
+                    legend=None,
+                ),
+            )
+        )
+        chart = (line + points if annual.height else points).properties(
+            width=460, height=170, title=alt.Title(f"{code}: {name}")
+        )
         caption = f"{group.height} value(s), {unit}."
         if missing:
             caption += f" No value for {_years(missing)} (gap)."
         flagged = group.filter(pl.col("obs_status").is_not_null())
         if flagged.height:
-            caption += " Flagged: " + ", ".join(f"{r['time_period']} {r['obs_status']}"
-                                                for r in flagged.to_dicts()) + "."
+            caption += (
+                " Flagged: "
+                + ", ".join(f"{r['time_period']} {r['obs_status']}" for r in flagged.to_dicts())
+                + "."
+            )
         if group["derived"].any():
             caption += " Derived by dwi: " + str(group.filter(pl.col("derived"))["method"][0] or "") + "."
         sec.charts.append(Chart(f"ts-{slug(code)}", f"{code}", chart.to_dict(), caption))
@@ -185,6 +254,7 @@ def _years(years: list[int]) -> str:
 
 # --- regional -------------------------------------------------------------------------------------
 
+
 def _latest_regional(values: pl.DataFrame) -> pl.DataFrame:
     """Each indicator's latest period with regional values (sex total), regions only (not the country)."""
     reg = _t(values.filter((pl.col("region_code") != NATIONAL) & (pl.col("sex").fill_null("T") == "T")))
@@ -193,10 +263,13 @@ def _latest_regional(values: pl.DataFrame) -> pl.DataFrame:
 
 
 def regional(values: pl.DataFrame) -> Section:
-    sec = Section("regional", "Regions",
-                  "Ranked bars for collective-agreement coverage and OSH adoption (latest period; the dashed "
-                  "line is the national value where the source reports one), then every regional indicator "
-                  "as small multiples.")
+    sec = Section(
+        "regional",
+        "Regions",
+        "Ranked bars for collective-agreement coverage and OSH adoption (latest period; the dashed "
+        "line is the national value where the source reports one), then every regional indicator "
+        "as small multiples.",
+    )
     latest = _latest_regional(values)
     nat = values.filter(pl.col("region_code") == NATIONAL)
     for choices in REGIONAL_BARS:
@@ -207,17 +280,30 @@ def regional(values: pl.DataFrame) -> Section:
         data = latest.filter(pl.col("indicator_code") == code)
         period, unit, name = data["time_period"][0], data["unit"][0], data["indicator_name"][0] or code
         rows = data.select("region_name", "region_code", "value", "time_period").to_dicts()
-        bars = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
-            x=alt.X("value:Q", title=unit),
-            y=alt.Y("region_name:N", title=None, sort="-x"),
-            tooltip=["region_name:N", "region_code:N", alt.Tooltip("value:Q", format=",.4~f"), "time_period:N"])
+        bars = (
+            alt.Chart(alt.Data(values=rows))
+            .mark_bar()
+            .encode(
+                x=alt.X("value:Q", title=unit),
+                y=alt.Y("region_name:N", title=None, sort="-x"),
+                tooltip=[
+                    "region_name:N",
+                    "region_code:N",
+                    alt.Tooltip("value:Q", format=",.4~f"),
+                    "time_period:N",
+                ],
+            )
+        )
         chart = bars
         national = nat.filter((pl.col("indicator_code") == code) & (pl.col("time_period") == period))
         caption = f"{data.height} regions, {period}, {unit}."
         if national.height:
             nv = float(national["value"][0])
-            rule = alt.Chart(alt.Data(values=[{"value": nv}])).mark_rule(strokeDash=[4, 3], color="#333").encode(
-                x="value:Q")
+            rule = (
+                alt.Chart(alt.Data(values=[{"value": nv}]))
+                .mark_rule(strokeDash=[4, 3], color="#333")
+                .encode(x="value:Q")
+            )
             chart = bars + rule
             caption += f" Kazakhstan: {_cell(nv)}."
         if code != choices[0]:
@@ -228,23 +314,40 @@ def regional(values: pl.DataFrame) -> Section:
     many = counts.filter(pl.col("len") >= 5)["indicator_code"].sort().to_list()
     if many:
         data = latest.filter(pl.col("indicator_code").is_in(many)).with_columns(
-            (pl.col("indicator_code") + " (" + pl.col("unit") + ", " + pl.col("time_period") + ")").alias("panel"))
+            (pl.col("indicator_code") + " (" + pl.col("unit") + ", " + pl.col("time_period") + ")").alias(
+                "panel"
+            )
+        )
         rows = data.select("panel", "region_name", "value", "time_period").to_dicts()
-        chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
-            x=alt.X("value:Q", title=None), y=alt.Y("region_name:N", title=None),
-            tooltip=["panel:N", "region_name:N", alt.Tooltip("value:Q", format=",.4~f")],
-        ).properties(width=170, height=260).facet(
-            facet=alt.Facet("panel:N", title=None), columns=3).resolve_scale(x="independent")
-        sec.charts.append(Chart("small-multiples", "Regional indicators", chart.to_dict(),
-                                f"{len(many)} indicators with values for 5 or more regions; each panel has its "
-                                "own scale."))
+        chart = (
+            alt.Chart(alt.Data(values=rows))
+            .mark_bar()
+            .encode(
+                x=alt.X("value:Q", title=None),
+                y=alt.Y("region_name:N", title=None),
+                tooltip=["panel:N", "region_name:N", alt.Tooltip("value:Q", format=",.4~f")],
+            )
+            .properties(width=170, height=260)
+            .facet(facet=alt.Facet("panel:N", title=None), columns=3)
+            .resolve_scale(x="independent")
+        )
+        sec.charts.append(
+            Chart(
+                "small-multiples",
+                "Regional indicators",
+                chart.to_dict(),
+                f"{len(many)} indicators with values for 5 or more regions; each panel has its own scale.",
+            )
+        )
     return sec
 
 
 # --- correlations ---------------------------------------------------------------------------------
 
+
 def _pairs(values: pl.DataFrame, x: str, y: str, scope: str) -> pl.DataFrame:
     """The points behind a correlation: regions (latest value of each) or, for a national scope, years."""
+
     def side(code: str, name: str) -> pl.DataFrame:
         v = _t(values.filter((pl.col("indicator_code") == code) & (pl.col("sex").fill_null("T") == "T")))
         if "nation" in scope.lower():
@@ -252,13 +355,17 @@ def _pairs(values: pl.DataFrame, x: str, y: str, scope: str) -> pl.DataFrame:
             return v.select(pl.col("time_period").alias("label"), pl.col("value").alias(name))
         v = v.filter(pl.col("region_code") != NATIONAL).sort("t").group_by("region_code").last()
         return v.select(pl.col("region_name").alias("label"), pl.col("value").alias(name))
+
     return side(x, "x").join(side(y, "y"), on="label").drop_nulls()
 
 
 def correlations(con: duckdb.DuckDBPyConnection, values: pl.DataFrame, present: set[str]) -> Section:
-    sec = Section("correlations", "Correlations",
-                  "One scatter per correlation computed by dwi, with a least-squares line; n, Pearson's r and its "
-                  "95% interval are the `correlations` view's figures.")
+    sec = Section(
+        "correlations",
+        "Correlations",
+        "One scatter per correlation computed by dwi, with a least-squares line; n, Pearson's r and its "
+        "95% interval are the `correlations` view's figures.",
+    )
     if "correlations" not in present:
         sec.notes.append(f"Correlations: {NOT_AVAILABLE} (the `correlations` view is missing).")
         return sec
@@ -266,9 +373,11 @@ def correlations(con: duckdb.DuckDBPyConnection, values: pl.DataFrame, present: 
     for i, r in enumerate(rows.to_dicts()):
         x, y, scope = str(r.get("x_indicator")), str(r.get("y_indicator")), str(r.get("scope") or "")
         pts = _pairs(values, x, y, scope)
-        stats = (f"n = {r.get('n')}, r = {_num(r.get('pearson_r'))} "
-                 f"(95% CI {_num(r.get('pearson_ci_low'))} to {_num(r.get('pearson_ci_high'))}), "
-                 f"p = {_num(r.get('pearson_p'))}; Spearman ρ = {_num(r.get('spearman_rho'))}")
+        stats = (
+            f"n = {r.get('n')}, r = {_num(r.get('pearson_r'))} "
+            f"(95% CI {_num(r.get('pearson_ci_low'))} to {_num(r.get('pearson_ci_high'))}), "
+            f"p = {_num(r.get('pearson_p'))}; Spearman ρ = {_num(r.get('spearman_rho'))}"
+        )
         title = alt.Title(f"{y} vs {x} ({scope})", subtitle=[stats])
         if pts.height < 2:
             sec.notes.append(f"{y} vs {x} ({scope}): {stats}; the points are not in the values table.")
@@ -276,8 +385,10 @@ def correlations(con: duckdb.DuckDBPyConnection, values: pl.DataFrame, present: 
         data = alt.Data(values=pts.to_dicts())
         base = alt.Chart(data)
         dots = base.mark_circle(size=60).encode(
-            x=alt.X("x:Q", title=x, scale=alt.Scale(zero=False)), y=alt.Y("y:Q", title=y, scale=alt.Scale(zero=False)),
-            tooltip=["label:N", alt.Tooltip("x:Q", format=",.4~f"), alt.Tooltip("y:Q", format=",.4~f")])
+            x=alt.X("x:Q", title=x, scale=alt.Scale(zero=False)),
+            y=alt.Y("y:Q", title=y, scale=alt.Scale(zero=False)),
+            tooltip=["label:N", alt.Tooltip("x:Q", format=",.4~f"), alt.Tooltip("y:Q", format=",.4~f")],
+        )
         fit = base.transform_regression("x", "y").mark_line(color="#c0392b").encode(x="x:Q", y="y:Q")
         chart = (dots + fit).properties(width=420, height=260, title=title)
         caption = stats + "."
@@ -299,9 +410,13 @@ def _num(v) -> str:
 
 # --- reconciliation -------------------------------------------------------------------------------
 
+
 def reconciliation(con: duckdb.DuckDBPyConnection, present: set[str]) -> Section:
-    sec = Section("reconciliation", "Reconciliation: reported figures recomputed",
-                  "Each figure the sources report and dwi can recompute from their own inputs, with the verdict.")
+    sec = Section(
+        "reconciliation",
+        "Reconciliation: reported figures recomputed",
+        "Each figure the sources report and dwi can recompute from their own inputs, with the verdict.",
+    )
     if "reconciliation" not in present:
         sec.notes.append(f"Reconciliation: {NOT_AVAILABLE} (the `reconciliation` view is missing).")
         return sec
@@ -317,10 +432,12 @@ def reconciliation(con: duckdb.DuckDBPyConnection, present: set[str]) -> Section
 
 # --- scorecard radars -----------------------------------------------------------------------------
 
+
 def radar_frame(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str]:
     """Radar data (programme, chart_code, chart_level, chart_title, axis_code, axis_label, grade, basis) and
     where it came from: dwi.scorecard.radar_series when that module exists, else the review's reported
-    grades in _dwcp_assessments (one chart per priority over its outcomes, per outcome over its activities)."""
+    grades in _dwcp_assessments (one chart per priority over its outcomes, per outcome over its
+    activities)."""
     try:
         from dwi.scorecard import radar_series  # type: ignore[import-not-found]
     except ImportError:
@@ -345,33 +462,66 @@ def _radar_spec(group: pl.DataFrame, title: str) -> dict:
     k = group.height
     angle = [2 * math.pi * i / k for i in range(k)]
     rows = group.to_dicts()
-    poly = [{"o": i, "x": (r["grade"] or 0) * math.sin(a), "y": (r["grade"] or 0) * math.cos(a),
-             "grade": r["grade"], "axis": r["axis_code"], "label": r["axis_label"], "basis": r["basis"]}
-            for i, (r, a) in enumerate(zip(rows, angle, strict=True))]
+    poly = [
+        {
+            "o": i,
+            "x": (r["grade"] or 0) * math.sin(a),
+            "y": (r["grade"] or 0) * math.cos(a),
+            "grade": r["grade"],
+            "axis": r["axis_code"],
+            "label": r["axis_label"],
+            "basis": r["basis"],
+        }
+        for i, (r, a) in enumerate(zip(rows, angle, strict=True))
+    ]
     for p in poly:
         if p["grade"] is None:
             p["x"] = p["y"] = None  # missing grade: the outline breaks there
     closed = poly + [{**poly[0], "o": k}]
-    rings = [{"ring": g, "o": i, "x": g * math.sin(a), "y": g * math.cos(a)}
-             for g in range(1, GRADE_MAX + 1) for i, a in enumerate([*angle, 0.0])]
+    rings = [
+        {"ring": g, "o": i, "x": g * math.sin(a), "y": g * math.cos(a)}
+        for g in range(1, GRADE_MAX + 1)
+        for i, a in enumerate([*angle, 0.0])
+    ]
     spokes = [{"x": 0, "y": 0, "x2": GRADE_MAX * math.sin(a), "y2": GRADE_MAX * math.cos(a)} for a in angle]
-    labels = [{"x": (GRADE_MAX + 1.1) * math.sin(a), "y": (GRADE_MAX + 1.1) * math.cos(a),
-               "text": r["axis_code"] + ("" if r["grade"] is not None else " (no grade)")}
-              for r, a in zip(rows, angle, strict=True)]
+    labels = [
+        {
+            "x": (GRADE_MAX + 1.1) * math.sin(a),
+            "y": (GRADE_MAX + 1.1) * math.cos(a),
+            "text": r["axis_code"] + ("" if r["grade"] is not None else " (no grade)"),
+        }
+        for r, a in zip(rows, angle, strict=True)
+    ]
     dom = [-(GRADE_MAX + 2.2), GRADE_MAX + 2.2]
     x = alt.X("x:Q", scale=alt.Scale(domain=dom), axis=None)
     y = alt.Y("y:Q", scale=alt.Scale(domain=dom), axis=None)
-    ring = alt.Chart(alt.Data(values=rings)).mark_line(color="#ccc", strokeWidth=0.7).encode(
-        x=x, y=y, detail="ring:N", order="o:Q")
-    spoke = alt.Chart(alt.Data(values=spokes)).mark_rule(color="#ccc", strokeWidth=0.7).encode(
-        x=x, y=y, x2="x2:Q", y2="y2:Q")
-    outline = alt.Chart(alt.Data(values=closed)).mark_line(
-        color="#1f5fa8", strokeWidth=2, invalid="break-paths-filter-domains").encode(x=x, y=y, order="o:Q")
-    dots = alt.Chart(alt.Data(values=poly)).transform_filter("datum.grade != null").mark_circle(
-        color="#1f5fa8", size=45).encode(x=x, y=y, tooltip=["axis:N", "label:N", "grade:Q", "basis:N"])
+    ring = (
+        alt.Chart(alt.Data(values=rings))
+        .mark_line(color="#ccc", strokeWidth=0.7)
+        .encode(x=x, y=y, detail="ring:N", order="o:Q")
+    )
+    spoke = (
+        alt.Chart(alt.Data(values=spokes))
+        .mark_rule(color="#ccc", strokeWidth=0.7)
+        .encode(x=x, y=y, x2="x2:Q", y2="y2:Q")
+    )
+    outline = (
+        alt.Chart(alt.Data(values=closed))
+        .mark_line(color="#1f5fa8", strokeWidth=2, invalid="break-paths-filter-domains")
+        .encode(x=x, y=y, order="o:Q")
+    )
+    dots = (
+        alt.Chart(alt.Data(values=poly))
+        .transform_filter("datum.grade != null")
+        .mark_circle(color="#1f5fa8", size=45)
+        .encode(x=x, y=y, tooltip=["axis:N", "label:N", "grade:Q", "basis:N"])
+    )
     text = alt.Chart(alt.Data(values=labels)).mark_text(fontSize=10).encode(x=x, y=y, text="text:N")
-    return (ring + spoke + outline + dots + text).properties(
-        width=230, height=230, title=alt.Title(title[:60], fontSize=12)).to_dict()
+    return (
+        (ring + spoke + outline + dots + text)
+        .properties(width=230, height=230, title=alt.Title(title[:60], fontSize=12))
+        .to_dict()
+    )
 
 
 def radars(con: duckdb.DuckDBPyConnection) -> Section:
@@ -380,9 +530,11 @@ def radars(con: duckdb.DuckDBPyConnection) -> Section:
     if frame.is_empty():
         sec.notes.append(f"Scorecard: {NOT_AVAILABLE} (no programme assessments loaded).")
         return sec
-    sec.intro = (f"Grades on the review's six-point scale, from {origin}: one chart per priority (axes: its "
-                 "outcomes) and per outcome (axes: its activities). A missing grade breaks the outline; it is "
-                 "never drawn as zero.")
+    sec.intro = (
+        f"Grades on the review's six-point scale, from {origin}: one chart per priority (axes: its "
+        "outcomes) and per outcome (axes: its activities). A missing grade breaks the outline; it is "
+        "never drawn as zero."
+    )
     keys = ["programme", "chart_code", "chart_level", "chart_title"]
     for (prog, code, level, title), group in frame.group_by(keys, maintain_order=True):
         if "basis" in group.columns and group["basis"].n_unique() > 1 and origin.startswith("dwi.scorecard"):
@@ -390,18 +542,22 @@ def radars(con: duckdb.DuckDBPyConnection) -> Section:
         group = group.unique("axis_code", keep="first", maintain_order=True)
         spec = _radar_spec(group, f"{level} {code}: {title}")
         graded = group["grade"].drop_nulls()
-        caption = (f"{level.capitalize()} {code}: {title}. {graded.len()} of {group.height} axes graded"
-                   + (f", mean {graded.mean():.2f}." if graded.len() else "."))
+        caption = f"{level.capitalize()} {code}: {title}. {graded.len()} of {group.height} axes graded" + (
+            f", mean {graded.mean():.2f}." if graded.len() else "."
+        )
         sec.charts.append(Chart(f"radar-{slug(str(prog))}-{slug(code)}", f"{level} {code}", spec, caption))
     if "dwcp_scores" in set(views(con)):
         scores = con.sql("SELECT * FROM dwcp_scores").pl()
-        sec.tables.append(_table("dwcp_scores: computed against reported grades", scores, row_class="verdict"))
+        sec.tables.append(
+            _table("dwcp_scores: computed against reported grades", scores, row_class="verdict")
+        )
     else:
         sec.notes.append(f"Computed grades (dwcp_scores): {NOT_AVAILABLE}.")
     return sec
 
 
 # --- data quality ---------------------------------------------------------------------------------
+
 
 def quality(con: duckdb.DuckDBPyConnection, limit: int = 300) -> Section:
     sec = Section("quality", "Data quality: what was loaded, quarantined and why")
@@ -412,9 +568,11 @@ def quality(con: duckdb.DuckDBPyConnection, limit: int = 300) -> Section:
         FROM sources s LEFT JOIN loads l ON l.load_id = s.load_id ORDER BY s.id""").pl()
     quarantined = int(loads["rows_quarantined"].fill_null(0).sum())
     rejected = loads.filter(pl.col("status") == "rejected").height
-    sec.intro = (f"{int(loads['rows_loaded'].fill_null(0).sum())} rows loaded, {quarantined} quarantined, "
-                 f"{rejected} file(s) rejected in the current vintage. A quarantined row is kept out of the "
-                 "warehouse with the reason below; a warning is a finding about a row that was loaded.")
+    sec.intro = (
+        f"{int(loads['rows_loaded'].fill_null(0).sum())} rows loaded, {quarantined} quarantined, "
+        f"{rejected} file(s) rejected in the current vintage. A quarantined row is kept out of the "
+        "warehouse with the reason below; a warning is a finding about a row that was loaded."
+    )
     sec.tables.append(_table("current load of each source", loads, row_class="status"))
     issues = con.sql("""
         SELECT q.severity, q.source_id, q."row", q."column", q."check", q.value, q.message
@@ -422,10 +580,13 @@ def quality(con: duckdb.DuckDBPyConnection, limit: int = 300) -> Section:
         ORDER BY CASE q.severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, q.source_id, q."row"
     """).pl()
     if issues.is_empty():
-        sec.notes.append("No quality issues in the current vintage: no row was quarantined and no warning "
-                         "was raised.")
+        sec.notes.append(
+            "No quality issues in the current vintage: no row was quarantined and no warning was raised."
+        )
     else:
-        summary = issues.group_by("severity", "source_id", "check").len().sort("severity", "source_id", "check")
+        summary = (
+            issues.group_by("severity", "source_id", "check").len().sort("severity", "source_id", "check")
+        )
         sec.tables.append(_table("issues by source and rule", summary, row_class="severity"))
         shown = issues.head(limit)
         cap = "every issue" if issues.height <= limit else f"the first {limit} of {issues.height} issues"
@@ -435,22 +596,39 @@ def quality(con: duckdb.DuckDBPyConnection, limit: int = 300) -> Section:
 
 # --- assembling -----------------------------------------------------------------------------------
 
+
 def script_json(obj) -> str:
     """JSON safe inside <script>: no '</script>', '<!--' or '-->' can appear (all of < > & are escaped)."""
     text = json.dumps(obj, ensure_ascii=False, default=str, allow_nan=False)
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def sections(con: duckdb.DuckDBPyConnection) -> list[Section]:
     present = views(con)
     values = values_frame(con)
-    return [overview(values), time_series(values), regional(values), correlations(con, values, present),
-            reconciliation(con, present), radars(con), quality(con)]
+    return [
+        overview(values),
+        time_series(values),
+        regional(values),
+        correlations(con, values, present),
+        reconciliation(con, present),
+        radars(con),
+        quality(con),
+    ]
 
 
-def write_report(con: duckdb.DuckDBPyConnection, path: Path, charts_dir: Path | None = None,
-                 step: Callable[[str], None] | None = None) -> Path:
+def write_report(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    charts_dir: Path | None = None,
+    step: Callable[[str], None] | None = None,
+) -> Path:
     """Write the self-contained HTML report (and one SVG per chart into charts_dir); return its path."""
     step = step or (lambda _msg: None)
     step("collecting sections")
@@ -460,12 +638,18 @@ def write_report(con: duckdb.DuckDBPyConnection, path: Path, charts_dir: Path | 
         c.spec.setdefault("config", {}).setdefault("font", "Helvetica, Arial, sans-serif")
     step("bundling the Vega JavaScript")
     bundle = vl_convert.javascript_bundle(vl_version=VL_VERSION).replace("</script", "<\\/script")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=jinja2.StrictUndefined
+    )
     html = env.get_template("report.html.j2").render(
-        sections=secs, generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), version=__version__,
-        vintage=vintage(con).to_dicts(), specs=script_json({c.id: c.spec for c in charts}),
-        vega_bundle=jinja2.utils.markupsafe.Markup(bundle), n_charts=len(charts))
+        sections=secs,
+        generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        version=__version__,
+        vintage=vintage(con).to_dicts(),
+        specs=script_json({c.id: c.spec for c in charts}),
+        vega_bundle=jinja2.utils.markupsafe.Markup(bundle),
+        n_charts=len(charts),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(html, encoding="utf-8")

@@ -68,10 +68,18 @@ def _write_values(ws, j: int, frame: pl.DataFrame, fmt: dict) -> None:
         ws.write_number(i, j, v, fmt[style])
 
 
-def write_workbook(path: Path, tables: dict[str, pl.DataFrame], meta: dict, columns: dict[str, str],
-                   missing: list[str]) -> None:
-    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
-                                           "strings_to_numbers": False, "nan_inf_to_errors": False})
+def write_workbook(
+    path: Path, tables: dict[str, pl.DataFrame], meta: dict, columns: dict[str, str], missing: list[str]
+) -> None:
+    book = xlsxwriter.Workbook(
+        str(path),
+        {
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "nan_inf_to_errors": False,
+        },
+    )
     fmt = {
         "header": book.add_format({"bold": True, "bg_color": "#DDE4EE", "bottom": 1, "text_wrap": False}),
         "text": book.add_format({}),
@@ -111,8 +119,11 @@ def _readme(book, tables, meta, columns, missing, fmt) -> None:
     line("dwi version", str(meta["dwi_version"]))
     line("build fingerprint", str(meta["build_fingerprint"]))
     line("SDMX dataflow", meta["dataflow"])
-    line("formula injection", "Text is stored as text cells and never evaluated; the CSV/JSON/Parquet "
-                              "exports prefix text starting with = + - @ (or a tab/CR) with an apostrophe.")
+    line(
+        "formula injection",
+        "Text is stored as text cells and never evaluated; the CSV/JSON/Parquet "
+        "exports prefix text starting with = + - @ (or a tab/CR) with an apostrophe.",
+    )
     row += 1
     line("Sheets")
     for name, frame in tables.items():

@@ -39,7 +39,7 @@ def hostile_raw(base: Path) -> Path:
     national.write_text("".join(lines), encoding="utf-8")
     manifest = raw / "manifest.yaml"
     text = manifest.read_text(encoding="utf-8")
-    old = "title: \"National decent-work series 2005-2011 quoted in the review's section 2.1\""
+    old = 'title: "National decent-work series 2005-2011 quoted in the review\'s section 2.1"'
     assert old in text
     manifest.write_text(text.replace(old, f'title: "{TITLE}"'), encoding="utf-8")
     return raw
@@ -70,8 +70,13 @@ def out(con, tmp_path_factory) -> Path:
 
 def test_every_format_is_written(out):
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["decent_work.xlsx", "indicator_values.csv", "indicator_values.json",
-                     "indicator_values.parquet", "indicator_values.sdmx.csv"]
+    assert names == [
+        "decent_work.xlsx",
+        "indicator_values.csv",
+        "indicator_values.json",
+        "indicator_values.parquet",
+        "indicator_values.sdmx.csv",
+    ]
 
 
 def test_xlsx_reads_back_with_openpyxl(out):
@@ -83,8 +88,10 @@ def test_xlsx_reads_back_with_openpyxl(out):
     assert header == list(exports.COLUMNS)
     assert ws.freeze_panes == "A2" and book["quality"].freeze_panes == "A2"
     col = {name: i for i, name in enumerate(header)}
-    rows = {(r[col["indicator_code"]].value, r[col["region_code"]].value, r[col["year"]].value): r
-            for r in ws.iter_rows(min_row=2)}
+    rows = {
+        (r[col["indicator_code"]].value, r[col["region_code"]].value, r[col["year"]].value): r
+        for r in ws.iter_rows(min_row=2)
+    }
     temp = rows[("TEMP_EMP", "KZ", 2005)]
     value = temp[col["value"]]
     assert value.value == 467312 and value.data_type == "n" and value.number_format == "#,##0"
@@ -117,14 +124,31 @@ def test_parquet_reads_back_with_pyarrow(out):
 def test_sdmx_csv_header_and_periods(out):
     with open(out / "indicator_values.sdmx.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["DATAFLOW", "FREQ", "REF_AREA", "INDICATOR", "SEX", "TIME_PERIOD", "OBS_VALUE",
-                       "UNIT_MEASURE", "UNIT_MULT", "OBS_STATUS", "DATA_SOURCE", "COMMENT_OBS"]
+    assert rows[0] == [
+        "DATAFLOW",
+        "FREQ",
+        "REF_AREA",
+        "INDICATOR",
+        "SEX",
+        "TIME_PERIOD",
+        "OBS_VALUE",
+        "UNIT_MEASURE",
+        "UNIT_MULT",
+        "OBS_STATUS",
+        "DATA_SOURCE",
+        "COMMENT_OBS",
+    ]
     body = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
     assert {r["DATAFLOW"] for r in body} == {"DWI:DF_DECENT_WORK_KAZ(1.0)"}
     key = {(r["INDICATOR"], r["REF_AREA"], r["TIME_PERIOD"]): r for r in body}
     temp = key[("TEMP_EMP", "KZ", "2005")]
-    assert (temp["FREQ"], temp["SEX"], float(temp["OBS_VALUE"]), temp["UNIT_MEASURE"], temp["OBS_STATUS"]) == \
-        ("A", "_T", 467312.0, "PS", "A")
+    assert (
+        temp["FREQ"],
+        temp["SEX"],
+        float(temp["OBS_VALUE"]),
+        temp["UNIT_MEASURE"],
+        temp["OBS_STATUS"],
+    ) == ("A", "_T", 467312.0, "PS", "A")
     assert key[("ENT_ATTESTED", "KZ", "2012-S1")]["FREQ"] == "S"
     assert key[("CBA_COVERAGE", "KZ-11", "2012-Q2")]["FREQ"] == "Q"
     assert key[("UNION_ORGS", "KZ", "2012-03")]["FREQ"] == "M"
@@ -164,24 +188,42 @@ def test_json_shape(out):
 
 def test_filters_and_unknown_codes(con, tmp_path):
     frame = exports.values_frame(con, ["TEMP_EMP", "CBA_COVERAGE"], ["KZ"])
-    assert set(frame["indicator_code"]) == {"TEMP_EMP", "CBA_COVERAGE"} and set(frame["region_code"]) == {"KZ"}
+    assert set(frame["indicator_code"]) == {"TEMP_EMP", "CBA_COVERAGE"} and set(frame["region_code"]) == {
+        "KZ"
+    }
     assert frame.height == 5 + 1
     with pytest.raises(DwiError, match="unknown indicator code.*NOPE"):
         exports.values_frame(con, ["NOPE"])
 
 
 def test_cli_export(warehouse, tmp_path):
-    result = CliRunner().invoke(app, ["export", "--format", "csv", "--format", "sdmx-csv", "--out", str(tmp_path),
-                                      "--indicator", "TEMP_EMP", "--warehouse", str(warehouse)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "export",
+            "--format",
+            "csv",
+            "--format",
+            "sdmx-csv",
+            "--out",
+            str(tmp_path),
+            "--indicator",
+            "TEMP_EMP",
+            "--warehouse",
+            str(warehouse),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["indicator_values.csv", "indicator_values.sdmx.csv"]
     assert len((tmp_path / "indicator_values.csv").read_text().splitlines()) == 1 + 5
-    bad = CliRunner().invoke(app, ["export", "--format", "pdf", "--out", str(tmp_path), "--warehouse",
-                                   str(warehouse)])
+    bad = CliRunner().invoke(
+        app, ["export", "--format", "pdf", "--out", str(tmp_path), "--warehouse", str(warehouse)]
+    )
     assert bad.exit_code == 2 and "Traceback" not in bad.output
 
 
 # --- the report's data -----------------------------------------------------------------------------
+
 
 def test_report_sections_degrade_when_views_are_missing(con):
     secs = {s.id: s for s in report.sections(con)}
@@ -207,7 +249,9 @@ def _data(spec: dict) -> list[dict]:
     """Every inline data row of a chart (Altair hoists shared data into `datasets`)."""
     rows = [row for values in spec.get("datasets", {}).values() for row in values]
     rows += (spec.get("data") or {}).get("values", [])
-    return rows + [row for layer in spec.get("layer", [spec]) for row in (layer.get("data") or {}).get("values", [])]
+    return rows + [
+        row for layer in spec.get("layer", [spec]) for row in (layer.get("data") or {}).get("values", [])
+    ]
 
 
 def test_radar_adapter_from_assessments(con):
