@@ -98,7 +98,12 @@ def values_frame(
     present = views(con)
     base = "indicator_values" if "indicator_values" in present else "observations"
     if indicators:
-        _check_codes(con, "indicator", indicators, "SELECT code FROM indicators")
+        _check_codes(
+            con,
+            "indicator",
+            indicators,
+            f"SELECT code FROM indicators UNION SELECT indicator_code FROM {base}",
+        )
     if regions:
         _check_codes(con, "region", regions, "SELECT code FROM regions")
     cols = set(view_columns(con, base))

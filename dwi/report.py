@@ -459,42 +459,58 @@ def radar_frame(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str]:
 
 
 def _radar_spec(group: pl.DataFrame, title: str) -> dict:
-    k = group.height
-    angle = [2 * math.pi * i / k for i in range(k)]
-    rows = group.to_dicts()
-    poly = [
-        {
-            "o": i,
-            "x": (r["grade"] or 0) * math.sin(a),
-            "y": (r["grade"] or 0) * math.cos(a),
-            "grade": r["grade"],
-            "axis": r["axis_code"],
-            "label": r["axis_label"],
-            "basis": r["basis"],
-        }
-        for i, (r, a) in enumerate(zip(rows, angle, strict=True))
-    ]
-    for p in poly:
-        if p["grade"] is None:
-            p["x"] = p["y"] = None  # missing grade: the outline breaks there
-    closed = poly + [{**poly[0], "o": k}]
+    """A radar drawn with Vega-Lite marks on computed x/y: grid rings 1-6, spokes, one outline per series.
+
+    A chart has one series unless an axis appears several times (e.g. computed and reported grades from
+    dwi.scorecard); then each `basis` is a series with its own colour."""
+    axes = group.unique("axis_code", keep="first", maintain_order=True)
+    several = axes.height < group.height
+    k = axes.height
+    angle = {code: 2 * math.pi * i / k for i, code in enumerate(axes["axis_code"])}
+    poly = []
+    for series, rows in group.group_by(pl.col("basis") if several else pl.lit("grade"), maintain_order=True):
+        grades = {r["axis_code"]: r for r in rows.to_dicts()}
+        for i, code in enumerate([*angle, next(iter(angle))]):  # closed: back to the first axis
+            r, a = grades.get(code, {}), angle[code]
+            g = r.get("grade")
+            poly.append(
+                {
+                    "series": str(series[0]),
+                    "o": i,
+                    "grade": g,
+                    "axis": code,
+                    "label": r.get("axis_label"),
+                    "basis": r.get("basis"),
+                    "closing": i == k,
+                    "x": None if g is None else g * math.sin(a),
+                    "y": None if g is None else g * math.cos(a),
+                }
+            )
     rings = [
         {"ring": g, "o": i, "x": g * math.sin(a), "y": g * math.cos(a)}
         for g in range(1, GRADE_MAX + 1)
-        for i, a in enumerate([*angle, 0.0])
+        for i, a in enumerate([*angle.values(), 0.0])
     ]
-    spokes = [{"x": 0, "y": 0, "x2": GRADE_MAX * math.sin(a), "y2": GRADE_MAX * math.cos(a)} for a in angle]
+    spokes = [
+        {"x": 0, "y": 0, "x2": GRADE_MAX * math.sin(a), "y2": GRADE_MAX * math.cos(a)} for a in angle.values()
+    ]
+    graded = {p["axis"] for p in poly if p["grade"] is not None}
     labels = [
         {
             "x": (GRADE_MAX + 1.1) * math.sin(a),
             "y": (GRADE_MAX + 1.1) * math.cos(a),
-            "text": r["axis_code"] + ("" if r["grade"] is not None else " (no grade)"),
+            "text": code + ("" if code in graded else " (no grade)"),
         }
-        for r, a in zip(rows, angle, strict=True)
+        for code, a in angle.items()
     ]
     dom = [-(GRADE_MAX + 2.2), GRADE_MAX + 2.2]
     x = alt.X("x:Q", scale=alt.Scale(domain=dom), axis=None)
     y = alt.Y("y:Q", scale=alt.Scale(domain=dom), axis=None)
+    color = (
+        alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom"))
+        if several
+        else alt.value("#1f5fa8")
+    )
     ring = (
         alt.Chart(alt.Data(values=rings))
         .mark_line(color="#ccc", strokeWidth=0.7)
@@ -506,15 +522,15 @@ def _radar_spec(group: pl.DataFrame, title: str) -> dict:
         .encode(x=x, y=y, x2="x2:Q", y2="y2:Q")
     )
     outline = (
-        alt.Chart(alt.Data(values=closed))
-        .mark_line(color="#1f5fa8", strokeWidth=2, invalid="break-paths-filter-domains")
-        .encode(x=x, y=y, order="o:Q")
+        alt.Chart(alt.Data(values=poly))
+        .mark_line(strokeWidth=2, invalid="break-paths-filter-domains")
+        .encode(x=x, y=y, order="o:Q", detail="series:N", color=color)
     )
     dots = (
         alt.Chart(alt.Data(values=poly))
-        .transform_filter("datum.grade != null")
-        .mark_circle(color="#1f5fa8", size=45)
-        .encode(x=x, y=y, tooltip=["axis:N", "label:N", "grade:Q", "basis:N"])
+        .transform_filter("datum.grade != null && !datum.closing")
+        .mark_circle(size=45)
+        .encode(x=x, y=y, color=color, tooltip=["series:N", "axis:N", "label:N", "grade:Q", "basis:N"])
     )
     text = alt.Chart(alt.Data(values=labels)).mark_text(fontSize=10).encode(x=x, y=y, text="text:N")
     return (
@@ -537,14 +553,15 @@ def radars(con: duckdb.DuckDBPyConnection) -> Section:
     )
     keys = ["programme", "chart_code", "chart_level", "chart_title"]
     for (prog, code, level, title), group in frame.group_by(keys, maintain_order=True):
-        if "basis" in group.columns and group["basis"].n_unique() > 1 and origin.startswith("dwi.scorecard"):
-            pass  # several series (e.g. computed and reported) share the chart's axes; drawn one outline each
-        group = group.unique("axis_code", keep="first", maintain_order=True)
         spec = _radar_spec(group, f"{level} {code}: {title}")
-        graded = group["grade"].drop_nulls()
-        caption = f"{level.capitalize()} {code}: {title}. {graded.len()} of {group.height} axes graded" + (
-            f", mean {graded.mean():.2f}." if graded.len() else "."
-        )
+        n_axes = group["axis_code"].n_unique()
+        series = group.group_by("basis" if group.height > n_axes else pl.lit("grade"), maintain_order=True)
+        counts = [
+            f"{int(g['grade'].is_not_null().sum())} of {n_axes} axes graded"
+            + (f" ({k[0]})" if group.height > n_axes else "")
+            for k, g in series
+        ]
+        caption = f"{level.capitalize()} {code}: {title}. " + "; ".join(counts) + "."
         sec.charts.append(Chart(f"radar-{slug(str(prog))}-{slug(code)}", f"{level} {code}", spec, caption))
     if "dwcp_scores" in set(views(con)):
         scores = con.sql("SELECT * FROM dwcp_scores").pl()
