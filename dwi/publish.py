@@ -16,11 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dwi import config
-from dwi.exports import FORMATS, WRITERS, export
-from dwi.report import TEMPLATE_DIR, write_report
 from dwi.warehouse import connect_read_only, read_state
 
 STAMP = ".dwi-exports.json"
+TEMPLATE_DIR = Path(__file__).parent / "templates"  # the report's; part of the up-to-date check
+# The files the exports write (dwi.exports.WRITERS), known here without importing the writers.
+EXPORT_FILES = (
+    "indicator_values.csv",
+    "indicator_values.parquet",
+    "decent_work.xlsx",
+    "indicator_values.json",
+    "indicator_values.sdmx.csv",
+)
 REPORT = "report.html"
 CHARTS = "charts"
 
@@ -51,7 +58,7 @@ def state_key(warehouse: Path) -> str:
 
 
 def expected(folder: Path) -> list[Path]:
-    return [folder / WRITERS[f][0] for f in FORMATS] + [folder / REPORT]
+    return [folder / name for name in EXPORT_FILES] + [folder / REPORT]
 
 
 def up_to_date(folder: Path, key: str) -> bool:
@@ -69,6 +76,9 @@ def publish(warehouse: Path, folder: Path, force: bool = False, step: Step | Non
     if not force and up_to_date(folder, key):
         charts = len(list((folder / CHARTS).glob("*.svg")))
         return Published(folder, expected(folder)[:-1], folder / REPORT, charts, skipped=True)
+    from dwi.exports import FORMATS, export  # the writers and the plotting library: only when needed
+    from dwi.report import write_report
+
     (folder / STAMP).unlink(missing_ok=True)
     con = connect_read_only(warehouse)
     try:

@@ -25,7 +25,7 @@ import vl_convert
 from dwi import __version__
 from dwi.exports import values_frame, views, vintage
 
-TEMPLATE_DIR = Path(__file__).parent / "templates"
+TEMPLATE_DIR = Path(__file__).parent / "templates"  # also in dwi.publish
 VL_VERSION = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
 NATIONAL = "KZ"
 GRADE_MAX = 6  # the review's six-point scale

@@ -274,3 +274,10 @@ def test_report_escapes_data_text(con, tmp_path):
     assert "<script>alert(" not in html
     assert "&lt;script&gt;alert(" in html
     assert "https://" not in html.split("<script>", 1)[0]  # no CDN links in the document head
+
+
+def test_publish_knows_the_export_file_names():
+    from dwi import publish
+
+    assert publish.EXPORT_FILES == tuple(exports.WRITERS[f][0] for f in exports.FORMATS)
+    assert publish.TEMPLATE_DIR == report.TEMPLATE_DIR
