@@ -16,7 +16,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow.parquet as pq
 import yaml
 
 from dwi import __version__
@@ -211,6 +210,8 @@ def write_csv(values: pl.DataFrame, con: duckdb.DuckDBPyConnection, path: Path, 
 
 
 def write_parquet(values: pl.DataFrame, con: duckdb.DuckDBPyConnection, path: Path, meta: dict) -> None:
+    import pyarrow.parquet as pq
+
     arrow = neutralise(values).to_arrow()
     arrow = arrow.replace_schema_metadata(
         {**(arrow.schema.metadata or {}), b"dwi": json.dumps(meta, default=str).encode()}

@@ -107,11 +107,11 @@ def publish(warehouse: Path, folder: Path, force: bool = False, step: Step | Non
 
 def facts(warehouse: Path) -> dict[str, str]:
     """The end-of-run summary: sources, rows, indicators, findings (each 'not available' if its view is)."""
-    from dwi.exports import views
-
     con = connect_read_only(warehouse)
     try:
-        present = views(con)
+        present = {
+            r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+        }
 
         def one(q: str):
             return con.execute(q).fetchall()[0]
