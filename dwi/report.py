@@ -162,7 +162,7 @@ def time_series(values: pl.DataFrame) -> Section:
         name, unit = group["indicator_name"][0] or code, group["unit"][0]
         annual = group.filter(pl.col("period") == "Y")
         years = pl.DataFrame(
-            {"year": list(range(int(group["year"].min()), int(group["year"].max()) + 1))},
+            {"year": list(range(int(annual["year"].min() or 0), int(annual["year"].max() or -1) + 1))},
             schema={"year": pl.Int32},
         )
         grid = years.join(
@@ -255,6 +255,11 @@ def _years(years: list[int]) -> str:
 # --- regional -------------------------------------------------------------------------------------
 
 
+def _is_rate(unit: str | None) -> bool:
+    """A share or a rate (comparable between a region and the country), not a count."""
+    return bool(unit) and (unit == "percent" or unit.startswith("per "))
+
+
 def _latest_regional(values: pl.DataFrame) -> pl.DataFrame:
     """Each indicator's latest period with regional values (sex total), regions only (not the country)."""
     reg = _t(values.filter((pl.col("region_code") != NATIONAL) & (pl.col("sex").fill_null("T") == "T")))
@@ -297,7 +302,9 @@ def regional(values: pl.DataFrame) -> Section:
         chart = bars
         national = nat.filter((pl.col("indicator_code") == code) & (pl.col("time_period") == period))
         caption = f"{data.height} regions, {period}, {unit}."
-        if national.height:
+        if national.height and not _is_rate(unit):
+            caption += f" Kazakhstan: {_cell(float(national['value'][0]))} (a total, not drawn)."
+        elif national.height:
             nv = float(national["value"][0])
             rule = (
                 alt.Chart(alt.Data(values=[{"value": nv}]))
@@ -308,7 +315,7 @@ def regional(values: pl.DataFrame) -> Section:
             caption += f" Kazakhstan: {_cell(nv)}."
         if code != choices[0]:
             caption += f" ({choices[0]} is {NOT_AVAILABLE}; showing {code}.)"
-        chart = chart.properties(width=460, height=max(160, 18 * data.height), title=f"{code}: {name}")
+        chart = chart.properties(width=360, height=max(160, 18 * data.height), title=f"{code}: {name}")
         sec.charts.append(Chart(f"rank-{slug(code)}", code, chart.to_dict(), caption))
     counts = latest.group_by("indicator_code").len()
     many = counts.filter(pl.col("len") >= 5)["indicator_code"].sort().to_list()
@@ -533,8 +540,15 @@ def _radar_spec(group: pl.DataFrame, title: str) -> dict:
         .encode(x=x, y=y, color=color, tooltip=["series:N", "axis:N", "label:N", "grade:Q", "basis:N"])
     )
     text = alt.Chart(alt.Data(values=labels)).mark_text(fontSize=10).encode(x=x, y=y, text="text:N")
+    scale = [{"x": 0.35, "y": g, "text": str(g)} for g in (2, 4, GRADE_MAX)]
+    ticks = (
+        alt.Chart(alt.Data(values=scale))
+        .mark_text(fontSize=8, color="#999", align="left")
+        .encode(x=x, y=y, text="text:N")
+    )
     return (
-        (ring + spoke + outline + dots + text)
+        (ring + spoke + outline + dots + text + ticks)
+        .configure_view(stroke=None)
         .properties(width=230, height=230, title=alt.Title(title[:60], fontSize=12))
         .to_dict()
     )
