@@ -36,6 +36,7 @@ def hostile_raw(base: Path) -> Path:
     lines[11] = lines[11].rstrip("\n") + '"' + FORMULA.replace('"', '""') + '"\n'
     assert lines[1].startswith("EMP_TOTAL,Kazakhstan,T,2005,") and lines[1].rstrip("\n").endswith(",")
     lines[1] = lines[1].rstrip("\n") + "-1+2 @SUM(A1)\n"
+    lines.append("TEMP_EMP,Kazakhstan,T,2006,Y,about 300000,persons,,,a row to quarantine\n")
     national.write_text("".join(lines), encoding="utf-8")
     manifest = raw / "manifest.yaml"
     text = manifest.read_text(encoding="utf-8")
@@ -260,6 +261,15 @@ def test_radar_adapter_from_assessments(con):
     p2 = frame.filter((pl.col("chart_code") == "2") & (pl.col("chart_level") == "priority"))
     grades = dict(zip(p2["axis_code"], p2["grade"], strict=True))
     assert grades["2.1"] == 5.5 and grades["2.2"] is None and len(grades) == 5
+
+
+def test_quality_section_shows_what_was_quarantined_and_why(con):
+    sec = report.quality(con)
+    assert sec.intro.startswith("338 rows loaded, 1 quarantined, 0 file(s) rejected")
+    issues = sec.tables[-1]
+    errors = [dict(zip(issues["columns"], r, strict=True)) for r in issues["rows"] if r[0] == "error"]
+    assert len(errors) == 1 and errors[0]["source_id"] == "review2012_national" and errors[0]["column"] == "value"
+    assert "about 300000" in errors[0]["message"] and issues["classes"][0] == "error"
 
 
 def test_script_json_cannot_close_the_script():
