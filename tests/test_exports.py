@@ -268,7 +268,11 @@ def test_quality_section_shows_what_was_quarantined_and_why(con):
     assert sec.intro.startswith("338 rows loaded, 1 quarantined, 0 file(s) rejected")
     issues = sec.tables[-1]
     errors = [dict(zip(issues["columns"], r, strict=True)) for r in issues["rows"] if r[0] == "error"]
-    assert len(errors) == 1 and errors[0]["source_id"] == "review2012_national" and errors[0]["column"] == "value"
+    assert (
+        len(errors) == 1
+        and errors[0]["source_id"] == "review2012_national"
+        and errors[0]["column"] == "value"
+    )
     assert "about 300000" in errors[0]["message"] and issues["classes"][0] == "error"
 
 
