@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dwi import config
+from dwi.errors import DwiError
 from dwi.warehouse import connect_read_only, read_state
 
 STAMP = ".dwi-exports.json"
@@ -99,9 +100,11 @@ def publish(warehouse: Path, folder: Path, force: bool = False, step: Step | Non
                 step("report", msg, None, None)
 
         report = write_report(con, folder / REPORT, folder / CHARTS, report_step)
+        (folder / STAMP).write_text(json.dumps({"key": key, "warehouse": str(warehouse)}), encoding="utf-8")
+    except OSError as exc:
+        raise DwiError(f"cannot write the report to {folder}: {exc.strerror or exc}") from None
     finally:
         con.close()
-    (folder / STAMP).write_text(json.dumps({"key": key, "warehouse": str(warehouse)}), encoding="utf-8")
     return Published(folder, files, report, counter["charts"])
 
 

@@ -295,3 +295,11 @@ def test_publish_knows_the_export_file_names():
 
     assert publish.EXPORT_FILES == tuple(exports.WRITERS[f][0] for f in exports.FORMATS)
     assert publish.TEMPLATE_DIR == report.TEMPLATE_DIR
+
+
+def test_unwritable_export_folder_is_one_line(warehouse, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(app, ["export", "--out", str(blocker / "sub"), "--warehouse", str(warehouse)])
+    assert result.exit_code == 2 and "cannot create the export folder" in result.output
+    assert "Traceback" not in result.output
