@@ -1,4 +1,4 @@
-"""The `dwi` command: run, validate, sql (and more verbs as they land).
+"""The `dwi` command: run, validate, sql, export, report (and more verbs as they land).
 
 Every verb takes --warehouse (or $DWI_WAREHOUSE); run and validate take --raw (or $DWI_RAW).
 Errors are one readable line on stderr and a non-zero exit code (see dwi.errors), never a traceback.
@@ -96,25 +96,75 @@ def print_issues(batches, limit: int = 50) -> None:
         err.print(f"... and {total - shown} more; see the quality_issues view")
 
 
+NoExportsOpt = Annotated[bool, typer.Option("--no-exports", help="skip the exports and the report")]
+ExportsOpt = Annotated[Path | None, typer.Option("--exports", help="folder for the exports and the report "
+                                                                  "[env DWI_EXPORTS; default exports/]")]
+
+
 @app.command()
 @friendly
-def run(raw: RawOpt = None, warehouse: WarehouseOpt = None) -> None:
-    """Load every changed source in raw/ into the warehouse, rebuild the views, print a summary."""
+def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt = None,
+        no_exports: NoExportsOpt = False) -> None:
+    """Load every changed source in raw/ into the warehouse, rebuild the views, write the exports and the
+    report (unless up to date), print a summary."""
     _quiet_prefect()
     from flows.pipeline import dwi_run
 
     wh, raw_path = config.warehouse_path(warehouse), config.raw_dir(raw)
-    p = dwi_run(raw_path, wh)
+    with err.status("running the dwi-run flow (plan, check, load, build)..."):
+        p = dwi_run(raw_path, wh)
     print_issues(p.batches)
     failed = any(b.has_problems for b in p.batches)
     if p.nothing_to_do:
         out.print(f"nothing changed since the last run; {wh} was not touched")
         if failed:
             err.print("some sources still have problems from their last load; see the quality_issues view")
-        raise typer.Exit(EXIT_DATA if failed else EXIT_OK)
-    out.print(summary_table(p.batches))
-    out.print(f"warehouse: {wh}")
+    else:
+        out.print(summary_table(p.batches))
+    published = None if no_exports else publish_outputs(wh, exports)
+    if wh.is_file():
+        out.print(outputs_table(wh, published))
     raise typer.Exit(EXIT_DATA if failed else EXIT_OK)
+
+
+def publish_outputs(wh: Path, exports: Path | None, force: bool = False):
+    """Write exports/report with a Rich progress display; skipped when up to date."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    from dwi.publish import exports_dir, publish
+
+    if not wh.is_file():
+        return None
+    with Progress(SpinnerColumn(), TextColumn("{task.fields[phase]:<8}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), console=err, transient=True) as progress:
+        tasks: dict[str, int] = {}
+
+        def step(phase: str, msg: str, done: int | None, total: int | None) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(msg, phase=phase, total=total)
+            progress.update(tasks[phase], description=msg, completed=done or 0, total=total)
+
+        return publish(wh, exports_dir(exports), force=force, step=step)
+
+
+def outputs_table(wh: Path, published) -> Table:
+    from dwi.publish import CHARTS, facts
+
+    table = Table(title="dwi run: summary", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("", overflow="fold")
+    for k, v in facts(wh).items():
+        table.add_row(k, v)
+    table.add_row("warehouse", str(wh))
+    if published is None:
+        table.add_row("exports", "not written (--no-exports)")
+    else:
+        state = "up to date, not rewritten" if published.skipped else "written"
+        names = ", ".join(f.name for f in published.files)
+        table.add_row("exports", f"{published.folder} ({state}): {names}")
+        table.add_row("report", str(published.report))
+        table.add_row("charts", f"{published.folder / CHARTS} ({published.charts} SVG files)")
+    return table
 
 
 @app.command()
@@ -220,6 +270,55 @@ def correlate(x: Annotated[str, typer.Argument(help="indicator code (x)")],
         shown = "" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
         table.add_row(key, shown)
     out.print(table)
+
+
+@app.command("export")
+@friendly
+def export_cmd(fmt: Annotated[list[str] | None, typer.Option("--format", help="csv | parquet | xlsx | json | "
+                                                             "sdmx-csv (repeatable; default: all)")] = None,
+               out_dir: Annotated[Path | None, typer.Option("--out", help="folder [env DWI_EXPORTS; default "
+                                                            "exports/]")] = None,
+               indicator: Annotated[list[str] | None, typer.Option("--indicator", help="indicator code "
+                                                                   "(repeatable)")] = None,
+               region: Annotated[list[str] | None, typer.Option("--region", help="region code "
+                                                                "(repeatable)")] = None,
+               warehouse: WarehouseOpt = None) -> None:
+    """Write indicator values with their metadata and provenance (CSV, Parquet, XLSX, JSON, SDMX-CSV)."""
+    from dwi.exports import FORMATS, export
+    from dwi.publish import exports_dir
+    from dwi.warehouse import connect_read_only
+
+    folder = exports_dir(out_dir)
+    con = connect_read_only(config.warehouse_path(warehouse))
+    try:
+        files = export(con, folder, fmt or FORMATS, indicator or (), region or (),
+                       on_done=lambda f, p: out.print(f"{f:<9} {p}"))
+    finally:
+        con.close()
+    out.print(f"{len(files)} file(s) in {folder}")
+
+
+@app.command()
+@friendly
+def report(out_file: Annotated[Path | None, typer.Option("--out", help="HTML file [default: "
+                                                         "exports/report.html]")] = None,
+           charts: Annotated[bool, typer.Option("--charts/--no-charts", help="also write charts/*.svg next "
+                                                "to it")] = True,
+           warehouse: WarehouseOpt = None) -> None:
+    """Write the self-contained HTML report (works offline) and one SVG per chart."""
+    from dwi.publish import CHARTS, REPORT, exports_dir
+    from dwi.report import write_report
+    from dwi.warehouse import connect_read_only
+
+    path = (out_file or exports_dir() / REPORT).resolve()
+    con = connect_read_only(config.warehouse_path(warehouse))
+    try:
+        with err.status("writing the report...") as status:
+            write_report(con, path, path.parent / CHARTS if charts else None,
+                         lambda msg: status.update(f"report: {msg}"))
+    finally:
+        con.close()
+    out.print(f"report: {path}")
 
 
 if __name__ == "__main__":

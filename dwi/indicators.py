@@ -60,7 +60,7 @@ def _conform(frame: pl.DataFrame) -> pl.DataFrame:
 def observed(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Every current observation (sex T), as reported."""
     obs = con.sql("""SELECT indicator_code, region_code, year, period, value, unit, source_id, source_row,
-                            obs_status, value_reported
+                            obs_status, value_reported, note
                      FROM observations WHERE sex = 'T'""").pl()
     return obs.with_columns(pl.lit(False).alias("derived"), pl.lit("reported").alias("method"))
 

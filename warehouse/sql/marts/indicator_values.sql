@@ -12,7 +12,7 @@
 --   source_row, obs_status: observed only (row in the source file; P provisional, E estimate)
 --   base_code       for changes, ranks and dispersion: the indicator they are computed from
 --   span_from, span_years: for changes, the base year and the number of years spanned (> 1 across a gap)
---   note            why a value is missing, gap markers, the span of an average change
+--   note            observed: the source's note; derived: why a value is missing, gap markers, spans
 CREATE OR REPLACE VIEW indicator_values AS
 SELECT indicator_code, region_code, year, period, value, unit, derived, method,
        inputs, source_id, source_row, obs_status, base_code, span_from, span_years, note
