@@ -30,6 +30,7 @@ class Batch:
     rows_quarantined: int = 0
     issues: pl.DataFrame = field(default_factory=issues)
     message: str = ""
+    indicators: pl.DataFrame | None = None  # indicators the file registered on the fly (dwi/readers)
 
     @property
     def rows_loaded(self) -> int:

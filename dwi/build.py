@@ -17,7 +17,7 @@ from dwi.manifest import META_FIELDS, Source
 from dwi.reference import Reference
 
 # Python steps that write derived tables, in order: "module:function(con, ref)".
-BUILDERS: list[str] = []
+BUILDERS: list[str] = ["dwi.readers.registry:extend_tables"]
 
 
 def write_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:

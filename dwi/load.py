@@ -8,11 +8,13 @@ import duckdb
 import polars as pl
 
 from dwi.batch import ISSUE_SCHEMA, Batch
+from dwi.readers.common import frame_format
 
 TARGETS = {
     "observations": ("_observations", """
         SELECT $load_id, $source_id, _row, indicator_code, region_code, region, sex, year, period, value,
-               value_reported, unit, obs_status, source_ref, note FROM batch_rows"""),
+               value_reported, unit, obs_status, source_ref, note, country, classif1, classif2
+        FROM batch_rows"""),
     "conventions": ("_conventions", """
         SELECT $load_id, $source_id, _row, convention_no, title, ratification_date, note FROM batch_rows"""),
     "dwcp_assessments": ("_dwcp_assessments", """
@@ -33,10 +35,15 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetim
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchall()[0][0]
         params = {"load_id": load_id, "source_id": batch.source.id}
         if batch.status != "rejected" and batch.frame is not None and batch.frame.height:
-            table, select_sql = TARGETS[batch.source.format]
+            table, select_sql = TARGETS[frame_format(batch.source.format)]
             con.register("batch_rows", batch.frame.to_arrow())
             con.execute(f"INSERT INTO {table} {select_sql}", params)
             con.unregister("batch_rows")
+            if batch.indicators is not None and batch.indicators.height:
+                con.register("batch_indicators", batch.indicators.to_arrow())
+                con.execute("INSERT INTO _source_indicators SELECT $load_id, $source_id, code, name, unit, "
+                            "ilostat, notes FROM batch_indicators", params)
+                con.unregister("batch_indicators")
         con.execute(
             "INSERT INTO _loads VALUES ($load_id, $source_id, $sha, $status, $started, now(), $rows_in, $loaded, "
             "$quarantined, $flow_run_id, $file, $message)",

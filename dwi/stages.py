@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
 from dwi import build as build_mod
 from dwi import harmonise as harmonise_mod
 from dwi import read as read_mod
+from dwi import readers
 from dwi import validate as validate_mod
 from dwi.batch import Batch, issues
 from dwi.load import load_batch
 from dwi.manifest import Source, load_manifest, sha256
+from dwi.readers.common import extend_reference
 from dwi.reference import Reference, load_reference
 from dwi.warehouse import fingerprint, read_state
 
@@ -57,9 +60,15 @@ def plan(raw: Path, warehouse: Path) -> Plan:
 
 def read(batch: Batch) -> Batch:
     """Parse the file into strings; structural problems reject it."""
-    spec = importlib.import_module(f"schemas.{batch.source.format}")
+    spec = importlib.import_module(f"schemas.{readers.frame_format(batch.source.format)}")
     try:
-        frame, notes = read_mod.read_csv(batch.source.path, batch.source.display, spec.REQUIRED, spec.OPTIONAL)
+        if batch.source.format in readers.READER_FORMATS:
+            tidy = readers.read_source(batch.source.path, batch.source.display, batch.source.format,
+                                       batch.source.meta)
+            frame, notes, batch.indicators = tidy.frame, tidy.notes, tidy.indicators
+        else:
+            frame, notes = read_mod.read_csv(batch.source.path, batch.source.display, spec.REQUIRED,
+                                             spec.OPTIONAL)
     except read_mod.Rejected as exc:
         batch.reject(str(exc), exc.check, exc.column)
         return batch
@@ -71,7 +80,7 @@ def read(batch: Batch) -> Batch:
 
 def harmonise(batch: Batch, ref: Reference) -> Batch:
     if batch.status == "pending":
-        batch.frame = getattr(harmonise_mod, batch.source.format)(batch.frame, ref)
+        batch.frame = getattr(harmonise_mod, readers.frame_format(batch.source.format))(batch.frame, ref)
     return batch
 
 
@@ -84,7 +93,13 @@ def validate(batch: Batch, ref: Reference) -> Batch:
 def check(batches: list[Batch], ref: Reference | None = None) -> list[Batch]:
     """read -> harmonise -> validate for every changed batch."""
     ref = ref or load_reference()
-    return [validate(harmonise(read(b), ref), ref) if b.status == "pending" else b for b in batches]
+    return [_check_one(b, ref) if b.status == "pending" else b for b in batches]
+
+
+def _check_one(batch: Batch, ref: Reference) -> Batch:
+    read(batch)
+    ref = extend_reference(ref, batch.indicators)  # codes a reader registered on the fly
+    return validate(harmonise(batch, ref), ref)
 
 
 def load(con: duckdb.DuckDBPyConnection, p: Plan, flow_run_id: str | None) -> None:
