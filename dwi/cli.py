@@ -145,3 +145,29 @@ def sql(query: Annotated[str, typer.Argument(help="one read-only SQL statement")
             table.add_row(*("" if v is None else str(v) for v in row))
         out.print(table)
         out.print(f"{frame.height} row(s)")
+
+
+@app.command()
+@friendly
+def ingest(path: Annotated[Path, typer.Argument(help="the file to load (.csv, .csv.gz, .xlsx)")],
+           fmt: Annotated[str | None, typer.Option("--format", help="ilostat | wdi | xlsx | tidy "
+                                                   "(default: detected from the content)")] = None,
+           source_id: Annotated[str | None, typer.Option("--source-id", help="source id (default: from the "
+                                                         "file name)")] = None,
+           layout: Annotated[str | None, typer.Option("--layout", help="xlsx layout: a YAML file or a name "
+                                                      "in dwi/reference/layouts/")] = None,
+           warehouse: WarehouseOpt = None) -> None:
+    """Load one file through the same validation, quarantine and provenance as `dwi run`."""
+    from dwi.ingest import ingest as ingest_file
+
+    wh = config.warehouse_path(warehouse)
+    batch = ingest_file(path, wh, fmt, source_id, layout)
+    if batch.status == "unchanged":
+        out.print(f"{path}: already loaded as source '{batch.source.id}' with the same content; nothing to do")
+        raise typer.Exit(EXIT_OK)
+    print_issues([batch])
+    table = summary_table([batch])
+    table.title = f"dwi ingest ({batch.source.format})"
+    out.print(table)
+    out.print(f"warehouse: {wh}")
+    raise typer.Exit(EXIT_DATA if batch.status == "rejected" or batch.rows_quarantined else EXIT_OK)

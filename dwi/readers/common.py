@@ -59,15 +59,20 @@ def tidy(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def read_code_map(name: str) -> pl.DataFrame:
-    """A mapping table dwi/reference/<name> (source_code, classif1, dwi_code, scale, dwi_unit, source_unit)."""
+    """A mapping table in dwi/reference/ (columns: see the header of ilostat_map.csv)."""
     return pl.read_csv(REFERENCE_DIR / name, infer_schema=False, comment_prefix="#").with_columns(
         pl.col("scale").cast(pl.Float64)
     )
 
 
+UNIT_WORDS = r"%|thousand|million|billion|currency|persons|number|hours|US\$|per "
+
+
 def label_unit(label: pl.Expr) -> pl.Expr:
-    """The unit in a label's last parentheses: 'Employment by sex and age (thousands)' -> 'thousands'."""
-    return label.str.extract(r"\(([^()]*)\)\s*$", 1)
+    """The unit in a label's parentheses: 'Employment by sex and age (thousands)' -> 'thousands';
+    the last parenthesis that names a unit wins ('(% of ...) (modeled ILO estimate)' -> '% of ...')."""
+    return (label.str.extract_all(r"\([^()]*\)").list.eval(pl.element().str.strip_chars("()"))
+            .list.filter(pl.element().str.contains(UNIT_WORDS)).list.last())
 
 
 def apply_code_map(

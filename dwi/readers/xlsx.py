@@ -44,7 +44,7 @@ def _letter_index(letters: str) -> int:
 
 
 def find_layout(path: Path, option: str | None) -> Path:
-    """--layout or manifest `layout:` (a file, or a name in dwi/reference/layouts/), else <stem>.layout.yaml."""
+    """--layout or `layout:` (a file or a name in dwi/reference/layouts/), else <stem>.layout.yaml."""
     candidates = (
         [Path(option), path.parent / option, LAYOUTS / f"{option}.yaml"]
         if option
