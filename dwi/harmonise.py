@@ -30,7 +30,8 @@ def resolve_regions(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     aliases = ref.aliases.select("alias_key", "region_code", pl.col("valid_from").alias("alias_valid_from"),
                                  pl.col("valid_to").alias("alias_valid_to"))
     start, end = period_dates(pl.col("year"), pl.col("period"))
-    rows = frame.with_row_index("_i").select("_i", normalise(pl.col("region")).alias("alias_key"),
+    key = normalise(pl.col("region")).str.replace(r" обл$", " область")  # the usual abbreviation
+    rows = frame.with_row_index("_i").select("_i", key.alias("alias_key"),
                                              start.alias("_start"), end.alias("_end"))
     fits = ((pl.col("alias_valid_from").is_null() | (pl.col("alias_valid_from") <= pl.col("_end")))
             & (pl.col("alias_valid_to").is_null() | (pl.col("alias_valid_to") > pl.col("_start")))
