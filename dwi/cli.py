@@ -82,13 +82,15 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None) -> None:
 
     wh, raw_path = config.warehouse_path(warehouse), config.raw_dir(raw)
     p = dwi_run(raw_path, wh)
+    for message in p.fetch_failures:  # URL sources (dwi.fetch)
+        err.print(f"[red]fetch failed:[/] {message}", soft_wrap=True)
     print_issues(p.batches)
     if p.nothing_to_do:
         out.print(f"nothing changed since the last run; {wh} was not touched")
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(EXIT_DATA if p.fetch_failures else EXIT_OK)
     out.print(summary_table(p.batches))
     out.print(f"warehouse: {wh}")
-    failed = any(b.status == "rejected" or b.rows_quarantined for b in p.batches)
+    failed = any(b.status == "rejected" or b.rows_quarantined for b in p.batches) or bool(p.fetch_failures)
     raise typer.Exit(EXIT_DATA if failed else EXIT_OK)
 
 

@@ -33,25 +33,43 @@ def _current_sources(con) -> list[Source]:
     if "_sources" not in tables:
         return []
     rows = con.sql("SELECT * FROM _sources WHERE id NOT IN (SELECT id FROM _ingested_sources)").pl()
-    return [Source(r["id"], Path(r["path"]), r["format"],
-                   {**{k: r.get("table_ref" if k == "table" else k) or "" for k in META_FIELDS},
-                    "_relpath": r["path"]}) for r in rows.iter_rows(named=True)]
+    return [
+        Source(
+            r["id"],
+            Path(r["path"]),
+            r["format"],
+            {
+                **{k: r.get("table_ref" if k == "table" else k) or "" for k in META_FIELDS},
+                "_relpath": r["path"],
+            },
+        )
+        for r in rows.iter_rows(named=True)
+    ]
 
 
-def ingest(path: Path, warehouse: Path, fmt: str | None = None, source_id: str | None = None,
-           layout: str | None = None) -> Batch:
+def ingest(
+    path: Path,
+    warehouse: Path,
+    fmt: str | None = None,
+    source_id: str | None = None,
+    layout: str | None = None,
+) -> Batch:
     """Check and load one file; returns its batch (status unchanged, loaded or rejected)."""
     if not path.is_file():
         raise DwiError(f"{path}: no such file")
     fmt = ALIASES.get(fmt, fmt) if fmt else detect_format(path)
     if fmt not in FORMATS:
-        raise DwiError(f"--format must be one of ilostat, wdi, xlsx, tidy (or {', '.join(FORMATS[:3])}), "
-                       f"not '{fmt}'")
+        raise DwiError(
+            f"--format must be one of ilostat, wdi, xlsx, tidy (or {', '.join(FORMATS[:3])}), not '{fmt}'"
+        )
     sid = source_id or source_id_for(path)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", sid):
         raise DwiError(f"--source-id '{sid}': use letters, digits, '_', '-' or '.'")
-    meta = {"_relpath": str(path), "title": f"{path.name} (loaded with dwi ingest)",
-            "notes": f"format {fmt}, detected from content" if not fmt else f"format {fmt}"}
+    meta = {
+        "_relpath": str(path),
+        "title": f"{path.name} (loaded with dwi ingest)",
+        "notes": f"format {fmt}, detected from content" if not fmt else f"format {fmt}",
+    }
     if layout:
         meta["layout"] = layout
     batch = Batch(Source(sid, path.resolve(), fmt, meta), sha256(path))
@@ -65,13 +83,24 @@ def ingest(path: Path, warehouse: Path, fmt: str | None = None, source_id: str |
         sources = _current_sources(con)
         load_batch(con, batch, started, None)
         con.execute("DELETE FROM _ingested_sources WHERE id = ?", [sid])
-        con.execute("INSERT INTO _ingested_sources VALUES (?, ?, ?, ?, '', '', '', '', '', '', ?, now())",
-                    [sid, str(path), fmt, meta["title"], meta["notes"]])
+        con.execute(
+            "INSERT INTO _ingested_sources VALUES (?, ?, ?, ?, '', '', '', '', '', '', ?, now())",
+            [sid, str(path), fmt, meta["title"], meta["notes"]],
+        )
         build_mod.build(con, load_reference(), [*sources, batch.source], fingerprint or "")
     return batch
 
 
 def summary(batch: Batch) -> pl.DataFrame:
-    return pl.DataFrame([{"source": batch.source.id, "format": batch.source.format, "status": batch.status,
-                          "rows_in": batch.rows_in, "loaded": batch.rows_loaded,
-                          "quarantined": batch.rows_quarantined}])
+    return pl.DataFrame(
+        [
+            {
+                "source": batch.source.id,
+                "format": batch.source.format,
+                "status": batch.status,
+                "rows_in": batch.rows_in,
+                "loaded": batch.rows_loaded,
+                "quarantined": batch.rows_quarantined,
+            }
+        ]
+    )

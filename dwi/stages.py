@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from dwi import build as build_mod
+from dwi import fetch as fetch_mod
 from dwi import harmonise as harmonise_mod
 from dwi import read as read_mod
 from dwi import readers
@@ -33,6 +34,11 @@ class Plan:
     batches: list[Batch]
     fingerprint: str
     rebuild: bool  # derived objects must be rebuilt (code, SQL, reference or manifest changed)
+    fetched: list = field(default_factory=list)  # dwi.fetch.Fetched, one per URL source
+
+    @property
+    def fetch_failures(self) -> list[str]:
+        return [f.message for f in self.fetched if f.status == "failed"]
 
     @property
     def changed(self) -> list[Batch]:
@@ -45,17 +51,22 @@ class Plan:
 
 def plan(raw: Path, warehouse: Path) -> Plan:
     """Which sources changed since their last load (by content hash), and whether to rebuild."""
-    sources = load_manifest(raw)
+    sources, fetched = fetch_mod.resolve(raw, load_manifest(raw))
     loaded, old_fingerprint = read_state(warehouse)
     fp = fingerprint(raw)
     rebuild = fp != old_fingerprint
     batches = []
     for source in sources:
+        if not source.path.is_file():  # a URL source that was never fetched successfully
+            batch = Batch(source, "")
+            batch.reject(next(f.message for f in fetched if f.source_id == source.id), "fetch:failed", "url")
+            batches.append(batch)
+            continue
         batch = Batch(source, sha256(source.path))
         if not rebuild and loaded.get(source.id) == batch.sha256:
             batch.status = "unchanged"
         batches.append(batch)
-    return Plan(raw, warehouse, sources, batches, fp, rebuild)
+    return Plan(raw, warehouse, sources, batches, fp, rebuild, fetched)
 
 
 def read(batch: Batch) -> Batch:

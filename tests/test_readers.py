@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from conftest import RAW, rows
 from typer.testing import CliRunner
 
-from conftest import RAW, rows
 from dwi import stages
 from dwi.batch import Batch
 from dwi.cli import app
@@ -57,69 +57,119 @@ def test_detects_each_format_from_content(tmp_path):
 
 
 def test_ilostat_total_employment_is_scaled_from_thousands_to_persons(con):
-    got = rows(con, "SELECT year, period, value, value_reported, unit, obs_status, classif1 FROM observations "
-                    "WHERE indicator_code = 'EMP_TOTAL' AND country = 'KAZ' ORDER BY year, period")
+    got = rows(
+        con,
+        "SELECT year, period, value, value_reported, unit, obs_status, classif1 FROM observations "
+        "WHERE indicator_code = 'EMP_TOTAL' AND country = 'KAZ' ORDER BY year, period",
+    )
     # the review's 7,262,000 (2005) and 8,301,600 (2011) persons, as ILOSTAT's 7262.0 and 8301.6 thousand
-    assert got == [(2005, "Y", 7262000.0, "7262.0", "persons", "B", "AGE_YTHADULT_YGE15"),
-                   (2011, "Y", 8301600.0, "8301.6", "persons", None, "AGE_YTHADULT_YGE15"),
-                   (2012, "Q1", 8400000.0, "8400.0", "persons", "P", "AGE_YTHADULT_YGE15")]
+    assert got == [
+        (2005, "Y", 7262000.0, "7262.0", "persons", "B", "AGE_YTHADULT_YGE15"),
+        (2011, "Y", 8301600.0, "8301.6", "persons", None, "AGE_YTHADULT_YGE15"),
+        (2012, "Q1", 8400000.0, "8400.0", "persons", "P", "AGE_YTHADULT_YGE15"),
+    ]
 
 
 def test_ilostat_unmapped_breakdowns_and_codes_are_kept_not_dropped(con):
-    got = rows(con, "SELECT indicator_code, classif1, value, unit FROM observations "
-                    "WHERE indicator_code IN ('EMP_TEMP_SEX_AGE_NB', 'LAP_2LFS_SEX_AGE_RT') ORDER BY 1")
-    assert got == [("EMP_TEMP_SEX_AGE_NB", "AGE_YTHADULT_Y15-24", 1000.5, "thousands"),
-                   ("LAP_2LFS_SEX_AGE_RT", "AGE_YTHADULT_YGE15", 66.0, "%")]
-    registered = dict(rows(con, "SELECT code, unit FROM indicators WHERE code IN "
-                                "('EMP_TEMP_SEX_AGE_NB', 'LAP_2LFS_SEX_AGE_RT', 'SL.TLF.CACT.ZS')"))
-    assert registered == {"EMP_TEMP_SEX_AGE_NB": "thousands", "LAP_2LFS_SEX_AGE_RT": "%",
-                          "SL.TLF.CACT.ZS": "% of total population ages 15+"}
+    got = rows(
+        con,
+        "SELECT indicator_code, classif1, value, unit FROM observations "
+        "WHERE indicator_code IN ('EMP_TEMP_SEX_AGE_NB', 'LAP_2LFS_SEX_AGE_RT') ORDER BY 1",
+    )
+    assert got == [
+        ("EMP_TEMP_SEX_AGE_NB", "AGE_YTHADULT_Y15-24", 1000.5, "thousands"),
+        ("LAP_2LFS_SEX_AGE_RT", "AGE_YTHADULT_YGE15", 66.0, "%"),
+    ]
+    registered = dict(
+        rows(
+            con,
+            "SELECT code, unit FROM indicators WHERE code IN "
+            "('EMP_TEMP_SEX_AGE_NB', 'LAP_2LFS_SEX_AGE_RT', 'SL.TLF.CACT.ZS')",
+        )
+    )
+    assert registered == {
+        "EMP_TEMP_SEX_AGE_NB": "thousands",
+        "LAP_2LFS_SEX_AGE_RT": "%",
+        "SL.TLF.CACT.ZS": "% of total population ages 15+",
+    }
     note = rows(con, "SELECT notes FROM indicators WHERE code = 'LAP_2LFS_SEX_AGE_RT'")[0][0]
     assert "registered on the fly" in note and "ilostat_map.csv" in note
 
 
 def test_ilostat_keeps_country_dimension_labels_notes_and_monthly_time(con):
-    areas = rows(con, "SELECT country, region_code, value FROM observations WHERE indicator_code = 'EMP_TOTAL' "
-                      "AND country <> 'KAZ' ORDER BY 1")
+    areas = rows(
+        con,
+        "SELECT country, region_code, value FROM observations WHERE indicator_code = 'EMP_TOTAL' "
+        "AND country <> 'KAZ' ORDER BY 1",
+    )
     assert areas == [("RUS", "RUS", 70000000.0), ("X01", "X01", 3000000000.0)]
-    une = rows(con, "SELECT year, value, note, source_ref FROM observations WHERE indicator_code = 'UNEMP_RATE' "
-                    "AND source_id = 'ilostat_labels' ORDER BY year")
+    une = rows(
+        con,
+        "SELECT year, value, note, source_ref FROM observations WHERE indicator_code = 'UNEMP_RATE' "
+        "AND source_id = 'ilostat_labels' ORDER BY year",
+    )
     assert [(y, v) for y, v, _, _ in une] == [(2008, 6.6), (2009, 6.6)]  # the review's 6.6 %
     assert une[1][2] == "note_source: Repository: ILO-STATISTICS"
     assert "LFS - Labour Force Survey" in une[1][3]
-    assert rows(con, "SELECT sex, year, period, obs_status FROM observations "
-                     "WHERE indicator_code = 'LAP_2LFS_SEX_AGE_RT'") == [("F", 2011, "M01", "U")]
+    assert rows(
+        con,
+        "SELECT sex, year, period, obs_status FROM observations WHERE indicator_code = 'LAP_2LFS_SEX_AGE_RT'",
+    ) == [("F", 2011, "M01", "U")]
     # the row with an empty obs_value is not an observation, and an info issue says so
-    assert rows(con, "SELECT count(*) FROM observations WHERE source_id = 'emp_temp_sex_age_nb_a' "
-                     "AND year = 2010") == [(0,)]
-    assert rows(con, "SELECT count(*) FROM quality_issues WHERE source_id = 'emp_temp_sex_age_nb_a' "
-                     "AND severity = 'info' AND message LIKE '%rows 8%'") == [(1,)]
+    assert rows(
+        con, "SELECT count(*) FROM observations WHERE source_id = 'emp_temp_sex_age_nb_a' AND year = 2010"
+    ) == [(0,)]
+    assert rows(
+        con,
+        "SELECT count(*) FROM quality_issues WHERE source_id = 'emp_temp_sex_age_nb_a' "
+        "AND severity = 'info' AND message LIKE '%rows 8%'",
+    ) == [(1,)]
 
 
 def test_wdi_unpivots_years_and_skips_missing_cells(con):
-    got = rows(con, "SELECT indicator_code, country, year, value, unit FROM observations "
-                    "WHERE source_id = 'wdi_kaz' ORDER BY country, indicator_code, year")
-    assert got == [("GDP_GROWTH", "KAZ", 2009, 1.2, "percent"), ("GDP_GROWTH", "KAZ", 2011, 7.5, "percent"),
-                   ("SL.TLF.CACT.ZS", "KAZ", 2011, 71.5, "% of total population ages 15+"),
-                   ("GDP_GROWTH", "RUS", 2009, -7.8, "percent")]
-    assert rows(con, "SELECT source_row FROM observations WHERE source_id = 'wdi_kaz' AND year = 2009 "
-                     "AND country = 'KAZ'") == [(6,)]  # line 6 of the file (4 metadata lines, then the header)
+    got = rows(
+        con,
+        "SELECT indicator_code, country, year, value, unit FROM observations "
+        "WHERE source_id = 'wdi_kaz' ORDER BY country, indicator_code, year",
+    )
+    assert got == [
+        ("GDP_GROWTH", "KAZ", 2009, 1.2, "percent"),
+        ("GDP_GROWTH", "KAZ", 2011, 7.5, "percent"),
+        ("SL.TLF.CACT.ZS", "KAZ", 2011, 71.5, "% of total population ages 15+"),
+        ("GDP_GROWTH", "RUS", 2009, -7.8, "percent"),
+    ]
+    assert rows(
+        con,
+        "SELECT source_row FROM observations WHERE source_id = 'wdi_kaz' AND year = 2009 AND country = 'KAZ'",
+    ) == [(6,)]  # line 6 of the file (4 metadata lines, then the header)
 
 
 def test_xlsx_matches_the_transcribed_table4(con):
     """The spreadsheet (Russian/Kazakh/English region names, merged headers) gives Table 4's numbers."""
-    xlsx = rows(con, "SELECT indicator_code, region_code, year, period, value FROM observations "
-                     "WHERE source_id = 'table4_regions' ORDER BY ALL")
-    seed = (pl.read_csv(RAW / "review_2012" / "table4_labour_inspection.csv")
-            .filter(pl.col("indicator_code").is_in(["LI_CONDITIONS_APPROVALS", "LI_ENT_REVIEWED"]))
-            .with_columns(pl.col("region").replace({"Akmolinskaya": "KZ-11", "Aktyubinskaya": "KZ-15",
-                                                    "Almatinskaya": "KZ-19"}))
-            .select("indicator_code", "region", "year", "period", pl.col("value").cast(pl.Float64))
-            .sort(pl.all()).rows())
+    xlsx = rows(
+        con,
+        "SELECT indicator_code, region_code, year, period, value FROM observations "
+        "WHERE source_id = 'table4_regions' ORDER BY ALL",
+    )
+    seed = (
+        pl.read_csv(RAW / "review_2012" / "table4_labour_inspection.csv")
+        .filter(pl.col("indicator_code").is_in(["LI_CONDITIONS_APPROVALS", "LI_ENT_REVIEWED"]))
+        .with_columns(
+            pl.col("region").replace(
+                {"Akmolinskaya": "KZ-11", "Aktyubinskaya": "KZ-15", "Almatinskaya": "KZ-19"}
+            )
+        )
+        .select("indicator_code", "region", "year", "period", pl.col("value").cast(pl.Float64))
+        .sort(pl.all())
+        .rows()
+    )
     assert len(xlsx) == 12 and xlsx == seed
-    ref = rows(con, "SELECT source_ref, source_row, region_reported FROM observations WHERE source_id = "
-                    "'table4_regions' AND region_code = 'KZ-15' AND year = 2011 "
-                    "AND indicator_code = 'LI_CONDITIONS_APPROVALS'")[0]
+    ref = rows(
+        con,
+        "SELECT source_ref, source_row, region_reported FROM observations WHERE source_id = "
+        "'table4_regions' AND region_code = 'KZ-15' AND year = 2011 "
+        "AND indicator_code = 'LI_CONDITIONS_APPROVALS'",
+    )[0]
     assert "sheet 'T4', cell C7" in ref[0] and "2011" in ref[0] and ref[1] == 7 and ref[2] == "Ақтөбе облысы"
 
 
@@ -128,9 +178,15 @@ def test_ingest_records_provenance_and_passes_the_sql_tests(con):
 
     assert all(n == 0 for n in sql_tests(con).values())
     srcs = dict(rows(con, "SELECT id, format FROM sources"))
-    assert srcs == {"emp_temp_sex_age_nb_a": "ilostat", "ilostat_labels": "ilostat", "wdi_kaz": "wdi",
-                    "table4_regions": "xlsx"}
-    assert rows(con, "SELECT count(*), sum(rows_loaded) FROM loads WHERE status = 'loaded'") == [(4, 25)]  # 6 ILOSTAT + 3 labelled + 4 WDI + 12 xlsx
+    assert srcs == {
+        "emp_temp_sex_age_nb_a": "ilostat",
+        "ilostat_labels": "ilostat",
+        "wdi_kaz": "wdi",
+        "table4_regions": "xlsx",
+    }
+    assert rows(con, "SELECT count(*), sum(rows_loaded) FROM loads WHERE status = 'loaded'") == [
+        (4, 25)
+    ]  # 6 ILOSTAT + 3 labelled + 4 WDI + 12 xlsx
 
 
 def test_ingest_keeps_manifest_sources_and_is_idempotent(tmp_path):
@@ -170,7 +226,13 @@ TABLE4 = "table4_labour_inspection"
 BROKEN_CASES = [
     # file, format, status, check, words in the message
     ("ilostat_truncated.csv.gz", "ilostat", "rejected", "file:gzip", ["truncated or corrupt"]),
-    ("ilostat_no_obs_value.csv", "ilostat", "rejected", "file:columns", ["missing column(s) obs_value", "'value'"]),
+    (
+        "ilostat_no_obs_value.csv",
+        "ilostat",
+        "rejected",
+        "file:columns",
+        ["missing column(s) obs_value", "'value'"],
+    ),
     ("ilostat_all_empty.csv", "ilostat", "rejected", "file:no_rows", ["no row has an obs_value"]),
     ("ilostat_bad_time.csv", "ilostat", "checked", "integer", ["row 3, column year", "'2005X1'"]),
     ("ilostat_bad_value.csv", "ilostat", "checked", "number", ["row 2, column value", "'8 301,6'"]),
@@ -181,8 +243,20 @@ BROKEN_CASES = [
     ("wdi_bad_number.csv", "wdi", "checked", "number", ["row 6, column value", "'1,2'"]),
     ("xlsx_truncated.xlsx", "xlsx", "rejected", "file:xlsx", ["not a readable .xlsx workbook"]),
     ("xlsx_no_header.xlsx", "xlsx", "rejected", "file:header", ["no cell reads 'Регион / Region'"]),
-    ("xlsx_unknown_measure.xlsx", "xlsx", "rejected", "file:header", ["cell D4", "'Something else entirely'"]),
-    ("xlsx_bad_year.xlsx", "xlsx", "rejected", "file:header", ["cell B5", "expected a year", "'первое полугодие'"]),
+    (
+        "xlsx_unknown_measure.xlsx",
+        "xlsx",
+        "rejected",
+        "file:header",
+        ["cell D4", "'Something else entirely'"],
+    ),
+    (
+        "xlsx_bad_year.xlsx",
+        "xlsx",
+        "rejected",
+        "file:header",
+        ["cell B5", "expected a year", "'первое полугодие'"],
+    ),
     ("xlsx_unknown_region.xlsx", "xlsx", "checked", "known_region", ["row 9, column region", "'Атлантида'"]),
     ("xlsx_bad_number.xlsx", "xlsx", "checked", "number", ["row 6, column value", "'25 шт'"]),
 ]

@@ -19,10 +19,14 @@ HEADER = "indicator_code,region,sex,year,period,value,unit,obs_status,source_ref
 
 def check(tmp_path: Path, rows: list[tuple[str, int, str]]) -> Batch:
     """Run read/harmonise/validate on a tidy file with one EMP_TOTAL row per (region, year, period)."""
-    body = "".join(f'EMP_TOTAL,"{r}",T,{y},{p},{1000 + i},persons,,test,\n' for i, (r, y, p) in enumerate(rows))
+    body = "".join(
+        f'EMP_TOTAL,"{r}",T,{y},{p},{1000 + i},persons,,test,\n' for i, (r, y, p) in enumerate(rows)
+    )
     path = tmp_path / "regions.csv"
     path.write_text(HEADER + body, encoding="utf-8")
-    batch = Batch(Source("regions", path, "observations", {"_relpath": "regions.csv", "coverage": "partial"}), "x")
+    batch = Batch(
+        Source("regions", path, "observations", {"_relpath": "regions.csv", "coverage": "partial"}), "x"
+    )
     return stages.check([batch])[0]
 
 
@@ -35,16 +39,33 @@ def warnings(batch: Batch, check: str) -> list[int]:
 
 
 def test_south_kazakhstan_2017_and_turkistan_2019_are_different_territories(tmp_path):
-    b = check(tmp_path, [("South Kazakhstan", 2017, "Y"), ("Turkistan", 2019, "Y"),
-                         ("Южно-Казахстанская область", 2016, "Y"), ("Түркістан облысы", 2020, "Y"),
-                         ("Ońtústik Qazaqstan oblysy", 2015, "Y"), ("Туркестанская", 2021, "Q2")])
+    b = check(
+        tmp_path,
+        [
+            ("South Kazakhstan", 2017, "Y"),
+            ("Turkistan", 2019, "Y"),
+            ("Южно-Казахстанская область", 2016, "Y"),
+            ("Түркістан облысы", 2020, "Y"),
+            ("Ońtústik Qazaqstan oblysy", 2015, "Y"),
+            ("Туркестанская", 2021, "Q2"),
+        ],
+    )
     assert codes(b) == ["KZ-YUZ", "KZ-61", "KZ-YUZ", "KZ-61", "KZ-YUZ", "KZ-61"]
     assert b.rows_quarantined == 0 and warnings(b, "region_validity") == []
 
 
 def test_nur_sultan_in_2020_is_astana_and_outside_its_dates_warns(tmp_path):
-    b = check(tmp_path, [("Nur-Sultan", 2020, "Y"), ("Нур-Султан", 2019, "Q2"), ("г. Нур-Султан", 2022, "H1"),
-                         ("Nur-Sultan", 2017, "Y"), ("Нұр-Сұлтан", 2023, "Y"), ("Astana", 2024, "Y")])
+    b = check(
+        tmp_path,
+        [
+            ("Nur-Sultan", 2020, "Y"),
+            ("Нур-Султан", 2019, "Q2"),
+            ("г. Нур-Султан", 2022, "H1"),
+            ("Nur-Sultan", 2017, "Y"),
+            ("Нұр-Сұлтан", 2023, "Y"),
+            ("Astana", 2024, "Y"),
+        ],
+    )
     assert codes(b) == ["KZ-71"] * 6
     # rows 5 (2017) and 6 (2023) used the name outside 2019-03-20..2022-09-17
     assert warnings(b, "region_name_validity") == [5, 6]
@@ -53,9 +74,19 @@ def test_nur_sultan_in_2020_is_astana_and_outside_its_dates_warns(tmp_path):
 
 
 def test_region_outside_its_validity_warns_but_loads(tmp_path):
-    b = check(tmp_path, [("Turkistan", 2017, "Y"), ("South Kazakhstan", 2019, "Y"), ("Abai Region", 2021, "Y"),
-                         ("Shymkent", 2017, "Y"), ("Turkistan", 2018, "H2"), ("South Kazakhstan", 2018, "Q1"),
-                         ("Ulytau", 2022, "Y"), ("Ulytau", 2023, "Y")])
+    b = check(
+        tmp_path,
+        [
+            ("Turkistan", 2017, "Y"),
+            ("South Kazakhstan", 2019, "Y"),
+            ("Abai Region", 2021, "Y"),
+            ("Shymkent", 2017, "Y"),
+            ("Turkistan", 2018, "H2"),
+            ("South Kazakhstan", 2018, "Q1"),
+            ("Ulytau", 2022, "Y"),
+            ("Ulytau", 2023, "Y"),
+        ],
+    )
     assert codes(b) == ["KZ-61", "KZ-YUZ", "KZ-10", "KZ-79", "KZ-61", "KZ-YUZ", "KZ-62", "KZ-62"]
     # 2017 Turkistan, 2019 South Kazakhstan, 2021 Abai, 2017 Shymkent: did not exist; Ulytau 2022 (from
     # 2022-06-08): the year straddles the reform. Turkistan 2018 H2 and South Kazakhstan 2018 Q1 are fine.
@@ -63,14 +94,36 @@ def test_region_outside_its_validity_warns_but_loads(tmp_path):
     assert b.rows_quarantined == 0
 
 
-@pytest.mark.parametrize("alias,code", [
-    ("KZ-AKM", "KZ-11"), ("AKM", "KZ-11"), ("11", "KZ-11"), ("110000000", "KZ-11"), ("Akmolinskaya", "KZ-11"),
-    ("Акмолинская обл.", "KZ-11"), ("Акмолинская", "KZ-11"), ("Ақмола облысы", "KZ-11"), ("Aqmola oblysy", "KZ-11"),
-    ("Kyzykordinskaya", "KZ-43"), ("Eastern Kazakhstan", "KZ-63"), ("ВКО", "KZ-63"), ("Southern Kazakhstan", "KZ-YUZ"),
-    ("YUZ", "KZ-YUZ"), ("ЮКО", "KZ-YUZ"), ("Astana city", "KZ-71"), ("KZ-AST", "KZ-71"), ("710000000", "KZ-71"),
-    ("Total in the republic", "KZ"), ("KAZ", "KZ"), ("Shyǵys Qazaqstan oblysy", "KZ-63"), ("Жетісу облысы", "KZ-33"),
-    ("Mańǵystaý oblysy", "KZ-47"), ("Алма-Ата", "KZ-75"), ("Atlantis", None),
-])
+@pytest.mark.parametrize(
+    "alias,code",
+    [
+        ("KZ-AKM", "KZ-11"),
+        ("AKM", "KZ-11"),
+        ("11", "KZ-11"),
+        ("110000000", "KZ-11"),
+        ("Akmolinskaya", "KZ-11"),
+        ("Акмолинская обл.", "KZ-11"),
+        ("Акмолинская", "KZ-11"),
+        ("Ақмола облысы", "KZ-11"),
+        ("Aqmola oblysy", "KZ-11"),
+        ("Kyzykordinskaya", "KZ-43"),
+        ("Eastern Kazakhstan", "KZ-63"),
+        ("ВКО", "KZ-63"),
+        ("Southern Kazakhstan", "KZ-YUZ"),
+        ("YUZ", "KZ-YUZ"),
+        ("ЮКО", "KZ-YUZ"),
+        ("Astana city", "KZ-71"),
+        ("KZ-AST", "KZ-71"),
+        ("710000000", "KZ-71"),
+        ("Total in the republic", "KZ"),
+        ("KAZ", "KZ"),
+        ("Shyǵys Qazaqstan oblysy", "KZ-63"),
+        ("Жетісу облысы", "KZ-33"),
+        ("Mańǵystaý oblysy", "KZ-47"),
+        ("Алма-Ата", "KZ-75"),
+        ("Atlantis", None),
+    ],
+)
 def test_aliases_in_three_languages_codes_and_transliterations(tmp_path, alias, code):
     b = check(tmp_path, [(alias, 2023, "Y")])
     if code is None:
@@ -84,11 +137,24 @@ def test_a_name_with_two_meanings_resolves_by_date():
     from dwi.harmonise import resolve_regions
 
     ref = load_reference()
-    extra = pl.DataFrame({"alias": ["Old Name", "Old Name"], "region_code": ["KZ-YUZ", "KZ-61"],
-                          "lang": ["en", "en"], "valid_from": [None, dt.date(2018, 6, 19)],
-                          "valid_to": [dt.date(2018, 6, 19), None], "note": [None, None],
-                          "alias_key": ["old name", "old name"]})
+    extra = pl.DataFrame(
+        {
+            "alias": ["Old Name", "Old Name"],
+            "region_code": ["KZ-YUZ", "KZ-61"],
+            "lang": ["en", "en"],
+            "valid_from": [None, dt.date(2018, 6, 19)],
+            "valid_to": [dt.date(2018, 6, 19), None],
+            "note": [None, None],
+            "alias_key": ["old name", "old name"],
+        }
+    )
     ref = dataclasses.replace(ref, aliases=pl.concat([ref.aliases, extra], how="vertical_relaxed"))
-    frame = pl.DataFrame({"region": ["Old Name"] * 3, "year": [2017, 2019, 2018], "period": ["Y", "Y", "H2"],
-                          "country": ["KAZ"] * 3})
+    frame = pl.DataFrame(
+        {
+            "region": ["Old Name"] * 3,
+            "year": [2017, 2019, 2018],
+            "period": ["Y", "Y", "H2"],
+            "country": ["KAZ"] * 3,
+        }
+    )
     assert resolve_regions(frame, ref)["region_code"].to_list() == ["KZ-YUZ", "KZ-61", "KZ-61"]

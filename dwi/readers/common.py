@@ -71,8 +71,12 @@ UNIT_WORDS = r"%|thousand|million|billion|currency|persons|number|hours|US\$|per
 def label_unit(label: pl.Expr) -> pl.Expr:
     """The unit in a label's parentheses: 'Employment by sex and age (thousands)' -> 'thousands';
     the last parenthesis that names a unit wins ('(% of ...) (modeled ILO estimate)' -> '% of ...')."""
-    return (label.str.extract_all(r"\([^()]*\)").list.eval(pl.element().str.strip_chars("()"))
-            .list.filter(pl.element().str.contains(UNIT_WORDS)).list.last())
+    return (
+        label.str.extract_all(r"\([^()]*\)")
+        .list.eval(pl.element().str.strip_chars("()"))
+        .list.filter(pl.element().str.contains(UNIT_WORDS))
+        .list.last()
+    )
 
 
 def apply_code_map(
