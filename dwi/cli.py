@@ -103,7 +103,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (f
     from dwi import stages
     from dwi.batch import Batch
     from dwi.manifest import Source, load_manifest, sha256
-    from dwi.read import sniff_format
+    from dwi.readers.detect import detect_format
 
     raw_path = config.raw_dir(raw)
     listed = {}
@@ -113,7 +113,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (f
     for path in paths:
         if not path.is_file():
             raise DwiError(f"{path}: no such file")
-        source = listed.get(path.resolve()) or Source(path.stem, path.resolve(), sniff_format(path),
+        source = listed.get(path.resolve()) or Source(path.stem, path.resolve(), detect_format(path),
                                                       {"_relpath": str(path)})
         batches.append(Batch(source, sha256(path)))
     stages.check(batches)

@@ -273,3 +273,25 @@ def test_broken_fixture_gives_one_clear_message(name, fmt, status, check, words)
     assert name in message and all(w in message for w in words), message
     if status == "checked":  # only the bad row is quarantined; the rest of the file loads
         assert 0 < batch.rows_quarantined < batch.rows_in
+
+
+def test_reader_formats_load_from_the_manifest_too(tmp_path):
+    """`dwi run` path: manifest entries with format ilostat / wdi / xlsx (+ layout)."""
+    import yaml
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("ilostat_labels.csv", "wdi_kaz.csv", "table4_regions.xlsx"):
+        shutil.copy(GOOD / name, raw / name)
+    entries = [
+        {"id": "ilo", "path": "ilostat_labels.csv", "format": "ilostat", "title": "t"},
+        {"id": "wdi", "path": "wdi_kaz.csv", "format": "wdi", "title": "t"},
+        {"id": "t4", "path": "table4_regions.xlsx", "format": "xlsx", "layout": TABLE4, "title": "t"},
+    ]
+    (raw / "manifest.yaml").write_text(yaml.safe_dump({"sources": entries}), encoding="utf-8")
+    p = stages.run(raw, tmp_path / "wh.duckdb")
+    assert [(b.source.id, b.status, b.rows_loaded) for b in p.batches] == [
+        ("ilo", "loaded", 3),
+        ("wdi", "loaded", 4),
+        ("t4", "loaded", 12),
+    ]
