@@ -80,7 +80,7 @@ def ingest(
     started = dt.datetime.now(dt.UTC)
     stages.check([batch])
     with writer(warehouse) as con:
-        sources = _current_sources(con)
+        sources = [s for s in _current_sources(con) if s.id != sid]  # a new vintage of a listed source
         load_batch(con, batch, started, None)
         con.execute("DELETE FROM _ingested_sources WHERE id = ?", [sid])
         con.execute(

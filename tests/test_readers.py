@@ -295,3 +295,18 @@ def test_reader_formats_load_from_the_manifest_too(tmp_path):
         ("wdi", "loaded", 4),
         ("t4", "loaded", 12),
     ]
+
+
+def test_xlsx_without_a_layout_is_rejected_not_a_crash(tmp_path):
+    lone = tmp_path / "lone.xlsx"
+    shutil.copy(GOOD / "table4_regions.xlsx", lone)
+    batch = check_file(lone, "xlsx")
+    assert (
+        batch.status == "rejected"
+        and "no layout file" in batch.message
+        and "lone.layout.yaml" in batch.message
+    )
+    bad = tmp_path / "bad_layout.yaml"
+    bad.write_text("sheet: 0\n", encoding="utf-8")
+    batch = check_file(lone, "xlsx", str(bad))
+    assert batch.status == "rejected" and "missing region_header, measures" in batch.message

@@ -14,7 +14,6 @@ import polars as pl
 import yaml
 
 from dwi.config import REFERENCE_DIR
-from dwi.errors import DwiError
 from dwi.read import Rejected
 from dwi.readers.common import Tidy, tidy
 
@@ -43,7 +42,7 @@ def _letter_index(letters: str) -> int:
     return n - 1
 
 
-def find_layout(path: Path, option: str | None) -> Path:
+def find_layout(path: Path, file: str, option: str | None) -> Path:
     """--layout or `layout:` (a file or a name in dwi/reference/layouts/), else <stem>.layout.yaml."""
     candidates = (
         [Path(option), path.parent / option, LAYOUTS / f"{option}.yaml"]
@@ -53,21 +52,22 @@ def find_layout(path: Path, option: str | None) -> Path:
     for c in candidates:
         if c.is_file():
             return c
-    raise DwiError(
-        f"{path}: no layout file for this spreadsheet (looked for "
-        f"{', '.join(str(c) for c in candidates)}); write one (see dwi/reference/layouts/README.md) "
-        "and pass it with --layout or `layout:` in the manifest"
+    raise Rejected(
+        file,
+        f"no layout file for this spreadsheet (looked for {', '.join(str(c) for c in candidates)}); "
+        "write one (see dwi/reference/layouts/README.md); pass it with --layout or `layout:` in the manifest",
+        "file:layout",
     )
 
 
-def read_layout(file: Path) -> dict:
+def read_layout(layout_file: Path, file: str) -> dict:
     try:
-        layout = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        layout = yaml.safe_load(layout_file.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise DwiError(f"{file}: layout is not valid YAML: {exc}") from None
-    missing = [k for k in ("region_header", "measures") if not layout.get(k)]
+        raise Rejected(file, f"layout {layout_file} is not valid YAML: {exc}", "file:layout") from None
+    missing = [k for k in ("region_header", "measures") if not isinstance(layout, dict) or not layout.get(k)]
     if missing:
-        raise DwiError(f"{file}: layout is missing {', '.join(missing)}")
+        raise Rejected(file, f"layout {layout_file} is missing {', '.join(missing)}", "file:layout")
     return layout
 
 
@@ -119,8 +119,8 @@ def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, s
 
 
 def read(path: Path, file: str, options: dict) -> Tidy:
-    layout_file = find_layout(path, options.get("layout"))
-    layout = read_layout(layout_file)
+    layout_file = find_layout(path, file, options.get("layout"))
+    layout = read_layout(layout_file, file)
     grid, sheet = read_sheet(path, file, layout.get("sheet", 0))
     row0, col0 = _origin(path, sheet)
     cols = grid.columns
