@@ -3,12 +3,14 @@ are rejected or quarantined with a message naming the file, the place and what w
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
+import yaml
 from conftest import RAW, rows
 from typer.testing import CliRunner
 
@@ -18,6 +20,7 @@ from dwi.cli import app
 from dwi.ingest import ingest
 from dwi.manifest import Source
 from dwi.readers.detect import detect_format
+from dwi.readers.xlsx import LAYOUTS
 
 FIX = Path(__file__).parent / "fixtures" / "readers"
 GOOD, BROKEN = FIX / "good", FIX / "broken"
@@ -52,7 +55,7 @@ def test_detects_each_format_from_content(tmp_path):
     shutil.copy(GOOD / "table4_regions.xlsx", disguised)
     assert detect_format(disguised) == "xlsx"
     gz_wdi = tmp_path / "wdi.txt"
-    gz_wdi.write_bytes(__import__("gzip").compress((GOOD / "wdi_kaz.csv").read_bytes()))
+    gz_wdi.write_bytes(gzip.compress((GOOD / "wdi_kaz.csv").read_bytes()))
     assert detect_format(gz_wdi) == "wdi"
 
 
@@ -277,8 +280,6 @@ def test_broken_fixture_gives_one_clear_message(name, fmt, status, check, words)
 
 def test_reader_formats_load_from_the_manifest_too(tmp_path):
     """`dwi run` path: manifest entries with format ilostat / wdi / xlsx (+ layout)."""
-    import yaml
-
     raw = tmp_path / "raw"
     raw.mkdir()
     for name in ("ilostat_labels.csv", "wdi_kaz.csv", "table4_regions.xlsx"):
@@ -310,3 +311,26 @@ def test_xlsx_without_a_layout_is_rejected_not_a_crash(tmp_path):
     bad.write_text("sheet: 0\n", encoding="utf-8")
     batch = check_file(lone, "xlsx", str(bad))
     assert batch.status == "rejected" and "missing region_header, measures" in batch.message
+
+
+def test_xlsx_cells_are_named_right_when_the_sheet_does_not_start_at_a1(tmp_path):
+    """calamine starts at the first used cell; row numbers and cell names must still be the sheet's."""
+    import xlsxwriter
+
+    path = tmp_path / "offset.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Data")
+    ws.write(2, 1, "Title in B3")
+    ws.merge_range(4, 1, 5, 1, "Регион / Region")
+    layout = yaml.safe_load((LAYOUTS / f"{TABLE4}.yaml").read_text(encoding="utf-8"))
+    ws.merge_range(4, 2, 4, 3, next(iter(layout["measures"])))
+    ws.write(5, 2, "2012 H1")
+    ws.write(5, 3, 2011)
+    ws.write(6, 1, "Akmola")
+    ws.write(6, 2, 25)
+    ws.write(6, 3, 21)
+    wb.close()
+    batch = check_file(path, "xlsx", TABLE4)
+    got = batch.frame.select("_row", "region_code", "year", "period", "value", "source_ref").rows()
+    assert [r[:5] for r in got] == [(7, "KZ-11", 2012, "H1", 25.0), (7, "KZ-11", 2011, "Y", 21.0)]
+    assert "cell C7 (" in got[0][5] and "cell D7 (" in got[1][5]
