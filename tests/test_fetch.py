@@ -196,3 +196,23 @@ def test_first_fetch_failing_rejects_the_source_with_a_clear_message(raw, server
     server.mode = "ok"  # the next run recovers
     stages.run(raw, wh)
     assert gdp_2009(wh) == [(1.1, "P")]
+
+
+def test_ingest_of_a_revised_file_is_a_new_vintage(tmp_path):
+    """The same through `dwi ingest`: load a fixture, then its revised version under the same source id."""
+    from dwi.ingest import ingest
+
+    wh = tmp_path / "wh.duckdb"
+    assert ingest(FIX / "gdp_growth_v1.csv", wh, "tidy", "gdp_growth").status == "loaded"
+    assert ingest(FIX / "gdp_growth_v2.csv", wh, "tidy", "gdp_growth").status == "loaded"
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        got = rows(
+            con,
+            "SELECT source_id, year, old_value, new_value, old_obs_status, new_obs_status, "
+            "old_load_id, new_load_id FROM revisions",
+        )
+        assert got == [("gdp_growth", 2009, 1.1, 1.2, "P", None, 1, 2)]
+        assert rows(con, "SELECT value FROM observations WHERE year = 2009") == [(1.2,)]
+    finally:
+        con.close()
