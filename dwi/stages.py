@@ -84,7 +84,8 @@ def read(batch: Batch) -> Batch:
         batch.reject(str(exc), exc.check, exc.column)
         return batch
     batch.frame, batch.rows_in = frame, frame.height
-    batch.add_issues(issues([{"source_id": batch.source.id, "file": batch.source.display, "check": "file:bom" if "byte-order" in note else "file:note",
+    batch.add_issues(issues([{"source_id": batch.source.id, "file": batch.source.display,
+                              "check": "file:bom" if "byte-order" in note else "file:note",
                               "message": f"{batch.source.display}: {note}", "severity": "info"} for note in notes]))
     return batch
 
