@@ -165,7 +165,7 @@ def ingest(path: Annotated[Path, typer.Argument(help="the file to load (.csv, .c
     wh = config.warehouse_path(warehouse)
     batch = ingest_file(path, wh, fmt, source_id, layout)
     if batch.status == "unchanged":
-        out.print(f"{path}: already loaded as source '{batch.source.id}' with the same content; nothing to do")
+        out.print(f"{path}: already loaded as source '{batch.source.id}' with this content; nothing to do")
         raise typer.Exit(EXIT_OK)
     print_issues([batch])
     table = summary_table([batch])

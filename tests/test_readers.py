@@ -239,7 +239,14 @@ BROKEN_CASES = [
     ("ilostat_all_empty.csv", "ilostat", "rejected", "file:no_rows", ["no row has an obs_value"]),
     ("ilostat_bad_time.csv", "ilostat", "checked", "integer", ["row 3, column year", "'2005X1'"]),
     ("ilostat_bad_value.csv", "ilostat", "checked", "number", ["row 2, column value", "'8 301,6'"]),
-    ("ilostat_bad_status.csv", "ilostat", "checked", "isin", ["row 3, column obs_status", "'Z'"]),
+    # the backbone reports pandera's built-in column checks by their pandera name (isin), not known_status
+    (
+        "ilostat_bad_status.csv",
+        "ilostat",
+        "checked",
+        "isin|known_status",
+        ["row 3, column obs_status", "'Z'"],
+    ),
     ("wdi_no_header.csv", "wdi", "rejected", "file:columns", ["no header row with 'Country Code'"]),
     ("wdi_no_years.csv", "wdi", "rejected", "file:columns", ["no year columns"]),
     ("wdi_all_missing.csv", "wdi", "rejected", "file:no_rows", ["every year cell is empty or '..'"]),
@@ -270,7 +277,7 @@ def test_broken_fixture_gives_one_clear_message(name, fmt, status, check, words)
     batch = check_file(BROKEN / name, fmt, TABLE4 if fmt == "xlsx" else None)
     assert batch.status == status
     errors = batch.issues.filter(pl.col("severity") == "error")
-    hit = errors.filter(pl.col("check") == check)
+    hit = errors.filter(pl.col("check").is_in(check.split("|")))
     assert hit.height >= 1, errors  # an xlsx row carries several values, each reported
     message = hit["message"][0]
     assert name in message and all(w in message for w in words), message
