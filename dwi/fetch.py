@@ -107,6 +107,13 @@ def fetch(source: Source, raw: Path, client: httpx.Client | None = None) -> Fetc
     directory = snapshot_dir(raw, source.id)
     directory.mkdir(parents=True, exist_ok=True)
     previous = latest(directory)
+    if urlparse(url).scheme not in ("http", "https"):
+        return Fetched(
+            source.id,
+            "failed",
+            previous[0] if previous else None,
+            f"{source.id}: url '{url}' is not http(s); only web sources can be fetched",
+        )
     headers = {}
     if previous:
         if previous[1].get("etag"):
@@ -198,6 +205,8 @@ def resolve(raw: Path, sources: list[Source]) -> tuple[list[Source], list[Fetche
                 if path.is_relative_to(raw.resolve())
                 else path
             )
-            s = dataclasses.replace(s, path=path, meta={**s.meta, "_relpath": str(rel)})
+            fetched = f"Fetched from {s.meta['url']}; snapshot {path.name} (sidecar .json: checksum, time)."
+            notes = f"{s.meta['notes']} {fetched}".strip() if s.meta.get("notes") else fetched
+            s = dataclasses.replace(s, path=path, meta={**s.meta, "_relpath": str(rel), "notes": notes})
         out.append(s)
     return out, results

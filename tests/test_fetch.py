@@ -123,7 +123,8 @@ def test_first_download_makes_a_snapshot_with_provenance(raw, server, tmp_path):
     assert not data.stat().st_mode & 0o222  # immutable: read-only
     assert gdp_2009(wh) == [(1.1, "P")]
     con = duckdb.connect(str(wh), read_only=True)
-    assert rows(con, "SELECT path FROM sources")[0][0].startswith("raw/snapshots/gdp_growth_web/")
+    path, notes = rows(con, "SELECT path, notes FROM sources")[0]
+    assert path.startswith("raw/snapshots/gdp_growth_web/") and f"Fetched from {server.url}" in notes
     con.close()
 
 
