@@ -171,7 +171,7 @@ def region_date_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> p
         pl.lit("region '"), pl.col("region"), pl.lit("' ("), pl.col("region_code"), pl.lit(") existed from "),
         pl.col("valid_from").cast(pl.String).fill_null("before 1991"), pl.lit(" to "),
         pl.col("valid_to").cast(pl.String).fill_null("now"), pl.lit("; the period "), span,
-        pl.lit(" is not entirely inside it (different territory)")), pl.col("region"))
+        pl.lit(" is not (entirely) within that")), pl.col("region"))
     if "alias_valid_from" not in frame.columns:
         return by_region
     named = frame.with_columns(start.alias("_start"), end.alias("_end")).filter(
