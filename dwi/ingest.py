@@ -74,7 +74,8 @@ def ingest(
         meta["layout"] = layout
     batch = Batch(Source(sid, path.resolve(), fmt, meta), sha256(path))
     loaded, fingerprint = read_state(warehouse)
-    if loaded.get(sid) == batch.sha256:
+    last = loaded.get(sid)
+    if (last[0] if isinstance(last, tuple) else last) == batch.sha256:  # state: sha (or sha, status, ...)
         batch.status = "unchanged"
         return batch
     started = dt.datetime.now(dt.UTC)
