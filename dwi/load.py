@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from dwi.batch import ISSUE_SCHEMA, Batch
-from dwi.readers.common import frame_format
+from dwi.readers.common import READER_FORMATS
 
 TARGETS = {
     "observations": ("_observations", """
@@ -23,6 +23,9 @@ TARGETS = {
 }
 
 
+TARGETS.update({fmt: TARGETS["observations"] for fmt in READER_FORMATS})  # readers yield observations
+
+
 def register_target(fmt: str, table: str, select_sql: str) -> None:
     """Let another format (e.g. the scorecard) say where its rows go."""
     TARGETS[fmt] = (table, select_sql)
@@ -35,7 +38,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetim
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchall()[0][0]
         params = {"load_id": load_id, "source_id": batch.source.id}
         if batch.status != "rejected" and batch.frame is not None and batch.frame.height:
-            table, select_sql = TARGETS[frame_format(batch.source.format)]
+            table, select_sql = TARGETS[batch.source.format]
             con.register("batch_rows", batch.frame.to_arrow())
             con.execute(f"INSERT INTO {table} {select_sql}", params)
             con.unregister("batch_rows")
