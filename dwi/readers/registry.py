@@ -1,4 +1,4 @@
-"""Build step (called by dwi.build.reference_tables): add what files brought with them to the reference tables.
+"""Build step (called by dwi.build.reference_tables): what files brought with them joins the references.
 
 - indicators registered on the fly by ILOSTAT/WDI files (`_source_indicators`) join `_indicators`;
 - sources loaded with `dwi ingest` (`_ingested_sources`) join `_sources`.
