@@ -128,7 +128,7 @@ def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.
     if not partial:
         regional = (frame.filter(pl.col("indicator_code").is_in(additive.implode()), pl.col("region_code") != "KZ")
                     .group_by(key).agg(pl.col("value").sum().alias("regions_sum"), pl.len().alias("n_regions")))
-        totals = frame.filter(pl.col("region_code") == "KZ").join(regional, on=key, how="inner")
+        totals = frame.filter(pl.col("region_code") == "KZ").join(regional, on=key, how="inner", nulls_equal=True)
         bad = totals.filter((pl.col("regions_sum") - pl.col("value")).abs() > 1e-6)
         out.append(_warnings(batch, bad, "regions_sum_to_total", pl.concat_str(
             pl.lit("the reported total "), pl.col("value_reported"), pl.lit(" of "), pl.col("indicator_code"),
@@ -139,8 +139,8 @@ def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.
     cell = ["country", "region_code", "sex", "year", "period", "classif1", "classif2"]
     parts = frame.select(*cell, pl.col("indicator_code").alias("part"), pl.col("value").alias("part_value"))
     checked = (frame.join(shares, on="indicator_code")
-               .join(parts.rename({"part": "numerator", "part_value": "num"}), on=[*cell, "numerator"])
-               .join(parts.rename({"part": "denominator", "part_value": "den"}), on=[*cell, "denominator"])
+               .join(parts.rename({"part": "numerator", "part_value": "num"}), on=[*cell, "numerator"], nulls_equal=True)
+               .join(parts.rename({"part": "denominator", "part_value": "den"}), on=[*cell, "denominator"], nulls_equal=True)
                .with_columns((pl.col("num") / pl.col("den") * 100).alias("recomputed"),
                              printed_tolerance(pl.col("value_reported")).alias("tolerance")))
     bad = checked.filter((pl.col("recomputed") - pl.col("value")).abs() > pl.col("tolerance"))

@@ -158,3 +158,17 @@ def test_a_name_with_two_meanings_resolves_by_date():
         }
     )
     assert resolve_regions(frame, ref)["region_code"].to_list() == ["KZ-YUZ", "KZ-61", "KZ-61"]
+
+
+def test_cross_row_checks_still_fire_with_the_country_and_classif_columns(tmp_path):
+    """The key now includes country/classif1/classif2 (NULL for tidy files): nulls must still match."""
+    path = tmp_path / "totals.csv"
+    path.write_text(
+        HEADER + "ENT_LARGE,Akmolinskaya,T,2011,Y,60,enterprises,,,\n"
+        "ENT_LARGE,Aktyubinskaya,T,2011,Y,36,enterprises,,,\n"
+        "ENT_LARGE,Total in the republic,T,2011,Y,97,enterprises,,,\n",
+        encoding="utf-8",
+    )
+    batch = stages.check([Batch(Source("totals", path, "observations", {"_relpath": "totals.csv"}), "x")])[0]
+    hits = batch.issues.filter(pl.col("check") == "regions_sum_to_total")
+    assert hits["row"].to_list() == [4] and "97" in hits["message"][0] and "96" in hits["message"][0]
