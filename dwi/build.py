@@ -14,6 +14,7 @@ import polars as pl
 
 from dwi import __version__, config
 from dwi.manifest import META_FIELDS, Source
+from dwi.readers.registry import extend_tables
 from dwi.reference import Reference
 
 # Python steps that write derived tables, in order: "module:function(con, ref)".
@@ -39,6 +40,7 @@ def reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference, sources: li
     rows = [{"id": s.id, "path": s.display, "format": s.format,
              **{("table_ref" if k == "table" else k): s.meta.get(k, "") for k in META_FIELDS}} for s in sources]
     write_table(con, "_sources", pl.DataFrame(rows))
+    extend_tables(con, ref)  # + indicators registered on the fly and sources loaded with `dwi ingest`
 
 
 def _views(con: duckdb.DuckDBPyConnection, files: list[Path], must: bool) -> list[Path]:

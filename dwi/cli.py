@@ -113,8 +113,10 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt 
     wh, raw_path = config.warehouse_path(warehouse), config.raw_dir(raw)
     with err.status("running the dwi-run flow (plan, check, load, build)..."):
         p = dwi_run(raw_path, wh)
+    for message in p.fetch_failures:  # URL sources (dwi.fetch)
+        err.print(f"[red]fetch failed:[/] {message}", soft_wrap=True)
     print_issues(p.batches)
-    failed = any(b.has_problems for b in p.batches)
+    failed = any(b.has_problems for b in p.batches) or bool(p.fetch_failures)
     if p.nothing_to_do:
         out.print(f"nothing changed since the last run; {wh} was not touched")
         if failed:
@@ -176,7 +178,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (f
     from dwi import stages
     from dwi.batch import Batch
     from dwi.manifest import Source, load_manifest, sha256
-    from dwi.read import sniff_format
+    from dwi.readers.detect import detect_format
 
     raw_path = config.raw_dir(raw)
     listed = {}
@@ -186,7 +188,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (f
     for path in paths:
         if not path.is_file():
             raise DwiError(f"{path}: no such file")
-        source = listed.get(path.resolve()) or Source(path.stem, path.resolve(), sniff_format(path),
+        source = listed.get(path.resolve()) or Source(path.stem, path.resolve(), detect_format(path),
                                                       {"_relpath": str(path)})
         batches.append(Batch(source, sha256(path)))
     stages.check(batches)
@@ -319,6 +321,32 @@ def report(out_file: Annotated[Path | None, typer.Option("--out", help="HTML fil
     finally:
         con.close()
     out.print(f"report: {path}")
+
+
+@app.command()
+@friendly
+def ingest(path: Annotated[Path, typer.Argument(help="the file to load (.csv, .csv.gz, .xlsx)")],
+           fmt: Annotated[str | None, typer.Option("--format", help="ilostat | wdi | xlsx | tidy "
+                                                   "(default: detected from the content)")] = None,
+           source_id: Annotated[str | None, typer.Option("--source-id", help="source id (default: from the "
+                                                         "file name)")] = None,
+           layout: Annotated[str | None, typer.Option("--layout", help="xlsx layout: a YAML file or a name "
+                                                      "in dwi/reference/layouts/")] = None,
+           warehouse: WarehouseOpt = None) -> None:
+    """Load one file through the same validation, quarantine and provenance as `dwi run`."""
+    from dwi.ingest import ingest as ingest_file
+
+    wh = config.warehouse_path(warehouse)
+    batch = ingest_file(path, wh, fmt, source_id, layout)
+    if batch.status == "unchanged":
+        out.print(f"{path}: already loaded as source '{batch.source.id}' with this content; nothing to do")
+        raise typer.Exit(EXIT_OK)
+    print_issues([batch])
+    table = summary_table([batch])
+    table.title = f"dwi ingest ({batch.source.format})"
+    out.print(table)
+    out.print(f"warehouse: {wh}")
+    raise typer.Exit(EXIT_DATA if batch.has_problems else EXIT_OK)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pandera.polars as pa
 import polars as pl
 
 from dwi.batch import ISSUE_SCHEMA, Batch
+from dwi.readers.common import frame_format
 from dwi.reference import Reference
 from schemas.observations import FIRST_YEAR, KEY
 
@@ -132,12 +133,12 @@ def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.
     ind = ref.indicators
     out = []
     partial = batch.source.meta.get("coverage", "").startswith("partial")
-    key = ["indicator_code", "sex", "year", "period"]
+    key = ["indicator_code", "country", "sex", "year", "period", "classif1", "classif2"]
     additive = ind.filter(pl.col("additive"))["code"]
     if not partial:
         regional = (frame.filter(pl.col("indicator_code").is_in(additive.implode()), pl.col("region_code") != "KZ")
                     .group_by(key).agg(pl.col("value").sum().alias("regions_sum"), pl.len().alias("n_regions")))
-        totals = frame.filter(pl.col("region_code") == "KZ").join(regional, on=key, how="inner")
+        totals = frame.filter(pl.col("region_code") == "KZ").join(regional, on=key, how="inner", nulls_equal=True)
         bad = totals.filter((pl.col("regions_sum") - pl.col("value")).abs() > 1e-6)
         out.append(_warnings(batch, bad, "regions_sum_to_total", pl.concat_str(
             pl.lit("the reported total "), pl.col("value_reported"), pl.lit(" of "), pl.col("indicator_code"),
@@ -145,11 +146,13 @@ def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.
             pl.col("regions_sum").cast(pl.Int64).cast(pl.String)), pl.col("value_reported")))
     shares = ind.filter(pl.col("numerator").is_not_null()).select(
         pl.col("code").alias("indicator_code"), "numerator", "denominator")
-    cell = ["region_code", "sex", "year", "period"]
+    cell = ["country", "region_code", "sex", "year", "period", "classif1", "classif2"]
     parts = frame.select(*cell, pl.col("indicator_code").alias("part"), pl.col("value").alias("part_value"))
     checked = (frame.join(shares, on="indicator_code")
-               .join(parts.rename({"part": "numerator", "part_value": "num"}), on=[*cell, "numerator"])
-               .join(parts.rename({"part": "denominator", "part_value": "den"}), on=[*cell, "denominator"])
+               .join(parts.rename({"part": "numerator", "part_value": "num"}), on=[*cell, "numerator"],
+                     nulls_equal=True)
+               .join(parts.rename({"part": "denominator", "part_value": "den"}), on=[*cell, "denominator"],
+                     nulls_equal=True)
                .with_columns((pl.col("num") / pl.col("den") * 100).alias("recomputed"),
                              printed_tolerance(pl.col("value_reported")).alias("tolerance")))
     bad = checked.filter((pl.col("recomputed") - pl.col("value")).abs() > pl.col("tolerance"))
@@ -158,17 +161,41 @@ def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.
         pl.col("numerator"), pl.lit(" / "), pl.col("denominator"), pl.lit(" x 100 = "),
         pl.col("recomputed").round(3).cast(pl.String), pl.lit(" (tolerance "),
         pl.col("tolerance").round(4).cast(pl.String), pl.lit(")")), pl.col("value_reported")))
-    regions = ref.regions.select(pl.col("code").alias("region_code"), "valid_from", "valid_to", "name_en")
-    dated = frame.join(regions, on="region_code").filter(
-        (pl.col("valid_to").is_not_null() & (pl.col("valid_to").dt.year() <= pl.col("year")) &
-         ~((pl.col("valid_to").dt.year() == pl.col("year")) & pl.col("period").is_in(["H1", "Q1", "Q2"])))
-        | (pl.col("valid_from").is_not_null() & (pl.col("valid_from").dt.year() > pl.col("year"))))
-    out.append(_warnings(batch, dated, "region_validity", pl.concat_str(
+    out.append(region_date_warnings(batch, frame, ref))
+    return pl.concat([o.select(list(ISSUE_SCHEMA)) for o in out])
+
+
+def region_date_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
+    """A region used for a period not entirely inside its validity (it did not exist, or its territory
+    changed during the period: South Kazakhstan in 2018, Turkistan in 2017), and a time-bound name used
+    outside its dates (Nur-Sultan outside 2019-03-20..2022-09-17) are warnings; the rows still load."""
+    from dwi.harmonise import period_dates
+
+    start, end = period_dates(pl.col("year"), pl.col("period"))
+    span = pl.concat_str(pl.col("year").cast(pl.String), pl.when(pl.col("period") != "Y")
+                         .then(pl.concat_str(pl.lit(" "), pl.col("period"))).otherwise(pl.lit("")))
+    regions = ref.regions.select(pl.col("code").alias("region_code"), "valid_from", "valid_to")
+    dated = frame.join(regions, on="region_code").with_columns(start.alias("_start"), end.alias("_end"))
+    dated = dated.filter(
+        (pl.col("valid_to").is_not_null() & (pl.col("valid_to") <= pl.col("_end")))
+        | (pl.col("valid_from").is_not_null() & (pl.col("valid_from") > pl.col("_start"))))
+    by_region = _warnings(batch, dated, "region_validity", pl.concat_str(
         pl.lit("region '"), pl.col("region"), pl.lit("' ("), pl.col("region_code"), pl.lit(") existed from "),
         pl.col("valid_from").cast(pl.String).fill_null("before 1991"), pl.lit(" to "),
-        pl.col("valid_to").cast(pl.String).fill_null("now"), pl.lit(", not in "), pl.col("year").cast(pl.String)),
-        pl.col("region")))
-    return pl.concat([o.select(list(ISSUE_SCHEMA)) for o in out])
+        pl.col("valid_to").cast(pl.String).fill_null("now"), pl.lit("; the period "), span,
+        pl.lit(" is not (entirely) within that")), pl.col("region"))
+    if "alias_valid_from" not in frame.columns:
+        return by_region
+    named = frame.with_columns(start.alias("_start"), end.alias("_end")).filter(
+        (pl.col("alias_valid_to").is_not_null() & (pl.col("alias_valid_to") <= pl.col("_start")))
+        | (pl.col("alias_valid_from").is_not_null() & (pl.col("alias_valid_from") > pl.col("_end"))))
+    by_name = _warnings(batch, named, "region_name_validity", pl.concat_str(
+        pl.lit("the name '"), pl.col("region"), pl.lit("' was used for "), pl.col("region_code"),
+        pl.lit(" from "),
+        pl.col("alias_valid_from").cast(pl.String).fill_null("before 1991"), pl.lit(" to "),
+        pl.col("alias_valid_to").cast(pl.String).fill_null("now"), pl.lit(", not in "), span,
+        pl.lit("; resolved to "), pl.col("region_code"), pl.lit(" anyway")), pl.col("region"))
+    return pl.concat([by_region, by_name])
 
 
 def schema_for(fmt: str, ref: Reference) -> pa.DataFrameSchema:
@@ -178,15 +205,16 @@ def schema_for(fmt: str, ref: Reference) -> pa.DataFrameSchema:
 def validate(batch: Batch, ref: Reference) -> Batch:
     """Quarantine rows that break a rule; add warnings for cross-row inconsistencies."""
     frame = batch.frame
-    errors = schema_issues(batch, frame, schema_for(batch.source.format, ref))
+    fmt = frame_format(batch.source.format)
+    errors = schema_issues(batch, frame, schema_for(fmt, ref))
     batch.add_issues(errors)
     kept = quarantine(batch, frame, errors)
-    held_back = getattr(importlib.import_module(f"schemas.{batch.source.format}"), "held_back", None)
+    held_back = getattr(importlib.import_module(f"schemas.{fmt}"), "held_back", None)
     if held_back is not None:  # a format whose rows only make sense together (a programme's grade tree)
         kept, more = held_back(batch, frame, kept)
         batch.add_issues(more)
         batch.rows_quarantined = frame.height - kept.height
-    if batch.source.format == "observations":
+    if fmt == "observations":
         batch.add_issues(cross_row_warnings(batch, kept, ref))
     batch.frame = kept
     batch.status = "checked"

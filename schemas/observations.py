@@ -13,7 +13,7 @@ import polars as pl
 
 from schemas import rule
 
-KEY = ["indicator_code", "region_code", "sex", "year", "period"]
+KEY = ["indicator_code", "country", "region_code", "sex", "year", "period", "classif1", "classif2"]
 OBS_STATUS = ["A", "B", "E", "F", "I", "P", "U"]
 PERIOD_PATTERN = r"^(Y|H[12]|Q[1-4]|M(0[1-9]|1[0-2]))$"
 FIRST_YEAR = 1991
