@@ -78,10 +78,10 @@ def print_issues(batches, limit: int = 50) -> None:
 def run(raw: RawOpt = None, warehouse: WarehouseOpt = None) -> None:
     """Load every changed source in raw/ into the warehouse, rebuild the views, print a summary."""
     _quiet_prefect()
-    from flows.pipeline import dwi_run
+    from flows.pipeline import run_plan
 
     wh, raw_path = config.warehouse_path(warehouse), config.raw_dir(raw)
-    p = dwi_run(raw_path, wh)
+    p = run_plan(raw_path, wh)
     print_issues(p.batches)
     if p.nothing_to_do:
         out.print(f"nothing changed since the last run; {wh} was not touched")
@@ -145,3 +145,38 @@ def sql(query: Annotated[str, typer.Argument(help="one read-only SQL statement")
             table.add_row(*("" if v is None else str(v) for v in row))
         out.print(table)
         out.print(f"{frame.height} row(s)")
+
+
+CronOpt = Annotated[str | None, typer.Option("--cron", help="schedule, e.g. '0 6 * * 1' (Mondays 06:00)")]
+
+
+@app.command()
+@friendly
+def serve(cron: CronOpt = None,
+          timezone: Annotated[str, typer.Option("--timezone", help="time zone of --cron")] = "UTC",
+          name: Annotated[str, typer.Option("--name", help="deployment name")] = "dwi-run",
+          raw: RawOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """Serve the main job as a Prefect deployment (on --cron, and on demand from the UI/API) until stopped."""
+    _quiet_prefect()
+    from prefect.settings import get_current_settings
+
+    from flows.pipeline import dwi_run
+
+    if not get_current_settings().api.url:
+        raise DwiError("dwi serve needs a Prefect server: start one with `prefect server start` and set "
+                       "PREFECT_API_URL=http://127.0.0.1:4200/api")
+    params = {"raw": str(config.raw_dir(raw)), "warehouse": str(config.warehouse_path(warehouse))}
+    schedules = None
+    if cron:
+        from prefect.client.schemas.schedules import CronSchedule
+
+        try:
+            schedules = [CronSchedule(cron=cron, timezone=timezone)]
+        except ValueError as exc:
+            why = str(exc).splitlines()[0]
+            raise DwiError(f"--cron '{cron}' is not a valid cron schedule: {why}") from None
+    when = f"cron {cron} {timezone}" if cron else "no schedule"
+    err.print(f"serving deployment dwi-run/{name} ({when}) "
+              f"with raw={params['raw']} warehouse={params['warehouse']}; Ctrl-C to stop")
+    dwi_run.serve(name=name, schedules=schedules, parameters=params, limit=1,
+                 print_starting_message=False)

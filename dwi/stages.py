@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
 from dwi import build as build_mod
 from dwi import harmonise as harmonise_mod
 from dwi import read as read_mod
@@ -38,6 +39,12 @@ class Plan:
     @property
     def nothing_to_do(self) -> bool:
         return not self.changed and not self.rebuild
+
+    @property
+    def needs_writer(self) -> bool:
+        """False when every changed source was rejected and nothing must be rebuilt: the warehouse file is
+        then left byte-for-byte as it was (the rejection is reported by the run, and again next run)."""
+        return self.rebuild or any(b.status != "rejected" for b in self.changed)
 
 
 def plan(raw: Path, warehouse: Path) -> Plan:
@@ -111,6 +118,8 @@ def run(raw: Path, warehouse: Path, flow_run_id: str | None = None) -> Plan:
     if p.nothing_to_do:
         return p
     check(p.batches)
+    if not p.needs_writer:
+        return p
     with writer(warehouse) as con:
         load(con, p, flow_run_id)
         build(con, p)

@@ -51,6 +51,13 @@ def schema_issues(batch: Batch, frame: pl.DataFrame, schema: pa.DataFrameSchema)
     if structural.height:
         first = structural.row(0, named=True)
         raise RuntimeError(f"schema mismatch after harmonising {batch.source.display}: {first}")
+    # pandera reports a built-in check (isin, str_matches, in_range) by its error text, not by the
+    # "<column>:<rule>" name the schema gave it: put the name back.
+    names = pl.DataFrame([{"column": col, "error": c.error, "name": c.name} for col, column in schema.columns.items()
+                          for c in column.checks if c.name and ":" in c.name and c.error],
+                         schema={"column": pl.String, "error": pl.String, "name": pl.String})
+    cases = (cases.join(names, left_on=["column", "check"], right_on=["column", "error"], how="left")
+             .with_columns(pl.coalesce("name", "check").alias("check")))
     cases = cases.select(
         pl.col("index").cast(pl.UInt32),
         pl.col("check"),
