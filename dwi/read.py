@@ -22,7 +22,7 @@ class Rejected(DwiError):
     """The file as a whole cannot be used."""
 
     def __init__(self, file: str, message: str, check: str, column: str | None = None):
-        super().__init__(f"{file}: {message}")
+        super().__init__(f"{file}: {message} (rule {check})")
         self.file, self.reason, self.check, self.column = file, message, check, column
 
 
@@ -122,7 +122,10 @@ def sniff_format(path: Path) -> str:
     """Guess a file's format from its header row (content, not extension)."""
     import importlib
 
-    text, _ = decode(path.read_bytes(), str(path))
+    try:
+        text, _ = decode(path.read_bytes(), str(path))
+    except Rejected:
+        return "observations"  # unreadable whatever its format: the read stage rejects it with the reason
     header = {c.strip() for c in (text.splitlines() or [""])[0].split(",")}
     for fmt in ("observations", "conventions", "dwcp_assessments"):
         spec = importlib.import_module(f"schemas.{fmt}")

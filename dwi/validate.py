@@ -107,13 +107,14 @@ def quarantine(batch: Batch, frame: pl.DataFrame, errors: pl.DataFrame) -> pl.Da
     return kept
 
 
-def _warnings(batch: Batch, frame: pl.DataFrame, check: str, message: pl.Expr, value: pl.Expr) -> pl.DataFrame:
+def _warnings(batch: Batch, frame: pl.DataFrame, check: str, message: pl.Expr, value: pl.Expr,
+              column: str = "value") -> pl.DataFrame:
     return frame.select(
         pl.lit(batch.source.id).alias("source_id"), pl.lit(batch.source.display).alias("file"),
-        pl.col("_row").alias("row"), pl.lit("value").alias("column"), pl.lit(check).alias("check"),
+        pl.col("_row").alias("row"), pl.lit(column).alias("column"), pl.lit(check).alias("check"),
         value.cast(pl.String).alias("value"),
         pl.concat_str(pl.lit(batch.source.display), pl.lit(", row "), pl.col("_row").cast(pl.String),
-                      pl.lit(": "), message).alias("message"),
+                      pl.lit(f", column {column}: "), message, pl.lit(f" (rule {check})")).alias("message"),
         pl.lit("warning").alias("severity"))
 
 
@@ -164,7 +165,7 @@ def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.
         pl.lit("region '"), pl.col("region"), pl.lit("' ("), pl.col("region_code"), pl.lit(") existed from "),
         pl.col("valid_from").cast(pl.String).fill_null("before 1991"), pl.lit(" to "),
         pl.col("valid_to").cast(pl.String).fill_null("now"), pl.lit(", not in "), pl.col("year").cast(pl.String)),
-        pl.col("region")))
+        pl.col("region"), column="region"))
     return pl.concat([o.select(list(ISSUE_SCHEMA)) for o in out])
 
 
