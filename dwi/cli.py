@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -47,6 +48,19 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+class _UserErrorsWithoutTraceback(logging.Filter):
+    """Prefect logs a failed task with its traceback; for a DwiError the CLI prints one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DwiError))
+
+
+def _console_without_tracebacks() -> None:
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.addFilter(_UserErrorsWithoutTraceback())
+
+
 def summary_table(batches) -> Table:
     table = Table(title="dwi run", show_lines=False)
     for col, just in (("source", "left"), ("status", "left"), ("rows in", "right"), ("loaded", "right"),
@@ -80,6 +94,7 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None) -> None:
     _quiet_prefect()
     from flows.pipeline import run_plan
 
+    _console_without_tracebacks()
     wh, raw_path = config.warehouse_path(warehouse), config.raw_dir(raw)
     p = run_plan(raw_path, wh)
     print_issues(p.batches)
