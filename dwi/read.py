@@ -114,7 +114,8 @@ def _refuse_huge_fields(frame: pl.DataFrame, file: str) -> None:
         "chars", "_row", descending=[True, False]).row(0, named=True)
     if longest["chars"] > MAX_FIELD_CHARS:
         raise Rejected(file, f"row {longest['_row']}, column {longest['column']}: expected a field of at "
-                       f"most {MAX_FIELD_CHARS:,} characters, found {longest['chars']:,} (an unclosed quote?)",
+                       f"most {MAX_FIELD_CHARS:,} characters, found {longest['chars']:,} "
+                       "(an unclosed quote?)",
                        "file:huge_field", longest["column"])
 
 

@@ -1,6 +1,6 @@
-"""The bad-input corpus (tests/fixtures/bad_inputs/, one problem per file) through the real pipeline.
+"""The bad-input corpus (tests/reliability/fixtures/bad_inputs/, one problem per file) through the real pipeline.
 
-tests/fixtures/bad_inputs.csv states, for each file, the expected outcome: rejected (the whole file),
+tests/reliability/fixtures/bad_inputs.csv states, for each file, the expected outcome: rejected (the whole file),
 quarantined (some rows) or loaded with a warning/info issue; the exit code of `dwi run`; rows in, loaded
 and quarantined; and the check, row and column the message must name.
 
@@ -35,7 +35,8 @@ GOOD_ROWS = (
     "indicator_code,region,sex,year,period,value,unit,obs_status,source_ref,note\n"
     "EMP_TOTAL,Kazakhstan,T,2011,Y,8301600,persons,,corpus,\n"
     "UNEMP_RATE,Kazakhstan,T,2011,Y,5.4,percent,,corpus,\n"
-    "ENT_LARGE,Akmolinskaya,T,2011,Y,60,enterprises,,corpus,\n")
+    "ENT_LARGE,Akmolinskaya,T,2011,Y,60,enterprises,,corpus,\n"
+)
 
 
 def _suffix(name: str) -> str:
@@ -61,7 +62,8 @@ def templates(tmp_path_factory) -> dict[str, Path]:
         (raw / "manifest.yaml").write_text(
             "sources:\n"
             "  - {id: national, path: national.csv, format: observations, coverage: complete}\n"
-            f"  - {{id: incoming, path: incoming{suffix}, format: observations, coverage: complete}}\n")
+            f"  - {{id: incoming, path: incoming{suffix}, format: observations, coverage: complete}}\n"
+        )
         stages.run(raw, base / "wh.duckdb")
         made[suffix] = base
     return made
@@ -89,7 +91,10 @@ def test_bad_input(case, templates, tmp_path):
     assert next(b for b in p.batches if b.source.id == "national").status == "unchanged"
     assert _exit_code(p) == int(case["exit_code"])
     assert (batch.rows_in, batch.rows_loaded, batch.rows_quarantined) == (
-        int(case["rows_in"]), int(case["rows_loaded"]), int(case["rows_quarantined"]))
+        int(case["rows_in"]),
+        int(case["rows_loaded"]),
+        int(case["rows_quarantined"]),
+    )
     issue = batch.issues.filter(batch.issues["check"] == case["check"])
     assert issue.height >= 1, batch.issues
     first = issue.row(0, named=True)
@@ -114,23 +119,35 @@ def test_bad_input(case, templates, tmp_path):
         return
     con = duckdb.connect(str(wh), read_only=True)
     try:
-        load = con.execute("SELECT load_id, status, rows_in, rows_loaded, rows_quarantined FROM loads "
-                           "WHERE source_id = 'incoming' ORDER BY load_id DESC LIMIT 1").fetchall()[0]
+        load = con.execute(
+            "SELECT load_id, status, rows_in, rows_loaded, rows_quarantined FROM loads "
+            "WHERE source_id = 'incoming' ORDER BY load_id DESC LIMIT 1"
+        ).fetchall()[0]
         load_id, status, rows_in, loaded, quarantined = load
         assert status == "loaded"
         assert rows_in == loaded + quarantined
-        assert (rows_in, loaded, quarantined) == (int(case["rows_in"]), int(case["rows_loaded"]),
-                                                  int(case["rows_quarantined"]))
-        assert con.execute("SELECT count(*) FROM observations WHERE load_id = ?", [load_id]).fetchall()[0][0] \
+        assert (rows_in, loaded, quarantined) == (
+            int(case["rows_in"]),
+            int(case["rows_loaded"]),
+            int(case["rows_quarantined"]),
+        )
+        assert (
+            con.execute("SELECT count(*) FROM observations WHERE load_id = ?", [load_id]).fetchall()[0][0]
             == loaded
-        stored = con.execute('SELECT "row", "column", "check", severity FROM quality_issues '
-                             'WHERE load_id = ? AND "check" = ?', [load_id, case["check"]]).fetchall()
+        )
+        stored = con.execute(
+            'SELECT "row", "column", "check", severity FROM quality_issues WHERE load_id = ? AND "check" = ?',
+            [load_id, case["check"]],
+        ).fetchall()
         assert stored and stored[0][1] == (case["column"] or None)
         if case["row"]:
             assert stored[0][0] == int(case["row"])
         # the good rows of the same file are loaded as reported
-        assert con.execute("SELECT value FROM observations WHERE load_id = ? AND indicator_code = 'ENT_LARGE' "
-                           "AND region_code = 'KZ-11'", [load_id]).fetchall() in ([(60.0,)], [])
+        assert con.execute(
+            "SELECT value FROM observations WHERE load_id = ? AND indicator_code = 'ENT_LARGE' "
+            "AND region_code = 'KZ-11'",
+            [load_id],
+        ).fetchall() in ([(60.0,)], [])
     finally:
         con.close()
 
@@ -138,13 +155,19 @@ def test_bad_input(case, templates, tmp_path):
 def test_validate_cli_reports_every_corpus_file_without_a_traceback():
     """`dwi validate` over the whole corpus: exit 1, one readable line per problem, no traceback."""
     files = [str(CORPUS / c["file"]) for c in CASES]
-    proc = subprocess.run([str(Path(sys.executable).parent / "dwi"), "validate", *files],
-                          capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin",
-                                                                           "COLUMNS": "200"})
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dwi"), "validate", *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     for case in CASES:
         if case["outcome"] in ("rejected", "quarantined"):
             assert case["file"] in proc.stderr, case["file"]
-    assert "cp1251_russian.csv: row 5: expected UTF-8 text, found byte 0xc0 (it looks like Windows-1251" \
+    assert (
+        "cp1251_russian.csv: row 5: expected UTF-8 text, found byte 0xc0 (it looks like Windows-1251"
         in proc.stderr
+    )

@@ -29,8 +29,13 @@ def free_port() -> int:
 def prefect_env(api_url: str | None, home: Path) -> dict[str, str]:
     """Environment for a subprocess that talks to the test server (or to nothing)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DWI_"))}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-               PREFECT_LOGGING_LEVEL="WARNING", PREFECT_RUNNER_POLL_FREQUENCY="1")
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+    )
     if api_url:
         env["PREFECT_API_URL"] = api_url
     return env
@@ -45,9 +50,13 @@ def prefect_api(tmp_path_factory) -> str:
     env = prefect_env(None, home)
     env.update(PREFECT_UI_ENABLED="false", PREFECT_SERVER_LOGGING_LEVEL="WARNING")
     log = open(home / "server.log", "wb")
-    proc = subprocess.Popen([str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -59,7 +68,9 @@ def prefect_api(tmp_path_factory) -> str:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"prefect server not healthy after 90 s: {(home / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"prefect server not healthy after 90 s: {(home / 'server.log').read_text()[-2000:]}"
+                )
             time.sleep(0.5)
         yield url
     finally:

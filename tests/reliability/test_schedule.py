@@ -12,7 +12,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from prefect_server import VENV_BIN, prefect_env
+from reliability.prefect_server import VENV_BIN, prefect_env
 
 from dwi import config
 
@@ -32,9 +32,23 @@ def served(prefect_api, client_home, tmp_path_factory):
     base = tmp_path_factory.mktemp("served")
     raw, wh = _raw_copy(base / "raw"), base / "wh.duckdb"
     log = open(base / "serve.log", "wb")
-    proc = subprocess.Popen([str(VENV_BIN / "dwi"), "serve", "--cron", "0 6 * * 1", "--name", "dwi-test",
-                             "--raw", str(raw), "--warehouse", str(wh)],
-                            env=prefect_env(prefect_api, client_home), stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            str(VENV_BIN / "dwi"),
+            "serve",
+            "--cron",
+            "0 6 * * 1",
+            "--name",
+            "dwi-test",
+            "--raw",
+            str(raw),
+            "--warehouse",
+            str(wh),
+        ],
+        env=prefect_env(prefect_api, client_home),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         with temporary_settings({PREFECT_API_URL: prefect_api}):
             deadline = time.monotonic() + 90
@@ -80,10 +94,14 @@ def test_triggered_run_completes_and_fills_the_warehouse(served):
     con = duckdb.connect(str(wh), read_only=True)
     try:
         # the seed's national series: employment 8,301,600 in 2011 (review section 2.1)
-        assert con.execute("SELECT value FROM observations WHERE indicator_code = 'EMP_TOTAL' "
-                           "AND year = 2011").fetchall() == [(8301600.0,)]
+        assert con.execute(
+            "SELECT value FROM observations WHERE indicator_code = 'EMP_TOTAL' AND year = 2011"
+        ).fetchall() == [(8301600.0,)]
         assert con.execute("SELECT count(DISTINCT source_id) FROM loads").fetchall() == [(9,)]
-        assert con.execute("SELECT count(*) FROM loads WHERE flow_run_id = ?", [str(run.id)]).fetchall()[0][0] == 9
+        assert (
+            con.execute("SELECT count(*) FROM loads WHERE flow_run_id = ?", [str(run.id)]).fetchall()[0][0]
+            == 9
+        )
     finally:
         con.close()
 
@@ -107,12 +125,14 @@ def test_rejected_source_fails_the_run_with_the_reason(served, tmp_path):
     wh = tmp_path / "wh.duckdb"
     run, _ = _run(api, raw=str(raw), warehouse=str(wh))
     assert run.state.type.value == "FAILED"
-    assert ("review2012_text rejected: raw/review_2012/text_facts.csv: row 1: expected UTF-8"
-            in run.state.message)
+    assert (
+        "review2012_text rejected: raw/review_2012/text_facts.csv: row 1: expected UTF-8" in run.state.message
+    )
     con = duckdb.connect(str(wh), read_only=True)
     try:  # the other sources loaded; the rejection is recorded
-        assert con.execute("SELECT status, rows_in, rows_loaded FROM loads "
-                           "WHERE source_id = 'review2012_text'").fetchall() == [("rejected", 0, 0)]
+        assert con.execute(
+            "SELECT status, rows_in, rows_loaded FROM loads WHERE source_id = 'review2012_text'"
+        ).fetchall() == [("rejected", 0, 0)]
         assert con.execute("SELECT count(*) FROM loads WHERE status = 'loaded'").fetchall() == [(8,)]
     finally:
         con.close()
