@@ -42,12 +42,6 @@ def friendly(fn):
     return wrapper
 
 
-def _quiet_prefect() -> None:
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-
-
 class _UserErrorsWithoutTraceback(logging.Filter):
     """Prefect logs a failed task with its traceback; for a DwiError the CLI prints one line instead."""
 
@@ -59,6 +53,12 @@ def _console_without_tracebacks() -> None:
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler):
             handler.addFilter(_UserErrorsWithoutTraceback())
+
+
+def _quiet_prefect() -> None:
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 def summary_table(batches) -> Table:

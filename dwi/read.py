@@ -126,7 +126,7 @@ def sniff_format(path: Path) -> str:
     try:
         text, _ = decode(path.read_bytes(), str(path))
     except Rejected:
-        return "observations"  # unreadable whatever its format: the read stage rejects it with the reason
+        return "observations"  # the read stage rejects it with the full explanation
     header = {c.strip() for c in (text.splitlines() or [""])[0].split(",")}
     for fmt in ("observations", "conventions", "dwcp_assessments"):
         spec = importlib.import_module(f"schemas.{fmt}")
