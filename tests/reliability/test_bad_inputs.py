@@ -131,10 +131,7 @@ def test_bad_input(case, templates, tmp_path):
             int(case["rows_loaded"]),
             int(case["rows_quarantined"]),
         )
-        assert (
-            con.execute("SELECT count(*) FROM observations WHERE load_id = ?", [load_id]).fetchall()[0][0]
-            == loaded
-        )
+        assert con.execute("SELECT count(*) FROM observations WHERE load_id = ?", [load_id]).fetchall()[0][0] == loaded
         stored = con.execute(
             'SELECT "row", "column", "check", severity FROM quality_issues WHERE load_id = ? AND "check" = ?',
             [load_id, case["check"]],
@@ -167,7 +164,4 @@ def test_validate_cli_reports_every_corpus_file_without_a_traceback():
     for case in CASES:
         if case["outcome"] in ("rejected", "quarantined"):
             assert case["file"] in proc.stderr, case["file"]
-    assert (
-        "cp1251_russian.csv: row 5: expected UTF-8 text, found byte 0xc0 (it looks like Windows-1251"
-        in proc.stderr
-    )
+    assert "cp1251_russian.csv: row 5: expected UTF-8 text, found byte 0xc0 (it looks like Windows-1251" in proc.stderr

@@ -20,12 +20,17 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from reliability.prefect_server import prefect_env
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+from prefect.client.schemas.sorting import TaskRunSort
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from dwi import config, stages
 from dwi.query import run_query
 from dwi.reference import load_reference
 from dwi.warehouse import writer_lock
+from flows.pipeline import BUSY_RETRIES
+from reliability.prefect_server import prefect_env
 
 pytestmark = [pytest.mark.prefect_server, pytest.mark.reliability]
 DWI = str(Path(sys.executable).parent / "dwi")
@@ -108,11 +113,7 @@ def test_sigkill_during_loading_never_corrupts(big, prefect_api, client_home):
         write_big(raw, shift=attempt)  # a new vintage to load
         proc = dwi(["run", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
         deadline = time.monotonic() + 60
-        while (
-            not list(wh.parent.glob(f"{wh.name}.tmp-*"))
-            and proc.poll() is None
-            and time.monotonic() < deadline
-        ):
+        while not list(wh.parent.glob(f"{wh.name}.tmp-*")) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)  # the private copy appears when loading starts
         time.sleep(rng.uniform(0, 1.2))
         with contextlib.suppress(ProcessLookupError):
@@ -149,6 +150,20 @@ def test_second_writer_gives_up_with_busy(tmp_path, prefect_api, client_home):
     assert f"error: warehouse {wh} is busy: another dwi run is writing it (waited 0.5 s)" in err
     assert "Traceback" not in err + out
     assert not wh.exists()
+    with temporary_settings({PREFECT_API_URL: prefect_api}), get_client(sync_client=True) as client:
+        runs = [
+            t
+            for t in client.read_task_runs(
+                task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="load-and-build")),
+                sort=TaskRunSort.EXPECTED_START_TIME_DESC,
+                limit=50,
+            )
+            if t.name.startswith("load-and-build")
+            and t.state
+            and t.state.is_failed()
+            and str(wh) in (t.state.message or "")
+        ]
+    assert [t.run_count for t in runs] == [BUSY_RETRIES + 1]  # busy is transient: retried, then given up
 
 
 def test_two_runs_at_once_and_readers_see_old_or_new(big, prefect_api, client_home):
@@ -158,18 +173,14 @@ def test_two_runs_at_once_and_readers_see_old_or_new(big, prefect_api, client_ho
     write_big(raw, shift=1)
     new = (ROWS, expected_sum(1))
     first = dwi(["run", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
-    second = dwi(
-        ["run", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home, DWI_LOCK_TIMEOUT=60
-    )
+    second = dwi(["run", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home, DWI_LOCK_TIMEOUT=60)
     seen = set()
     sql = "SELECT count(*) AS n, sum(value) AS total FROM observations"
     readers = []
     while first.poll() is None or second.poll() is None:
         seen.add(tuple(run_query(wh, sql).row(0)))  # the same code path as `dwi sql`
         if len(readers) < 3:
-            readers.append(
-                dwi(["sql", sql, "--format", "csv", "--warehouse", str(wh)], prefect_api, client_home)
-            )
+            readers.append(dwi(["sql", sql, "--format", "csv", "--warehouse", str(wh)], prefect_api, client_home))
         time.sleep(0.05)
     for proc in (first, second):
         out, err = proc.communicate()

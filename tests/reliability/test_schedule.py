@@ -10,11 +10,12 @@ from pathlib import Path
 import duckdb
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from reliability.prefect_server import VENV_BIN, prefect_env
 
 from dwi import config
+from reliability.prefect_server import VENV_BIN, prefect_env
 
 pytestmark = pytest.mark.prefect_server
 DEPLOYMENT = "dwi-run/dwi-test"
@@ -75,8 +76,8 @@ def _run(api: str, **parameters):
     with temporary_settings({PREFECT_API_URL: api}):
         run = run_deployment(DEPLOYMENT, parameters=parameters or None, timeout=180)
         with get_client(sync_client=True) as client:
-            logs = client.read_logs()  # all logs; filter to this run below
-        return run, [entry.message for entry in logs if entry.flow_run_id == run.id]
+            logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200)
+        return run, [entry.message for entry in logs]
 
 
 def test_deployment_has_the_cron_schedule(served):
@@ -98,10 +99,7 @@ def test_triggered_run_completes_and_fills_the_warehouse(served):
             "SELECT value FROM observations WHERE indicator_code = 'EMP_TOTAL' AND year = 2011"
         ).fetchall() == [(8301600.0,)]
         assert con.execute("SELECT count(DISTINCT source_id) FROM loads").fetchall() == [(9,)]
-        assert (
-            con.execute("SELECT count(*) FROM loads WHERE flow_run_id = ?", [str(run.id)]).fetchall()[0][0]
-            == 9
-        )
+        assert con.execute("SELECT count(*) FROM loads WHERE flow_run_id = ?", [str(run.id)]).fetchall()[0][0] == 9
     finally:
         con.close()
 
@@ -125,9 +123,7 @@ def test_rejected_source_fails_the_run_with_the_reason(served, tmp_path):
     wh = tmp_path / "wh.duckdb"
     run, _ = _run(api, raw=str(raw), warehouse=str(wh))
     assert run.state.type.value == "FAILED"
-    assert (
-        "review2012_text rejected: raw/review_2012/text_facts.csv: row 1: expected UTF-8" in run.state.message
-    )
+    assert "review2012_text rejected: raw/review_2012/text_facts.csv: row 1: expected UTF-8" in run.state.message
     con = duckdb.connect(str(wh), read_only=True)
     try:  # the other sources loaded; the rejection is recorded
         assert con.execute(
@@ -136,3 +132,20 @@ def test_rejected_source_fails_the_run_with_the_reason(served, tmp_path):
         assert con.execute("SELECT count(*) FROM loads WHERE status = 'loaded'").fetchall() == [(8,)]
     finally:
         con.close()
+
+
+def test_serve_refuses_without_a_server_or_with_a_bad_cron(prefect_api, client_home):
+    dwi = str(VENV_BIN / "dwi")
+    alone = subprocess.run(
+        [dwi, "serve"], env=prefect_env(None, client_home), capture_output=True, text=True, timeout=120
+    )
+    assert alone.returncode == 2 and "dwi serve needs a Prefect server" in alone.stderr
+    bad = subprocess.run(
+        [dwi, "serve", "--cron", "61 6 * * 1"],
+        env=prefect_env(prefect_api, client_home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "--cron '61 6 * * 1' is not a valid cron schedule" in bad.stderr
+    assert "Traceback" not in alone.stderr + bad.stderr
