@@ -165,3 +165,32 @@ def test_validate_cli_reports_every_corpus_file_without_a_traceback():
         if case["outcome"] in ("rejected", "quarantined"):
             assert case["file"] in proc.stderr, case["file"]
     assert "cp1251_russian.csv: row 5: expected UTF-8 text, found byte 0xc0 (it looks like Windows-1251" in proc.stderr
+
+
+@pytest.mark.prefect_server
+def test_run_cli_exit_code_and_one_line_per_problem(tmp_path, prefect_api, client_home):
+    """`dwi run` (the Prefect flow) on a raw folder with one good and one cp1251 file: exit 1, no traceback."""
+    from reliability.prefect_server import prefect_env
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(DEFAULT_RAW / "review_2012" / "national_series.csv", raw / "national.csv")
+    shutil.copy(CORPUS / "cp1251_russian.csv", raw / "incoming.csv")
+    (raw / "manifest.yaml").write_text(
+        "sources:\n"
+        "  - {id: national, path: national.csv, format: observations, coverage: complete}\n"
+        "  - {id: incoming, path: incoming.csv, format: observations, coverage: complete}\n"
+    )
+    env = {**prefect_env(prefect_api, client_home), "COLUMNS": "250"}
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dwi"), "run", "--raw", str(raw), "--warehouse", str(tmp_path / "w.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "error: raw/incoming.csv: row 5: expected UTF-8 text, found byte 0xc0" in proc.stderr
+    assert "(rule file:encoding)" in proc.stderr
+    assert "national" in proc.stdout and "rejected" in proc.stdout
