@@ -6,6 +6,7 @@ one message; row-level problems are left to validation.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import re
@@ -77,7 +78,8 @@ def read_csv(path: Path, file: str, required: list[str], optional: list[str]) ->
     try:
         frame = pl.read_csv(io.StringIO(text), infer_schema=False, has_header=True)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise Rejected(file, f"not a readable comma-separated file: {str(exc).splitlines()[0]}", "file:csv") from None
+        where = _first_bad_record(text) or str(exc).splitlines()[0]
+        raise Rejected(file, f"not a readable comma-separated file: {where}", "file:csv") from None
     columns = [c.strip() for c in frame.columns]
     frame.columns = columns
     missing = [c for c in required if c not in columns]
@@ -105,6 +107,19 @@ def read_csv(path: Path, file: str, required: list[str], optional: list[str]) ->
         if c not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.String).alias(c))
     return frame, notes
+
+
+def _first_bad_record(text: str) -> str:
+    """On a parse error only: the first record whose field count differs from the header's, with its row."""
+    reader = csv.reader(io.StringIO(text))
+    width = len(next(reader, []))
+    start = reader.line_num + 1
+    for record in reader:
+        if len(record) != width:
+            hint = " (an unclosed quote runs to the end of the file?)" if any("\n" in f for f in record) else ""
+            return f"row {start}: expected {width} fields, found {len(record)}{hint}"
+        start = reader.line_num + 1
+    return ""
 
 
 def _refuse_huge_fields(frame: pl.DataFrame, file: str) -> None:
