@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -249,3 +251,50 @@ def test_read_only_file_system_gives_a_clear_error(tmp_path, prefect_api, client
         assert "Traceback" not in err + out
         assert wh.read_bytes() == before
         assert consistent(wh)[0] == 200
+
+
+def test_read_only_directory_for_a_non_root_user(prefect_api):
+    """chmod does not stop root, so the run is made as `nobody` (setpriv) against a root-owned 0555 folder."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run as another user")
+    base = Path(tempfile.mkdtemp(prefix="dwi-ro-", dir="/tmp"))
+    try:
+        raw, folder, home = base / "raw", base / "warehouse", base / "home"
+        for d in (raw, folder, home):
+            d.mkdir()
+        write_big(raw, rows=200)
+        wh = folder / "wh.duckdb"
+        stages.run(raw, wh)
+        (folder / "wh.duckdb.lock").unlink()
+        before = wh.read_bytes()
+        write_big(raw, shift=5)
+        base.chmod(0o755)
+        raw.chmod(0o755)
+        home.chmod(0o777)
+        folder.chmod(0o555)
+        proc = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                DWI,
+                "run",
+                "--raw",
+                str(raw),
+                "--warehouse",
+                str(wh),
+            ],
+            env=prefect_env(prefect_api, home),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert proc.returncode == 4, proc.stderr
+        assert f"cannot write the warehouse {wh}: permission denied; nothing was changed" in proc.stderr
+        assert "Traceback" not in proc.stderr + proc.stdout
+        assert wh.read_bytes() == before
+        assert sorted(p.name for p in folder.iterdir()) == ["wh.duckdb"]
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(base)
