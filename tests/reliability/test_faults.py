@@ -127,6 +127,7 @@ def test_sigkill_during_loading_never_corrupts(big, prefect_api, client_home):
         now = consistent(wh)  # the old warehouse, or the new one if the kill came after the swap
         assert now in (state, (ROWS, expected_sum(attempt))), now
         state = now
+    print(f"sigkill: {kills} of {KILLS} kills landed while dwi run was writing")
     assert kills >= KILLS // 2, "too few kills landed while the run was loading"
     proc = dwi(["run", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
     out, err = proc.communicate(timeout=120)
