@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -48,6 +49,19 @@ def friendly(fn):
                       soft_wrap=True)
             raise typer.Exit(EXIT_INTERNAL) from None
     return wrapper
+
+
+class _UserErrorsWithoutTraceback(logging.Filter):
+    """Prefect logs a failed task with its traceback; for a DwiError the CLI prints one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DwiError))
+
+
+def _console_without_tracebacks() -> None:
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.addFilter(_UserErrorsWithoutTraceback())
 
 
 def _quiet_prefect() -> None:
@@ -108,11 +122,12 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt 
     """Load every changed source in raw/ into the warehouse, rebuild the views, write the exports and the
     report (unless up to date), print a summary."""
     _quiet_prefect()
-    from flows.pipeline import dwi_run
+    from flows.pipeline import run_plan
 
+    _console_without_tracebacks()
     wh, raw_path = config.warehouse_path(warehouse), config.raw_dir(raw)
     with err.status("running the dwi-run flow (plan, check, load, build)..."):
-        p = dwi_run(raw_path, wh)
+        p = run_plan(raw_path, wh)
     for message in p.fetch_failures:  # URL sources (dwi.fetch)
         err.print(f"[red]fetch failed:[/] {message}", soft_wrap=True)
     print_issues(p.batches)
@@ -347,6 +362,41 @@ def ingest(path: Annotated[Path, typer.Argument(help="the file to load (.csv, .c
     out.print(table)
     out.print(f"warehouse: {wh}")
     raise typer.Exit(EXIT_DATA if batch.has_problems else EXIT_OK)
+
+
+CronOpt = Annotated[str | None, typer.Option("--cron", help="schedule, e.g. '0 6 * * 1' (Mondays 06:00)")]
+
+
+@app.command()
+@friendly
+def serve(cron: CronOpt = None,
+          timezone: Annotated[str, typer.Option("--timezone", help="time zone of --cron")] = "UTC",
+          name: Annotated[str, typer.Option("--name", help="deployment name")] = "dwi-run",
+          raw: RawOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """Serve the main job as a Prefect deployment (on --cron, and on demand from the UI/API) until stopped."""
+    _quiet_prefect()
+    from prefect.settings import get_current_settings
+
+    from flows.pipeline import dwi_run
+
+    if not get_current_settings().api.url:
+        raise DwiError("dwi serve needs a Prefect server: start one with `prefect server start` and set "
+                       "PREFECT_API_URL=http://127.0.0.1:4200/api")
+    params = {"raw": str(config.raw_dir(raw)), "warehouse": str(config.warehouse_path(warehouse))}
+    schedules = None
+    if cron:
+        from prefect.client.schemas.schedules import CronSchedule
+
+        try:
+            schedules = [CronSchedule(cron=cron, timezone=timezone)]
+        except ValueError as exc:
+            why = str(exc).splitlines()[0]
+            raise DwiError(f"--cron '{cron}' is not a valid cron schedule: {why}") from None
+    when = f"cron {cron} {timezone}" if cron else "no schedule"
+    err.print(f"serving deployment dwi-run/{name} ({when}) "
+              f"with raw={params['raw']} warehouse={params['warehouse']}; Ctrl-C to stop")
+    dwi_run.serve(name=name, schedules=schedules, parameters=params, limit=1,
+                 print_starting_message=False)
 
 
 if __name__ == "__main__":

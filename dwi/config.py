@@ -26,3 +26,8 @@ def raw_dir(arg: str | Path | None = None) -> Path:
 def lock_timeout() -> float:
     """Seconds a second writer waits for the warehouse before giving up ($DWI_LOCK_TIMEOUT, default 30)."""
     return float(os.environ.get("DWI_LOCK_TIMEOUT", "30"))
+
+
+def busy_retry_delay() -> float:
+    """Seconds the flow waits before retrying a busy warehouse ($DWI_BUSY_RETRY_DELAY, default 30)."""
+    return float(os.environ.get("DWI_BUSY_RETRY_DELAY", "30"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import duckdb
@@ -64,7 +65,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetim
         if batch.status not in ("rejected", "failed"):
             batch.status = "loaded"
     except Exception:
-        con.execute("ROLLBACK")
+        # A failed COMMIT (e.g. a full disk) has already ended the transaction: keep the original error.
+        with contextlib.suppress(duckdb.TransactionException):
+            con.execute("ROLLBACK")
         raise
 
 

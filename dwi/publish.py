@@ -71,7 +71,15 @@ def up_to_date(folder: Path, key: str) -> bool:
 
 
 def publish(warehouse: Path, folder: Path, force: bool = False, step: Step | None = None) -> Published:
-    """Write every export format, the report and the chart SVGs into `folder`, unless they are up to date."""
+    """Write every export format, the report and the chart SVGs into `folder`, unless they are up to date.
+    One publisher at a time per folder (a second run waits, then usually finds the outputs up to date)."""
+    from dwi.warehouse import writer_lock
+
+    with writer_lock(folder / ".publish", timeout=max(config.lock_timeout(), 300)):
+        return _publish(warehouse, folder, force, step)
+
+
+def _publish(warehouse: Path, folder: Path, force: bool, step: Step | None) -> Published:
     step = step or (lambda *_: None)
     key = state_key(warehouse)
     if not force and up_to_date(folder, key):

@@ -6,8 +6,11 @@ one message; row-level problems are left to validation.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
+import re
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -20,13 +23,28 @@ class Rejected(DwiError):
     """The file as a whole cannot be used."""
 
     def __init__(self, file: str, message: str, check: str, column: str | None = None):
-        super().__init__(f"{file}: {message}")
+        super().__init__(f"{file}: {message} (rule {check})")
         self.file, self.reason, self.check, self.column = file, message, check, column
+
+
+MAX_FIELD_CHARS = 65_536  # a longer cell is a broken quote or a mangled export, not a figure or a note
+
+
+def _refuse_spreadsheet(data: bytes, file: str) -> None:
+    """A zip/xlsx file (by magic bytes or name) is rejected with a clear reason, never decoded as text."""
+    if not (data[:4] == b"PK\x03\x04" or file.lower().endswith((".xlsx", ".xlsm", ".xls", ".zip"))):
+        return
+    if data[:4] != b"PK\x03\x04" or not zipfile.is_zipfile(io.BytesIO(data)):
+        raise Rejected(file, "not a valid xlsx/zip file (corrupt or truncated); download it again or "
+                       "export the sheet as UTF-8 CSV", "file:xlsx")
+    raise Rejected(file, "a spreadsheet (xlsx/zip) where CSV was expected; export the sheet as UTF-8 CSV",
+                   "file:xlsx")
 
 
 def decode(data: bytes, file: str) -> tuple[str, list[str]]:
     """Bytes to text: gunzip if gzip, strip a UTF-8 BOM (noted), refuse anything that is not UTF-8."""
     notes = []
+    _refuse_spreadsheet(data, file)
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
@@ -47,8 +65,8 @@ def decode(data: bytes, file: str) -> tuple[str, list[str]]:
 
 
 def _looks_cp1251(data: bytes) -> bool:
-    high = [b for b in data if b >= 0xC0]
-    return len(high) > 3
+    """Text (no control bytes) with several bytes in the Cyrillic block of Windows-1251."""
+    return len(re.findall(rb"[\xc0-\xff]", data)) > 3 and not re.search(rb"[\x00-\x08\x0e-\x1f]", data)
 
 
 def read_csv(path: Path, file: str, required: list[str], optional: list[str]) -> tuple[pl.DataFrame, list[str]]:
@@ -60,7 +78,8 @@ def read_csv(path: Path, file: str, required: list[str], optional: list[str]) ->
     try:
         frame = pl.read_csv(io.StringIO(text), infer_schema=False, has_header=True)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise Rejected(file, f"not a readable comma-separated file: {str(exc).splitlines()[0]}", "file:csv") from None
+        where = _first_bad_record(text) or str(exc).splitlines()[0]
+        raise Rejected(file, f"not a readable comma-separated file: {where}", "file:csv") from None
     columns = [c.strip() for c in frame.columns]
     frame.columns = columns
     missing = [c for c in required if c not in columns]
@@ -80,6 +99,7 @@ def read_csv(path: Path, file: str, required: list[str], optional: list[str]) ->
                        "file:columns", (missing or extra)[0])
     if frame.height == 0:
         raise Rejected(file, "header only, no data rows", "file:no_rows")
+    _refuse_huge_fields(frame, file)
     frame = frame.with_columns(
         [pl.col(c).str.strip_chars().replace("", None) for c in columns]
     ).with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
@@ -87,6 +107,31 @@ def read_csv(path: Path, file: str, required: list[str], optional: list[str]) ->
         if c not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.String).alias(c))
     return frame, notes
+
+
+def _first_bad_record(text: str) -> str:
+    """On a parse error only: the first record whose field count differs from the header's, with its row."""
+    reader = csv.reader(io.StringIO(text))
+    width = len(next(reader, []))
+    start = reader.line_num + 1
+    for record in reader:
+        if len(record) != width:
+            hint = " (an unclosed quote runs to the end of the file?)" if any("\n" in f for f in record) else ""
+            return f"row {start}: expected {width} fields, found {len(record)}{hint}"
+        start = reader.line_num + 1
+    return ""
+
+
+def _refuse_huge_fields(frame: pl.DataFrame, file: str) -> None:
+    """A cell longer than MAX_FIELD_CHARS rejects the file, naming its row and column."""
+    lengths = frame.select(pl.all().str.len_chars().fill_null(0)).with_row_index("_row", offset=2)
+    longest = lengths.unpivot(index="_row", variable_name="column", value_name="chars").sort(
+        "chars", "_row", descending=[True, False]).row(0, named=True)
+    if longest["chars"] > MAX_FIELD_CHARS:
+        raise Rejected(file, f"row {longest['_row']}, column {longest['column']}: expected a field of at "
+                       f"most {MAX_FIELD_CHARS:,} characters, found {longest['chars']:,} "
+                       "(an unclosed quote?)",
+                       "file:huge_field", longest["column"])
 
 
 def sniff_format(path: Path) -> str:

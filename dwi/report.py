@@ -105,7 +105,10 @@ def overview(values: pl.DataFrame) -> Section:
         "unless "
         "marked derived.",
     )
-    nat = _t(values.filter((pl.col("region_code") == NATIONAL) & (pl.col("sex").fill_null("T") == "T")))
+    # registry indicators only: year-on-year changes, ranks and dispersion (unregistered transform codes,
+    # e.g. EMP_TOTAL_YOY_PCT) are in the exports and indicator_values, not drawn as charts of their own
+    nat = _t(values.filter((pl.col("region_code") == NATIONAL) & (pl.col("sex").fill_null("T") == "T")
+                           & pl.col("indicator_name").is_not_null()))
     if nat.is_empty():
         sec.notes.append("No national values in this warehouse.")
         return sec
@@ -154,10 +157,14 @@ def time_series(values: pl.DataFrame) -> Section:
     sec = Section(
         "national",
         "National indicators over time",
-        "One chart per national indicator. Years with no value are gaps in the line (never zeros, "
+        "One chart per national indicator of the registry (changes and dispersion are in the exports). "
+        "Years with no value are gaps in the line (never zeros, "
         "never interpolated); half-year, quarterly and monthly values are drawn as triangles.",
     )
-    nat = _t(values.filter((pl.col("region_code") == NATIONAL) & (pl.col("sex").fill_null("T") == "T")))
+    # registry indicators only: year-on-year changes, ranks and dispersion (unregistered transform codes,
+    # e.g. EMP_TOTAL_YOY_PCT) are in the exports and indicator_values, not drawn as charts of their own
+    nat = _t(values.filter((pl.col("region_code") == NATIONAL) & (pl.col("sex").fill_null("T") == "T")
+                           & pl.col("indicator_name").is_not_null()))
     for (code,), group in nat.sort("indicator_code").group_by("indicator_code", maintain_order=True):
         name, unit = group["indicator_name"][0] or code, group["unit"][0]
         annual = group.filter(pl.col("period") == "Y")
@@ -232,7 +239,7 @@ def time_series(values: pl.DataFrame) -> Section:
             )
         if group["derived"].any():
             caption += " Derived by dwi: " + str(group.filter(pl.col("derived"))["method"][0] or "") + "."
-        sec.charts.append(Chart(f"ts-{slug(code)}", f"{code}", chart.to_dict(), caption))
+        sec.charts.append(Chart(f"ts-{slug(code)}", f"{code}", chart.to_dict(validate=False), caption))
     if not sec.charts:
         sec.notes.append("No national values in this warehouse.")
     return sec
@@ -316,7 +323,7 @@ def regional(values: pl.DataFrame) -> Section:
         if code != choices[0]:
             caption += f" ({choices[0]} is {NOT_AVAILABLE}; showing {code}.)"
         chart = chart.properties(width=360, height=max(160, 18 * data.height), title=f"{code}: {name}")
-        sec.charts.append(Chart(f"rank-{slug(code)}", code, chart.to_dict(), caption))
+        sec.charts.append(Chart(f"rank-{slug(code)}", code, chart.to_dict(validate=False), caption))
     counts = latest.group_by("indicator_code").len()
     many = counts.filter(pl.col("len") >= 5)["indicator_code"].sort().to_list()
     if many:
@@ -342,7 +349,7 @@ def regional(values: pl.DataFrame) -> Section:
             Chart(
                 "small-multiples",
                 "Regional indicators",
-                chart.to_dict(),
+                chart.to_dict(validate=False),
                 f"{len(many)} indicators with values for 5 or more regions; each panel has its own scale.",
             )
         )
@@ -403,7 +410,7 @@ def correlations(con: duckdb.DuckDBPyConnection, values: pl.DataFrame, present: 
             caption += f" Flags: {r['flags']}."
         if r.get("n") is not None and pts.height != r.get("n"):
             caption += f" ({pts.height} points drawn from the values table.)"
-        sec.charts.append(Chart(f"corr-{i}-{slug(x)}-{slug(y)}", f"{y} vs {x}", chart.to_dict(), caption))
+        sec.charts.append(Chart(f"corr-{i}-{slug(x)}-{slug(y)}", f"{y} vs {x}", chart.to_dict(validate=False), caption))
     if rows.is_empty():
         sec.notes.append("The correlations view is empty.")
     return sec
@@ -550,7 +557,7 @@ def _radar_spec(group: pl.DataFrame, title: str) -> dict:
         (ring + spoke + outline + dots + text + ticks)
         .configure_view(stroke=None)
         .properties(width=230, height=230, title=alt.Title(title[:60], fontSize=12))
-        .to_dict()
+        .to_dict(validate=False)
     )
 
 

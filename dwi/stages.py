@@ -48,6 +48,12 @@ class Plan:
     def nothing_to_do(self) -> bool:
         return not self.changed and not self.rebuild
 
+    @property
+    def needs_writer(self) -> bool:
+        """False when every changed source was rejected and nothing must be rebuilt: the warehouse file is
+        then left byte-for-byte as it was (the rejection is reported by the run, and again next run)."""
+        return self.rebuild or any(b.status != "rejected" for b in self.changed)
+
 
 def plan(raw: Path, warehouse: Path) -> Plan:
     """Which sources changed since their last load (by content hash), and whether to rebuild."""
@@ -127,6 +133,8 @@ def load(con: duckdb.DuckDBPyConnection, p: Plan, flow_run_id: str | None) -> No
         started = dt.datetime.now(dt.UTC)
         try:
             load_batch(con, batch, started, flow_run_id)
+        except duckdb.IOException:  # disk full, read-only file: the whole run fails, nothing is published
+            raise
         except duckdb.Error as exc:  # the source's transaction was rolled back; record why and go on
             batch.status, batch.message = "failed", f"{batch.source.display}: load failed: {str(exc).splitlines()[0]}"
             batch.frame, batch.rows_quarantined = None, batch.rows_in
@@ -147,6 +155,8 @@ def run(raw: Path, warehouse: Path, flow_run_id: str | None = None) -> Plan:
     if p.nothing_to_do:
         return p
     check(p.batches)
+    if not p.needs_writer:
+        return p
     with writer(warehouse) as con:
         load(con, p, flow_run_id)
         build(con, p)

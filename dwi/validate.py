@@ -58,6 +58,13 @@ def schema_issues(batch: Batch, frame: pl.DataFrame, schema: pa.DataFrameSchema)
     if structural.height:
         first = structural.row(0, named=True)
         raise RuntimeError(f"schema mismatch after harmonising {batch.source.display}: {first}")
+    # pandera reports a built-in check (isin, str_matches, in_range) by its error text, not by the
+    # "<column>:<rule>" name the schema gave it: put the name back.
+    names = pl.DataFrame([{"column": col, "error": c.error, "name": c.name} for col, column in schema.columns.items()
+                          for c in column.checks if c.name and ":" in c.name and c.error],
+                         schema={"column": pl.String, "error": pl.String, "name": pl.String})
+    cases = (cases.join(names, left_on=["column", "check"], right_on=["column", "error"], how="left")
+             .with_columns(pl.coalesce("name", "check").alias("check")))
     cases = cases.select(
         pl.col("index").cast(pl.UInt32),
         pl.col("check"),
@@ -111,13 +118,14 @@ def quarantine(batch: Batch, frame: pl.DataFrame, errors: pl.DataFrame) -> pl.Da
     return kept
 
 
-def _warnings(batch: Batch, frame: pl.DataFrame, check: str, message: pl.Expr, value: pl.Expr) -> pl.DataFrame:
+def _warnings(batch: Batch, frame: pl.DataFrame, check: str, message: pl.Expr, value: pl.Expr,
+              column: str = "value") -> pl.DataFrame:
     return frame.select(
         pl.lit(batch.source.id).alias("source_id"), pl.lit(batch.source.display).alias("file"),
-        pl.col("_row").alias("row"), pl.lit("value").alias("column"), pl.lit(check).alias("check"),
+        pl.col("_row").alias("row"), pl.lit(column).alias("column"), pl.lit(check).alias("check"),
         value.cast(pl.String).alias("value"),
         pl.concat_str(pl.lit(batch.source.display), pl.lit(", row "), pl.col("_row").cast(pl.String),
-                      pl.lit(": "), message).alias("message"),
+                      pl.lit(f", column {column}: "), message, pl.lit(f" (rule {check})")).alias("message"),
         pl.lit("warning").alias("severity"))
 
 
@@ -183,7 +191,7 @@ def region_date_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> p
         pl.lit("region '"), pl.col("region"), pl.lit("' ("), pl.col("region_code"), pl.lit(") existed from "),
         pl.col("valid_from").cast(pl.String).fill_null("before 1991"), pl.lit(" to "),
         pl.col("valid_to").cast(pl.String).fill_null("now"), pl.lit("; the period "), span,
-        pl.lit(" is not (entirely) within that")), pl.col("region"))
+        pl.lit(" is not (entirely) within that")), pl.col("region"), column="region")
     if "alias_valid_from" not in frame.columns:
         return by_region
     named = frame.with_columns(start.alias("_start"), end.alias("_end")).filter(
@@ -194,7 +202,7 @@ def region_date_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> p
         pl.lit(" from "),
         pl.col("alias_valid_from").cast(pl.String).fill_null("before 1991"), pl.lit(" to "),
         pl.col("alias_valid_to").cast(pl.String).fill_null("now"), pl.lit(", not in "), span,
-        pl.lit("; resolved to "), pl.col("region_code"), pl.lit(" anyway")), pl.col("region"))
+        pl.lit("; resolved to "), pl.col("region_code"), pl.lit(" anyway")), pl.col("region"), column="region")
     return pl.concat([by_region, by_name])
 
 

@@ -1,7 +1,13 @@
 """The main job as a Prefect flow: plan -> read/harmonise/validate -> load -> build.
 
 Tasks are coarse (a stage each, all sources at once) because a Prefect task costs milliseconds.
-Validation failures are data, not transient errors: they are never retried.
+Validation failures are data, not transient errors: they are never retried. The only retried step is
+taking the warehouse when another run holds it (WarehouseBusy), which is transient by nature.
+
+The flow run's final state says what happened to the data (see `outcome`):
+  Completed            every changed source loaded, nothing quarantined
+  Completed "Partial"  some rows were quarantined; the rest loaded (the message counts them)
+  Failed               a source was rejected as a whole; the other sources loaded (the message names it)
 """
 
 from __future__ import annotations
@@ -11,10 +17,25 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
 
-from dwi import stages
+from dwi import config, stages
+from dwi.errors import WarehouseBusy
 from dwi.reference import load_reference
 from dwi.warehouse import writer
+
+BUSY_RETRIES = 2
+
+
+def _busy(task, task_run, state) -> bool:
+    """Retry only when another run held the warehouse; never for data or disk problems."""
+    try:
+        state.result()
+    except WarehouseBusy:
+        return True
+    except Exception:
+        return False
+    return False
 
 
 @task(name="plan", cache_policy=NO_CACHE)
@@ -28,7 +49,8 @@ def check_task(p: stages.Plan) -> stages.Plan:
     return p
 
 
-@task(name="load-and-build", cache_policy=NO_CACHE)
+@task(name="load-and-build", cache_policy=NO_CACHE, retries=BUSY_RETRIES,
+      retry_delay_seconds=config.busy_retry_delay(), retry_condition_fn=_busy)
 def load_build_task(p: stages.Plan) -> stages.Plan:
     """One writer session: each source in its own transaction, then the derived objects, then the swap."""
     with writer(p.warehouse) as con:
@@ -37,19 +59,51 @@ def load_build_task(p: stages.Plan) -> stages.Plan:
     return p
 
 
+def outcome(p: stages.Plan) -> State:
+    """The final state of a run: Completed, Completed named "Partial", or Failed, with the reason."""
+    rejected = [b for b in p.batches if b.status == "rejected"]
+    quarantined = [b for b in p.batches if b.status != "rejected" and b.rows_quarantined]
+    loaded = sum(b.rows_loaded for b in p.batches)
+    parts = [f"{b.source.id} rejected: {b.message}" for b in rejected]
+    parts += [f"{b.source.id}: {b.rows_quarantined} of {b.rows_in} rows quarantined (first: "
+              f"{b.issues.filter(b.issues['severity'] == 'error')['message'].first()})" for b in quarantined]
+    if p.nothing_to_do:
+        return Completed(data=p, message="nothing changed since the last run; the warehouse was not touched")
+    if not parts:
+        return Completed(data=p, message=f"{len(p.changed)} source(s) loaded, {loaded} rows")
+    message = "; ".join(parts) + f". {loaded} rows loaded; see the quality_issues view of {p.warehouse}"
+    if rejected:
+        return Failed(data=p, message=message)
+    return Completed(data=p, name="Partial", message=message)
+
+
 @flow(name="dwi-run", log_prints=False, validate_parameters=False)
-def dwi_run(raw: Path, warehouse: Path) -> stages.Plan:
+def dwi_run(raw: Path, warehouse: Path) -> State:
     """Load every changed source in raw/ into the warehouse and rebuild the views."""
     logger = get_run_logger()
-    p = plan_task(raw, warehouse)
+    p = plan_task(Path(raw), Path(warehouse))  # a deployment passes the parameters as strings
     for message in p.fetch_failures:
         logger.warning(message)
     if p.nothing_to_do:
         logger.info("nothing changed since the last run; the warehouse was not touched")
-        return p
+        return outcome(p)
     p = check_task(p)
-    p = load_build_task(p)
+    if p.needs_writer:
+        p = load_build_task(p)
+    else:
+        logger.warning("every changed source was rejected: the warehouse was not touched")
     for b in p.batches:
         for msg in b.issues.filter(b.issues["severity"] == "error")["message"].to_list()[:20]:
             logger.warning(msg)
-    return p
+    state = outcome(p)
+    (logger.error if state.is_failed() else logger.info)(state.message)
+    return state
+
+
+def run_plan(raw: Path, warehouse: Path) -> stages.Plan:
+    """Run the flow and return its Plan, whatever the data outcome; errors (busy, disk) are raised."""
+    state = dwi_run(raw, warehouse, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        raise result
+    return result

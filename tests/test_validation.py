@@ -36,7 +36,7 @@ CASES = {
     "duplicate_key": ("quarantine", "duplicate_key", 2, "key"),
     "total_does_not_add_up": ("warning", "regions_sum_to_total", 4, "value"),
     "share_inconsistent": ("warning", "share_matches_parts", 4, "value"),
-    "region_not_yet_existing": ("warning", "region_validity", 2, "value"),
+    "region_not_yet_existing": ("warning", "region_validity", 2, "region"),
     "empty": ("reject", "file:empty", None, None),
     "header_only": ("reject", "file:no_rows", None, None),
     "semicolon_delimited": ("reject", "file:columns", None, "indicator_code"),

