@@ -113,7 +113,7 @@ def test_sigkill_during_loading_never_corrupts(big, prefect_api, client_home):
     kills = 0
     for attempt in range(1, KILLS + 1):
         write_big(raw, shift=attempt)  # a new vintage to load
-        proc = dwi(["run", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
+        proc = dwi(["run", "--no-exports", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
         deadline = time.monotonic() + 60
         while not list(wh.parent.glob(f"{wh.name}.tmp-*")) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)  # the private copy appears when loading starts
@@ -129,7 +129,7 @@ def test_sigkill_during_loading_never_corrupts(big, prefect_api, client_home):
         state = now
     print(f"sigkill: {kills} of {KILLS} kills landed while dwi run was writing")
     assert kills >= KILLS // 2, "too few kills landed while the run was loading"
-    proc = dwi(["run", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
+    proc = dwi(["run", "--no-exports", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert consistent(wh) == (ROWS, expected_sum(KILLS))
@@ -142,7 +142,7 @@ def test_second_writer_gives_up_with_busy(tmp_path, prefect_api, client_home):
     write_big(raw, rows=200)
     with writer_lock(wh, timeout=0):  # another run holds the warehouse
         proc = dwi(
-            ["run", "--raw", str(raw), "--warehouse", str(wh)],
+            ["run", "--no-exports", "--raw", str(raw), "--warehouse", str(wh)],
             prefect_api,
             client_home,
             DWI_LOCK_TIMEOUT=0.5,
@@ -175,8 +175,9 @@ def test_two_runs_at_once_and_readers_see_old_or_new(big, prefect_api, client_ho
     old = consistent(wh)
     write_big(raw, shift=1)
     new = (ROWS, expected_sum(1))
-    first = dwi(["run", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
-    second = dwi(["run", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home, DWI_LOCK_TIMEOUT=60)
+    first = dwi(["run", "--no-exports", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
+    second = dwi(["run", "--no-exports", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home,
+                 DWI_LOCK_TIMEOUT=60)
     seen = set()
     sql = "SELECT count(*) AS n, sum(value) AS total FROM observations"
     readers = []
@@ -224,7 +225,7 @@ def test_disk_full_gives_a_clear_error_and_keeps_the_warehouse(tmp_path, prefect
         stages.run(raw, wh)
         before = wh.read_bytes()
         write_big(raw)  # ~5 MB more than the disk holds next to the copy
-        proc = dwi(["run", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
+        proc = dwi(["run", "--no-exports", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 4, err
         assert "cannot write the warehouse" in err and "nothing was changed" in err
@@ -245,7 +246,7 @@ def test_read_only_file_system_gives_a_clear_error(tmp_path, prefect_api, client
         before = wh.read_bytes()
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         write_big(raw, shift=3)
-        proc = dwi(["run", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
+        proc = dwi(["run", "--no-exports", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 4, err
         assert "read-only file system; nothing was changed" in err
@@ -281,6 +282,7 @@ def test_read_only_directory_for_a_non_root_user(prefect_api):
                 "--clear-groups",
                 DWI,
                 "run",
+                "--no-exports",
                 "--raw",
                 str(raw),
                 "--warehouse",
