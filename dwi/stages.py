@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from dwi import build as build_mod
+from dwi import bulk
 from dwi import harmonise as harmonise_mod
 from dwi import read as read_mod
 from dwi import validate as validate_mod
@@ -84,23 +85,28 @@ def validate(batch: Batch, ref: Reference) -> Batch:
 
 
 def check(batches: list[Batch], ref: Reference | None = None) -> list[Batch]:
-    """read -> harmonise -> validate for every changed batch."""
+    """read -> harmonise -> validate for every changed batch (big files are left to `load`: dwi.bulk)."""
     ref = ref or load_reference()
-    return [validate(harmonise(read(b), ref), ref) if b.status == "pending" else b for b in batches]
+    return [validate(harmonise(read(b), ref), ref) if b.status == "pending" and not bulk.streams(b) else b
+            for b in batches]
 
 
 def load(con: duckdb.DuckDBPyConnection, p: Plan, flow_run_id: str | None) -> None:
     """One transaction per source. A file that a concurrent run loaded meanwhile is not loaded twice."""
     done = dict(con.execute("SELECT source_id, arg_max(sha256, load_id) FROM _loads GROUP BY source_id").fetchall())
     for batch in p.batches:
-        if batch.status not in ("checked", "rejected"):
+        streamed = bulk.streams(batch)
+        if batch.status not in ("checked", "rejected") and not streamed:
             continue
         if not p.rebuild and done.get(batch.source.id) == batch.sha256:
             batch.status = "unchanged"
             continue
         started = dt.datetime.now(dt.UTC)
         try:
-            load_batch(con, batch, started, flow_run_id)
+            if streamed:
+                bulk.load(con, batch, load_reference(), started, flow_run_id)
+            else:
+                load_batch(con, batch, started, flow_run_id)
         except duckdb.Error as exc:  # the source's transaction was rolled back; record why and go on
             batch.status, batch.message = "failed", f"{batch.source.display}: load failed: {str(exc).splitlines()[0]}"
             batch.frame, batch.rows_quarantined = None, batch.rows_in

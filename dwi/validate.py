@@ -46,7 +46,11 @@ def schema_issues(batch: Batch, frame: pl.DataFrame, schema: pa.DataFrameSchema)
         schema.validate(frame, lazy=True)
         return pl.DataFrame(schema=ISSUE_SCHEMA)
     except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases
+        return failure_issues(batch, frame, err.failure_cases)
+
+
+def failure_issues(batch: Batch, frame: pl.DataFrame, cases: pl.DataFrame) -> pl.DataFrame:
+    """pandera failure cases (`index` = position in `frame`, `check`, `column`) as issue rows."""
     structural = cases.filter(pl.col("index").is_null())
     if structural.height:
         first = structural.row(0, named=True)

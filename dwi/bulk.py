@@ -1,0 +1,265 @@
+"""Big observation files in bounded memory: stream, check and load them batch by batch.
+
+A file at or above `threshold()` bytes does not go through the in-memory read -> harmonise -> validate
+stages. Inside the writer's single transaction for the source, `load` instead:
+
+1. streams the CSV in record batches (pyarrow's streaming reader, every column read as text, as
+   dwi.read does), numbering rows as dwi.read does (header = row 1);
+2. per batch: the format's reader step, dwi.harmonise, the same pandera schema (eager, so data checks
+   fire) and the same quarantine (dwi.validate); kept rows go to a staging table in the warehouse copy;
+3. over the whole file, in DuckDB: the schema's key uniqueness (pandera's `unique` cannot see across
+   batches, so it is taken out of the per-batch schema and run here, with the same check name, message
+   and quarantine: every row of a duplicated key, loaded or not); then the cross-row checks
+   (dwi.validate.cross_row_warnings, unchanged) per group of years, which is exact because every
+   cross-row check compares rows of the same year;
+4. moves the staging rows into the format's target table (dwi.load.TARGETS) and records the load row
+   and the issues (dwi.load.record), so rows_in = rows_loaded + rows_quarantined as for small files.
+
+Memory is one batch in polars plus DuckDB's buffer (capped by DWI_BULK_MEMORY, default 1GB; DuckDB
+spills to disk beyond it), whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import codecs
+import copy
+import csv
+import datetime as dt
+import gzip
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from dwi import harmonise
+from dwi import validate as validate_mod
+from dwi.batch import Batch, issues
+from dwi.load import TARGETS, next_load_id, record
+from dwi.read import Rejected, _looks_cp1251, check_columns, clean
+from dwi.reference import Reference
+from schemas.observations import KEY
+
+BLOCK_BYTES = 16 << 20  # one streamed batch: about 200k rows of an ILOSTAT bulk file
+CROSS_ROW_ROWS = 2_000_000  # rows read back per group of years for the cross-row checks
+STAGE = "_bulk_rows"
+
+
+def threshold() -> int:
+    """Files of at least this many bytes are streamed ($DWI_BULK_BYTES, default 32 MiB)."""
+    return int(os.environ.get("DWI_BULK_BYTES", str(32 << 20)))
+
+
+def _observations(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame | None, list[str]]:
+    return frame, None, []
+
+
+def _spec_observations() -> tuple[list[str], list[str]]:
+    from schemas.observations import OPTIONAL, REQUIRED
+
+    return REQUIRED, OPTIONAL
+
+
+# format -> (required and optional columns, step from a batch of strings to the tidy observation layout:
+# (frame, indicators the batch registered on the fly or None, notes))
+READERS: dict[str, tuple[Callable[[], tuple[list[str], list[str]]],
+                         Callable[[pl.DataFrame, str], tuple[pl.DataFrame, pl.DataFrame | None, list[str]]]]] = {
+    "observations": (_spec_observations, _observations),
+}
+
+
+def streams(batch: Batch) -> bool:
+    """Whether this pending source is checked and loaded by `load` (a big file of a streamable format)."""
+    return (batch.status == "pending" and batch.source.format in READERS
+            and batch.source.path.stat().st_size >= threshold())
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _open(path: Path) -> pa.NativeFile:
+    return pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
+
+
+def _header(path: Path, file: str) -> tuple[str, list[str]]:
+    """The header line, decoded as dwi.read.decode would (BOM noted, UTF-8 required)."""
+    opener = gzip.open if _is_gzip(path) else open
+    try:
+        with opener(path, "rb") as fh:
+            line = fh.readline(1 << 20)
+    except (EOFError, OSError) as exc:
+        raise Rejected(file, f"gzip data is truncated or corrupt ({exc}); download the file again",
+                       "file:gzip") from None
+    notes = []
+    if line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+        notes.append("file starts with a UTF-8 byte-order mark; it was ignored")
+    try:
+        text = line.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise Rejected(file, "row 1: expected UTF-8 text; save the file as UTF-8", "file:encoding") from None
+    if not text.strip():
+        raise Rejected(file, "the file is empty; expected a header row and data rows", "file:empty")
+    return text, notes
+
+
+def _encoding_error(path: Path, file: str) -> Rejected:
+    """The first byte that is not UTF-8, named as dwi.read.decode names it (the file is scanned in blocks)."""
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    with (gzip.open if _is_gzip(path) else open)(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                data = block
+                line += data[: max(exc.start, 0)].count(b"\n")
+                hint = " (it looks like Windows-1251 Cyrillic)" if _looks_cp1251(data) else ""
+                return Rejected(file, f"row {line}: expected UTF-8 text, found byte 0x{data[max(exc.start, 0)]:02x}"
+                                f"{hint}; save the file as UTF-8", "file:encoding")
+            line += block.count(b"\n")
+    return Rejected(file, "expected UTF-8 text; save the file as UTF-8", "file:encoding")
+
+
+def read_batches(batch: Batch, notes: list[str]) -> Iterator[pl.DataFrame]:
+    """The file as frames of strings with `_row`, as dwi.read.read_csv would give them, a batch at a time."""
+    required, optional = READERS[batch.source.format][0]()
+    file = batch.source.display
+    header_line, header_notes = _header(batch.source.path, file)
+    notes.extend(header_notes)
+    names = next(csv.reader([header_line]))
+    columns = check_columns(names, header_line, file, required, optional)
+    row = 2
+    try:
+        reader = pacsv.open_csv(
+            _open(batch.source.path),
+            read_options=pacsv.ReadOptions(block_size=max(BLOCK_BYTES, 4 * len(header_line)), column_names=names,
+                                           skip_rows=1),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                 strings_can_be_null=False))
+        for record_batch in reader:
+            if not record_batch.num_rows:
+                continue
+            frame = pl.from_arrow(record_batch)
+            frame.columns = columns
+            yield clean(frame, optional, first_row=row)
+            row += record_batch.num_rows
+    except pa.ArrowInvalid as exc:
+        message = str(exc).splitlines()[0]
+        if "utf8" in message.lower():
+            raise _encoding_error(batch.source.path, file) from None
+        raise Rejected(file, f"not a readable comma-separated file: {message}", "file:csv") from None
+    if row == 2:
+        raise Rejected(file, "header only, no data rows", "file:no_rows")
+
+
+def _row_schema(ref: Reference):
+    """The format's pandera schema without its key uniqueness (checked over the whole file in `_duplicates`)."""
+    schema = copy.deepcopy(validate_mod.schema_for("observations", ref))
+    schema.unique = None
+    return schema
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection, part: Batch, quarantined_keys: pl.DataFrame) -> pl.DataFrame:
+    """Every row (kept or quarantined) whose key occurs more than once in the file, as pandera would report it."""
+    key = ", ".join(KEY)
+    con.register("bulk_quarantined_keys", quarantined_keys.to_arrow())
+    dup = con.sql(f"""
+        SELECT _row, {key} FROM (SELECT _row, {key} FROM {STAGE} UNION ALL
+                                 SELECT _row, {key} FROM bulk_quarantined_keys)
+        QUALIFY count(*) OVER (PARTITION BY {key}) > 1 ORDER BY _row""").pl()
+    con.unregister("bulk_quarantined_keys")
+    dup = dup.with_columns(pl.lit(None, pl.String).alias("expected_unit"))
+    cases = dup.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("index"),
+                       pl.lit("multiple_fields_uniqueness").alias("check"), pl.lit(None, pl.String).alias("column"))
+    return validate_mod.failure_issues(part, dup, cases) if dup.height else issues()
+
+
+def _year_groups(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+    """Consecutive years in groups of about CROSS_ROW_ROWS rows."""
+    groups, start, size = [], None, 0
+    for year, n in con.execute(f"SELECT year, count(*) FROM {STAGE} GROUP BY year ORDER BY year").fetchall():
+        start = year if start is None else start
+        size += n
+        if size >= CROSS_ROW_ROWS:
+            groups.append((start, year))
+            start, size = None, 0
+    if start is not None:
+        groups.append((start, year))
+    return groups
+
+
+def load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, started: dt.datetime,
+         flow_run_id: str | None) -> None:
+    """Check and load one big file in one transaction (see the module docstring). A file that cannot be
+    read as a whole is rolled back and recorded as rejected, as dwi.stages.read would reject it."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        load_id = next_load_id(con)
+        _load(con, batch, ref, load_id)
+        record(con, batch, load_id, started, flow_run_id)
+        con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        con.execute("COMMIT")
+        batch.status = "loaded"
+    except Rejected as exc:
+        con.execute("ROLLBACK")
+        batch.issues, batch.rows_in = issues(), 0
+        batch.reject(str(exc), exc.check, exc.column)
+        con.execute("BEGIN TRANSACTION")
+        record(con, batch, next_load_id(con), started, flow_run_id)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("RESET memory_limit")
+
+
+def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id: int) -> None:
+    con.execute(f"SET memory_limit = '{os.environ.get('DWI_BULK_MEMORY', '1GB')}'")
+    con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+    source, notes, step = batch.source, [], READERS[batch.source.format][1]
+    schema = _row_schema(ref)
+    quarantined_keys, errors, staged = [], [], False
+    batch.rows_in = batch.rows_quarantined = 0
+    for strings in read_batches(batch, notes):
+        frame, _indicators, step_notes = step(strings, source.display)
+        notes.extend(step_notes)
+        part = Batch(source, batch.sha256, frame=harmonise.observations(frame, ref), rows_in=frame.height)
+        part_errors = validate_mod.schema_issues(part, part.frame, schema)
+        kept = validate_mod.quarantine(part, part.frame, part_errors)
+        errors.append(part_errors)
+        quarantined_keys.append(part.frame.filter(~pl.col("_row").is_in(kept["_row"].implode()))
+                                .select("_row", *KEY))
+        batch.rows_in += part.rows_in
+        batch.rows_quarantined += part.rows_quarantined
+        con.register("bulk_batch", kept.to_arrow())
+        con.execute(f"INSERT INTO {STAGE} BY NAME SELECT * FROM bulk_batch" if staged
+                    else f"CREATE TABLE {STAGE} AS SELECT * FROM bulk_batch")
+        con.unregister("bulk_batch")
+        staged = True
+    if not staged:
+        raise Rejected(source.display, "no data rows", "file:no_rows")
+    part = Batch(source, batch.sha256)
+    dup = _duplicates(con, part, pl.concat(quarantined_keys))
+    if dup.height:
+        errors.append(dup)
+        con.register("bulk_dup_rows", dup.select("row").unique().to_arrow())
+        deleted = con.execute(f"DELETE FROM {STAGE} WHERE _row IN (SELECT row FROM bulk_dup_rows)").fetchall()[0][0]
+        con.unregister("bulk_dup_rows")
+        batch.rows_quarantined += deleted
+    batch.add_issues(issues([{"source_id": source.id, "file": source.display, "check": "file:bom",
+                              "message": f"{source.display}: {note}", "severity": "info"} for note in notes]))
+    batch.add_issues(pl.concat(errors).sort("row", "column"))
+    for first, last in _year_groups(con):
+        rows = con.sql(f"SELECT * FROM {STAGE} WHERE year BETWEEN {first} AND {last}").pl()
+        batch.add_issues(validate_mod.cross_row_warnings(part, rows, ref))
+    table, select_sql = TARGETS[source.format]
+    con.execute(f"CREATE OR REPLACE TEMP VIEW batch_rows AS SELECT * FROM {STAGE}")
+    con.execute(f"INSERT INTO {table} {select_sql}", {"load_id": load_id, "source_id": source.id})
+    con.execute("DROP VIEW batch_rows")
+    batch.status = "checked"
