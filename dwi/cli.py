@@ -87,13 +87,26 @@ def print_issues(batches, limit: int = 50) -> None:
 
 @app.command()
 @friendly
-def run(raw: RawOpt = None, warehouse: WarehouseOpt = None) -> None:
+def run(raw: RawOpt = None, warehouse: WarehouseOpt = None,
+        dask: Annotated[str | None, typer.Option("--dask", help="run the per-source checks on this existing Dask "
+                                                 "cluster, e.g. tcp://10.0.0.5:8786 [env DWI_DASK]")] = None) -> None:
     """Load every changed source in raw/ into the warehouse, rebuild the views, print a summary."""
     _quiet_prefect()
     from flows.pipeline import dwi_run
 
     wh, raw_path = config.warehouse_path(warehouse), config.raw_dir(raw)
-    p = dwi_run(raw_path, wh)
+    dask = dask or os.environ.get("DWI_DASK")
+    if dask:
+        from prefect_dask import DaskTaskRunner
+
+        dwi_run = dwi_run.with_options(task_runner=DaskTaskRunner(address=dask))
+    try:
+        p = dwi_run(raw_path, wh)
+    except OSError as exc:
+        if not dask:
+            raise
+        raise DwiError(f"cannot reach the Dask cluster at {dask}: {str(exc).splitlines()[0]}; "
+                       "start it or check --dask / DWI_DASK") from None
     print_issues(p.batches)
     failed = any(b.has_problems for b in p.batches)
     if p.nothing_to_do:

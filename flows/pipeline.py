@@ -1,6 +1,8 @@
 """The main job as a Prefect flow: plan -> read/harmonise/validate -> load -> build.
 
-Tasks are coarse (a stage each, all sources at once) because a Prefect task costs milliseconds.
+Tasks are coarse (plan; read-harmonise-validate once per changed source; one load-and-build) because a
+Prefect task costs milliseconds. The per-source checks run on the flow's task runner: threads by default,
+an existing Dask cluster with `dwi run --dask ADDRESS` (prefect-dask's DaskTaskRunner).
 Validation failures are data, not transient errors: they are never retried.
 """
 
@@ -13,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from dwi import stages
+from dwi.batch import Batch
 from dwi.reference import load_reference
 from dwi.warehouse import writer
 
@@ -23,8 +26,17 @@ def plan_task(raw: Path, warehouse: Path) -> stages.Plan:
 
 
 @task(name="read-harmonise-validate", cache_policy=NO_CACHE)
-def check_task(p: stages.Plan) -> stages.Plan:
-    stages.check(p.batches, load_reference())
+def check_task(batch: Batch) -> Batch:
+    """One source; runs wherever the flow's task runner puts it (threads, or a Dask cluster: `dwi run --dask`)."""
+    return stages.check([batch], load_reference())[0]
+
+
+def check_all(p: stages.Plan) -> stages.Plan:
+    """A task per changed source, submitted to the flow's task runner; the plan gets the checked batches back."""
+    futures = [check_task.with_options(task_run_name=f"check-{b.source.id}").submit(b)
+               for b in p.batches if b.status == "pending"]
+    checked = {b.source.id: b for b in (f.result() for f in futures)}
+    p.batches = [checked.get(b.source.id, b) for b in p.batches]
     return p
 
 
@@ -45,7 +57,7 @@ def dwi_run(raw: Path, warehouse: Path) -> stages.Plan:
     if p.nothing_to_do:
         logger.info("nothing changed since the last run; the warehouse was not touched")
         return p
-    p = check_task(p)
+    p = check_all(p)
     p = load_build_task(p)
     for b in p.batches:
         for msg in b.issues.filter(b.issues["severity"] == "error")["message"].to_list()[:20]:
