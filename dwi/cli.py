@@ -142,6 +142,12 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (f
                                                       {"_relpath": str(path)})
         batches.append(Batch(source, sha256(path)))
     stages.check(batches)
+    from dwi import bulk
+    from dwi.reference import load_reference
+
+    for b in batches:
+        if bulk.streams(b):  # a big file: streamed through the same rules into a throwaway database
+            bulk.check(b, load_reference())
     print_issues(batches, limit=10_000)
     table = summary_table(batches)
     table.title = "dwi validate (nothing loaded)"

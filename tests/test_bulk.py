@@ -65,3 +65,14 @@ def test_a_broken_row_in_a_big_file_is_quarantined_like_in_a_small_one(tmp_path,
     assert (1500, "known_sex") in errors
     assert (10, "duplicate_key") in errors and (2900, "duplicate_key") in errors
     assert small[0][0][2:5] == (3000, 3000 - len({r for r, _ in errors}), len({r for r, _ in errors}))
+
+
+def test_validate_command_checks_a_big_file_with_the_same_rules(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dwi.cli import app
+
+    monkeypatch.setenv("DWI_BULK_BYTES", "0")
+    result = CliRunner().invoke(app, ["validate", str(BAD / "bad_sex.csv"), "--raw", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "known_sex" in result.output and "checked" in result.output
