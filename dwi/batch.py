@@ -26,6 +26,7 @@ class Batch:
     sha256: str
     status: str = "pending"  # pending | unchanged | rejected | checked | loaded | failed
     frame: pl.DataFrame | None = None  # rows as read, then harmonised, then only the valid ones
+    indicators: pl.DataFrame | None = None  # indicators the file registered on the fly (dwi/readers)
     rows_in: int = 0
     rows_quarantined: int = 0
     issues: pl.DataFrame = field(default_factory=issues)

@@ -14,10 +14,16 @@ import polars as pl
 
 from dwi import __version__, config
 from dwi.manifest import META_FIELDS, Source
+from dwi.readers.registry import extend_tables
 from dwi.reference import Reference
 
 # Python steps that write derived tables, in order: "module:function(con, ref)".
-BUILDERS: list[str] = []
+BUILDERS: list[str] = [
+    "dwi.indicators:build_indicator_values",
+    "dwi.correlations:build_correlations",
+    "dwi.reconcile:build_reconciliation",
+    "dwi.scorecard:build_scores",
+]
 
 
 def write_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
@@ -34,6 +40,7 @@ def reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference, sources: li
     rows = [{"id": s.id, "path": s.display, "format": s.format,
              **{("table_ref" if k == "table" else k): s.meta.get(k, "") for k in META_FIELDS}} for s in sources]
     write_table(con, "_sources", pl.DataFrame(rows))
+    extend_tables(con, ref)  # + indicators registered on the fly and sources loaded with `dwi ingest`
 
 
 def _views(con: duckdb.DuckDBPyConnection, files: list[Path], must: bool) -> list[Path]:
@@ -64,6 +71,9 @@ def build(con: duckdb.DuckDBPyConnection, ref: Reference, sources: list[Source],
         module, func = spec.split(":")
         getattr(importlib.import_module(module), func)(con, ref)
     _views(con, waiting, must=True)
+    broken = {name: n for name, n in sql_tests(con).items() if n}
+    if broken:  # the private copy is discarded: the published warehouse stays consistent
+        raise RuntimeError(f"warehouse assertions failed (warehouse/sql/tests): {broken}")
     con.execute("INSERT OR REPLACE INTO _meta VALUES ('fingerprint', ?), ('dwi_version', ?)",
                 [fingerprint, __version__])
 

@@ -40,6 +40,7 @@ from dwi import validate as validate_mod
 from dwi.batch import Batch, issues
 from dwi.load import TARGETS, next_load_id, record
 from dwi.read import Rejected, _looks_cp1251, check_columns, clean
+from dwi.readers.common import extend_reference
 from dwi.reference import Reference
 from schemas.observations import KEY
 
@@ -63,11 +64,28 @@ def _spec_observations() -> tuple[list[str], list[str]]:
     return REQUIRED, OPTIONAL
 
 
+def _spec_ilostat() -> tuple[list[str], list[str]]:
+    from dwi.readers import ilostat
+
+    return ilostat.REQUIRED, ilostat.OPTIONAL
+
+
+def _ilostat(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame | None, pl.DataFrame | None, list[str]]:
+    from dwi.readers import ilostat
+
+    if frame["obs_value"].null_count() == frame.height:  # only empty cells in this batch: nothing to read
+        return None, None, [f"{frame.height} row(s) have no obs_value (rows {frame['_row'][0]} to "
+                            f"{frame['_row'][-1]}); empty cells are missing values, not observations"]
+    tidy = ilostat.from_strings(frame, file, [])
+    return tidy.frame, tidy.indicators, tidy.notes
+
+
 # format -> (required and optional columns, step from a batch of strings to the tidy observation layout:
 # (frame, indicators the batch registered on the fly or None, notes))
 READERS: dict[str, tuple[Callable[[], tuple[list[str], list[str]]],
-                         Callable[[pl.DataFrame, str], tuple[pl.DataFrame, pl.DataFrame | None, list[str]]]]] = {
+                         Callable[[pl.DataFrame, str], tuple[pl.DataFrame | None, pl.DataFrame | None, list[str]]]]] = {
     "observations": (_spec_observations, _observations),
+    "ilostat": (_spec_ilostat, _ilostat),
 }
 
 
@@ -148,6 +166,11 @@ def read_batches(batch: Batch, notes: list[str]) -> Iterator[pl.DataFrame]:
             frame.columns = columns
             yield clean(frame, optional, first_row=row)
             row += record_batch.num_rows
+    except OSError as exc:
+        if not _is_gzip(batch.source.path):
+            raise
+        raise Rejected(file, f"gzip data is truncated or corrupt ({str(exc).splitlines()[0]}); download the file "
+                       "again", "file:gzip") from None
     except pa.ArrowInvalid as exc:
         message = str(exc).splitlines()[0]
         if "utf8" in message.lower():
@@ -223,7 +246,7 @@ def load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, started: 
         batch.status = "loaded"
     except Rejected as exc:
         con.execute("ROLLBACK")
-        batch.issues, batch.rows_in = issues(), 0
+        batch.issues, batch.rows_in, batch.indicators = issues(), 0, None
         batch.reject(str(exc), exc.check, exc.column)
         con.execute("BEGIN TRANSACTION")
         record(con, batch, next_load_id(con), started, flow_run_id)
@@ -240,11 +263,18 @@ def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id:
     con.execute(f"DROP TABLE IF EXISTS {STAGE}")
     source, notes, step = batch.source, [], READERS[batch.source.format][1]
     schema = _row_schema(ref)
-    quarantined_keys, errors, staged = [], [], False
+    quarantined_keys, errors, staged, found = [], [], False, []
     batch.rows_in = batch.rows_quarantined = 0
     for strings in read_batches(batch, notes):
-        frame, _indicators, step_notes = step(strings, source.display)
+        frame, indicators, step_notes = step(strings, source.display)
         notes.extend(step_notes)
+        if frame is None:
+            continue
+        if indicators is not None and indicators.height:  # codes registered on the fly, as in dwi.stages
+            found.append(indicators)
+            batch.indicators = pl.concat(found).unique("code", keep="first", maintain_order=True)
+            ref = extend_reference(ref, batch.indicators)
+            schema = _row_schema(ref)
         part = Batch(source, batch.sha256, frame=harmonise.observations(frame, ref), rows_in=frame.height)
         part_errors = validate_mod.schema_issues(part, part.frame, schema)
         kept = validate_mod.quarantine(part, part.frame, part_errors)
@@ -259,7 +289,9 @@ def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id:
         con.unregister("bulk_batch")
         staged = True
     if not staged:
-        raise Rejected(source.display, "no data rows", "file:no_rows")
+        if batch.source.format == "ilostat":
+            raise Rejected(source.display, "no row has an obs_value; nothing to load", "file:no_rows", "obs_value")
+        raise Rejected(source.display, "header only, no data rows", "file:no_rows")
     part = Batch(source, batch.sha256)
     dup = _duplicates(con, part, pl.concat(quarantined_keys))
     if dup.height:
@@ -268,7 +300,8 @@ def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id:
         deleted = con.execute(f"DELETE FROM {STAGE} WHERE _row IN (SELECT row FROM bulk_dup_rows)").fetchall()[0][0]
         con.unregister("bulk_dup_rows")
         batch.rows_quarantined += deleted
-    batch.add_issues(issues([{"source_id": source.id, "file": source.display, "check": "file:bom",
+    batch.add_issues(issues([{"source_id": source.id, "file": source.display,
+                              "check": "file:bom" if "byte-order" in note else "file:note",
                               "message": f"{source.display}: {note}", "severity": "info"} for note in notes]))
     batch.add_issues(pl.concat(errors).sort("row", "column"))
     for first, last in _year_groups(con):

@@ -1,4 +1,4 @@
-"""The `dwi` command: run, validate, sql (and more verbs as they land).
+"""The `dwi` command: run, validate, sql, export, report (and more verbs as they land).
 
 Every verb takes --warehouse (or $DWI_WAREHOUSE); run and validate take --raw (or $DWI_RAW).
 Errors are one readable line on stderr and a non-zero exit code (see dwi.errors), never a traceback.
@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dwi import config
-from dwi.errors import EXIT_DATA, EXIT_OK, DwiError
+from dwi.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, DwiError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="dwi: decent-work indicators from official labour statistics, in DuckDB.")
@@ -38,6 +38,15 @@ def friendly(fn):
         except DwiError as exc:
             err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # an internal failure still gets one line; DWI_DEBUG=1 shows the traceback
+            if os.environ.get("DWI_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[-1]
+            err.print(f"[bold red]error:[/] {type(exc).__name__}: {first} (run with DWI_DEBUG=1 for details)",
+                      soft_wrap=True)
+            raise typer.Exit(EXIT_INTERNAL) from None
     return wrapper
 
 
@@ -45,6 +54,8 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # A busy machine can take longer than Prefect's default to start its temporary server.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _cell(v) -> str:
@@ -85,12 +96,19 @@ def print_issues(batches, limit: int = 50) -> None:
         err.print(f"... and {total - shown} more; see the quality_issues view")
 
 
+NoExportsOpt = Annotated[bool, typer.Option("--no-exports", help="skip the exports and the report")]
+ExportsOpt = Annotated[Path | None, typer.Option("--exports", help="folder for the exports and the report "
+                                                                  "[env DWI_EXPORTS; default exports/]")]
+
+
 @app.command()
 @friendly
-def run(raw: RawOpt = None, warehouse: WarehouseOpt = None,
+def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt = None,
+        no_exports: NoExportsOpt = False,
         dask: Annotated[str | None, typer.Option("--dask", help="run the per-source checks on this existing Dask "
                                                  "cluster, e.g. tcp://10.0.0.5:8786 [env DWI_DASK]")] = None) -> None:
-    """Load every changed source in raw/ into the warehouse, rebuild the views, print a summary."""
+    """Load every changed source in raw/ into the warehouse, rebuild the views, write the exports and the
+    report (unless up to date), print a summary."""
     _quiet_prefect()
     from flows.pipeline import dwi_run
 
@@ -101,22 +119,67 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None,
 
         dwi_run = dwi_run.with_options(task_runner=DaskTaskRunner(address=dask))
     try:
-        p = dwi_run(raw_path, wh)
+        with err.status("running the dwi-run flow (plan, check, load, build)..."):
+            p = dwi_run(raw_path, wh)
     except OSError as exc:
         if not dask:
             raise
         raise DwiError(f"cannot reach the Dask cluster at {dask}: {str(exc).splitlines()[0]}; "
                        "start it or check --dask / DWI_DASK") from None
+    for message in p.fetch_failures:  # URL sources (dwi.fetch)
+        err.print(f"[red]fetch failed:[/] {message}", soft_wrap=True)
     print_issues(p.batches)
-    failed = any(b.has_problems for b in p.batches)
+    failed = any(b.has_problems for b in p.batches) or bool(p.fetch_failures)
     if p.nothing_to_do:
         out.print(f"nothing changed since the last run; {wh} was not touched")
         if failed:
             err.print("some sources still have problems from their last load; see the quality_issues view")
-        raise typer.Exit(EXIT_DATA if failed else EXIT_OK)
-    out.print(summary_table(p.batches))
-    out.print(f"warehouse: {wh}")
+    else:
+        out.print(summary_table(p.batches))
+    published = None if no_exports else publish_outputs(wh, exports)
+    if wh.is_file():
+        out.print(outputs_table(wh, published))
     raise typer.Exit(EXIT_DATA if failed else EXIT_OK)
+
+
+def publish_outputs(wh: Path, exports: Path | None, force: bool = False):
+    """Write exports/report with a Rich progress display; skipped when up to date."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    from dwi.publish import exports_dir, publish
+
+    if not wh.is_file():
+        return None
+    with Progress(SpinnerColumn(), TextColumn("{task.fields[phase]:<8}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), console=err, transient=True) as progress:
+        tasks: dict[str, int] = {}
+
+        def step(phase: str, msg: str, done: int | None, total: int | None) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(msg, phase=phase, total=total)
+            progress.update(tasks[phase], description=msg, completed=done or 0, total=total)
+
+        return publish(wh, exports_dir(exports), force=force, step=step)
+
+
+def outputs_table(wh: Path, published) -> Table:
+    from dwi.publish import CHARTS, facts
+
+    table = Table(title="dwi run: summary", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("", overflow="fold")
+    for k, v in facts(wh).items():
+        table.add_row(k, v)
+    table.add_row("warehouse", str(wh))
+    if published is None:
+        table.add_row("exports", "not written (--no-exports)")
+    else:
+        state = "up to date, not rewritten" if published.skipped else "written"
+        names = ", ".join(f.name for f in published.files)
+        table.add_row("exports", f"{published.folder} ({state}): {names}")
+        table.add_row("report", str(published.report))
+        table.add_row("charts", f"{published.folder / CHARTS} ({published.charts} SVG files)")
+    return table
 
 
 @app.command()
@@ -128,7 +191,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (f
     from dwi import stages
     from dwi.batch import Batch
     from dwi.manifest import Source, load_manifest, sha256
-    from dwi.read import sniff_format
+    from dwi.readers.detect import detect_format
 
     raw_path = config.raw_dir(raw)
     listed = {}
@@ -138,7 +201,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (f
     for path in paths:
         if not path.is_file():
             raise DwiError(f"{path}: no such file")
-        source = listed.get(path.resolve()) or Source(path.stem, path.resolve(), sniff_format(path),
+        source = listed.get(path.resolve()) or Source(path.stem, path.resolve(), detect_format(path),
                                                       {"_relpath": str(path)})
         batches.append(Batch(source, sha256(path)))
     stages.check(batches)
@@ -178,6 +241,131 @@ def sql(query: Annotated[str, typer.Argument(help="one read-only SQL statement")
             table.add_row(*(_cell(v) for v in row))
         out.print(table)
         out.print(f"{frame.height} row(s)")
+
+
+@app.command()
+@friendly
+def scorecard(programme: Annotated[str | None, typer.Option("--programme", help="one programme id")] = None,
+              warehouse: WarehouseOpt = None) -> None:
+    """Print each programme's scorecard tree: reported and computed grades, discrepancies, missing and
+    inferred grades (the dwcp_scores view; read-only)."""
+    from dwi.scorecard import read_scores, render
+
+    for part in render(read_scores(config.warehouse_path(warehouse), programme)):
+        out.print(part)
+
+
+@app.command()
+@friendly
+def correlate(x: Annotated[str, typer.Argument(help="indicator code (x)")],
+              y: Annotated[str, typer.Argument(help="indicator code (y)")],
+              scope: Annotated[str, typer.Option("--scope", help="national | regions")] = "national",
+              warehouse: WarehouseOpt = None) -> None:
+    """Correlate two indicators exactly as the `correlations` view does (scipy; flags for small n, trends,
+    influential points, mixed sources)."""
+    from dwi.correlations import correlate as compute
+    from dwi.correlations import known_code
+    from dwi.warehouse import connect_read_only
+
+    if scope not in ("national", "regions"):
+        raise DwiError(f"--scope must be national or regions, not '{scope}'")
+    wh = config.warehouse_path(warehouse)
+    if not wh.is_file():
+        raise DwiError(f"{wh}: no warehouse; run `dwi run` first")
+    con = connect_read_only(wh)
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "_indicator_values" not in tables:
+            raise DwiError(f"{wh} has no indicator values; run `dwi run` to build them")
+        for code in (x, y):
+            if not known_code(con, code):
+                raise DwiError(f"unknown indicator '{code}': not in the registry or indicator_values (list "
+                               "them: dwi sql \"select distinct indicator_code from indicator_values\")")
+        row = compute(con, x, y, scope)
+    finally:
+        con.close()
+    table = Table(title=f"dwi correlate {x} {y} --scope {scope}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in row.items():
+        shown = "" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
+        table.add_row(key, shown)
+    out.print(table)
+
+
+@app.command("export")
+@friendly
+def export_cmd(fmt: Annotated[list[str] | None, typer.Option("--format", help="csv | parquet | xlsx | json | "
+                                                             "sdmx-csv (repeatable; default: all)")] = None,
+               out_dir: Annotated[Path | None, typer.Option("--out", help="folder [env DWI_EXPORTS; default "
+                                                            "exports/]")] = None,
+               indicator: Annotated[list[str] | None, typer.Option("--indicator", help="indicator code "
+                                                                   "(repeatable)")] = None,
+               region: Annotated[list[str] | None, typer.Option("--region", help="region code "
+                                                                "(repeatable)")] = None,
+               warehouse: WarehouseOpt = None) -> None:
+    """Write indicator values with their metadata and provenance (CSV, Parquet, XLSX, JSON, SDMX-CSV)."""
+    from dwi.exports import FORMATS, export
+    from dwi.publish import exports_dir
+    from dwi.warehouse import connect_read_only
+
+    folder = exports_dir(out_dir)
+    con = connect_read_only(config.warehouse_path(warehouse))
+    try:
+        files = export(con, folder, fmt or FORMATS, indicator or (), region or (),
+                       on_done=lambda f, p: out.print(f"{f:<9} {p}"))
+    finally:
+        con.close()
+    out.print(f"{len(files)} file(s) in {folder}")
+
+
+@app.command()
+@friendly
+def report(out_file: Annotated[Path | None, typer.Option("--out", help="HTML file [default: "
+                                                         "exports/report.html]")] = None,
+           charts: Annotated[bool, typer.Option("--charts/--no-charts", help="also write charts/*.svg next "
+                                                "to it")] = True,
+           warehouse: WarehouseOpt = None) -> None:
+    """Write the self-contained HTML report (works offline) and one SVG per chart."""
+    from dwi.publish import CHARTS, REPORT, exports_dir
+    from dwi.report import write_report
+    from dwi.warehouse import connect_read_only
+
+    path = (out_file or exports_dir() / REPORT).resolve()
+    con = connect_read_only(config.warehouse_path(warehouse))
+    try:
+        with err.status("writing the report...") as status:
+            write_report(con, path, path.parent / CHARTS if charts else None,
+                         lambda msg: status.update(f"report: {msg}"))
+    finally:
+        con.close()
+    out.print(f"report: {path}")
+
+
+@app.command()
+@friendly
+def ingest(path: Annotated[Path, typer.Argument(help="the file to load (.csv, .csv.gz, .xlsx)")],
+           fmt: Annotated[str | None, typer.Option("--format", help="ilostat | wdi | xlsx | tidy "
+                                                   "(default: detected from the content)")] = None,
+           source_id: Annotated[str | None, typer.Option("--source-id", help="source id (default: from the "
+                                                         "file name)")] = None,
+           layout: Annotated[str | None, typer.Option("--layout", help="xlsx layout: a YAML file or a name "
+                                                      "in dwi/reference/layouts/")] = None,
+           warehouse: WarehouseOpt = None) -> None:
+    """Load one file through the same validation, quarantine and provenance as `dwi run`."""
+    from dwi.ingest import ingest as ingest_file
+
+    wh = config.warehouse_path(warehouse)
+    batch = ingest_file(path, wh, fmt, source_id, layout)
+    if batch.status == "unchanged":
+        out.print(f"{path}: already loaded as source '{batch.source.id}' with this content; nothing to do")
+        raise typer.Exit(EXIT_OK)
+    print_issues([batch])
+    table = summary_table([batch])
+    table.title = f"dwi ingest ({batch.source.format})"
+    out.print(table)
+    out.print(f"warehouse: {wh}")
+    raise typer.Exit(EXIT_DATA if batch.has_problems else EXIT_OK)
 
 
 if __name__ == "__main__":

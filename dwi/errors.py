@@ -8,6 +8,7 @@ EXIT_DATA = 1  # some rows were quarantined or a file was rejected
 EXIT_USAGE = 2  # bad arguments, bad manifest, refused SQL
 EXIT_BUSY = 3  # another run holds the warehouse
 EXIT_IO = 4  # the warehouse cannot be written (read-only directory, disk full)
+EXIT_INTERNAL = 5  # an unexpected failure (a bug or the environment, e.g. Prefect could not start)
 
 
 class DwiError(Exception):

@@ -8,17 +8,22 @@ import duckdb
 import polars as pl
 
 from dwi.batch import ISSUE_SCHEMA, Batch
+from dwi.readers.common import READER_FORMATS
 
 TARGETS = {
     "observations": ("_observations", """
         SELECT $load_id, $source_id, _row, indicator_code, region_code, region, sex, year, period, value,
-               value_reported, unit, obs_status, source_ref, note FROM batch_rows"""),
+               value_reported, unit, obs_status, source_ref, note, country, classif1, classif2
+        FROM batch_rows"""),
     "conventions": ("_conventions", """
         SELECT $load_id, $source_id, _row, convention_no, title, ratification_date, note FROM batch_rows"""),
     "dwcp_assessments": ("_dwcp_assessments", """
         SELECT $load_id, $source_id, _row, programme, level, code, parent_code, title, status_text, grade,
                grade_reported, grade_basis, evidence, location, note FROM batch_rows"""),
 }
+
+
+TARGETS.update({fmt: TARGETS["observations"] for fmt in READER_FORMATS})  # readers yield observations
 
 
 def register_target(fmt: str, table: str, select_sql: str) -> None:
@@ -54,6 +59,11 @@ def record(con: duckdb.DuckDBPyConnection, batch: Batch, load_id: int, started: 
            flow_run_id: str | None) -> None:
     """The load row and the issues of one source (inside the caller's transaction)."""
     params = {"load_id": load_id, "source_id": batch.source.id}
+    if batch.status not in ("rejected", "failed") and batch.indicators is not None and batch.indicators.height:
+        con.register("batch_indicators", batch.indicators.to_arrow())
+        con.execute("INSERT INTO _source_indicators SELECT $load_id, $source_id, code, name, unit, "
+                    "ilostat, notes FROM batch_indicators", params)
+        con.unregister("batch_indicators")
     con.execute(
         "INSERT INTO _loads VALUES ($load_id, $source_id, $sha, $status, $started, now(), $rows_in, $loaded, "
         "$quarantined, $flow_run_id, $file, $message)",

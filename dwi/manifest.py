@@ -10,7 +10,7 @@ import yaml
 
 from dwi.errors import DwiError
 
-FORMATS = ("observations", "conventions", "dwcp_assessments")
+FORMATS = ("observations", "conventions", "dwcp_assessments", "ilostat", "wdi", "xlsx")
 META_FIELDS = ("title", "publisher", "document", "table", "page", "reference_date", "coverage", "notes")
 MANIFEST = "manifest.yaml"
 
@@ -62,7 +62,9 @@ def load_manifest(raw: Path) -> list[Source]:
         where = f"{file}, source #{i}"
         if not isinstance(entry, dict):
             raise DwiError(f"{where}: expected a mapping with id, path and format")
-        missing = [k for k in ("id", "path", "format") if not entry.get(k)]
+        missing = [k for k in ("id", "format") if not entry.get(k)]
+        if not entry.get("path") and not entry.get("url"):
+            missing.append("path (or url)")
         if missing:
             raise DwiError(f"{where}: missing {', '.join(missing)}")
         sid = str(entry["id"])
@@ -71,10 +73,12 @@ def load_manifest(raw: Path) -> list[Source]:
         seen.add(sid)
         if entry["format"] not in FORMATS:
             raise DwiError(f"{where} ({sid}): format '{entry['format']}' is not one of {', '.join(FORMATS)}")
-        path = resolve_inside(raw, str(entry["path"]), f"{where} ({sid})")
-        if not path.is_file():
+        relpath = str(entry.get("path") or Path("snapshots") / sid)  # url sources: see dwi.fetch
+        path = resolve_inside(raw, relpath, f"{where} ({sid})")
+        if not entry.get("url") and not path.is_file():
             raise DwiError(f"{where} ({sid}): file {entry['path']} not found in {raw}")
         meta = {k: ("" if entry.get(k) is None else str(entry.get(k))) for k in META_FIELDS}
-        meta["_relpath"] = str(Path(raw.name) / entry["path"])
+        meta["_relpath"] = str(Path(raw.name) / relpath)
+        meta.update({k: str(entry[k]) for k in ("url", "layout") if entry.get(k)})
         sources.append(Source(sid, path, entry["format"], meta))
     return sources

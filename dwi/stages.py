@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from dwi import build as build_mod
-from dwi import bulk
+from dwi import bulk, readers
+from dwi import fetch as fetch_mod
 from dwi import harmonise as harmonise_mod
 from dwi import read as read_mod
 from dwi import validate as validate_mod
 from dwi.batch import Batch, issues
 from dwi.load import load_batch
 from dwi.manifest import Source, load_manifest, sha256
+from dwi.readers.common import extend_reference
 from dwi.reference import Reference, load_reference
 from dwi.warehouse import fingerprint, read_state
 
@@ -32,6 +34,11 @@ class Plan:
     batches: list[Batch]
     fingerprint: str
     rebuild: bool  # derived objects must be rebuilt (code, SQL, reference or manifest changed)
+    fetched: list = field(default_factory=list)  # dwi.fetch.Fetched, one per URL source
+
+    @property
+    def fetch_failures(self) -> list[str]:
+        return [f.message for f in self.fetched if f.status == "failed"]
 
     @property
     def changed(self) -> list[Batch]:
@@ -44,37 +51,49 @@ class Plan:
 
 def plan(raw: Path, warehouse: Path) -> Plan:
     """Which sources changed since their last load (by content hash), and whether to rebuild."""
-    sources = load_manifest(raw)
+    sources, fetched = fetch_mod.resolve(raw, load_manifest(raw))
     loaded, old_fingerprint = read_state(warehouse)
     fp = fingerprint(raw)
     rebuild = fp != old_fingerprint
     batches = []
     for source in sources:
+        if not source.path.is_file():  # a URL source that was never fetched successfully
+            batch = Batch(source, "")
+            batch.reject(next(f.message for f in fetched if f.source_id == source.id), "fetch:failed", "url")
+            batches.append(batch)
+            continue
         batch = Batch(source, sha256(source.path))
         last = loaded.get(source.id)
         if not rebuild and last and last[0] == batch.sha256:
             batch.status, batch.previous = "unchanged", (last[1], last[2])
         batches.append(batch)
-    return Plan(raw, warehouse, sources, batches, fp, rebuild)
+    return Plan(raw, warehouse, sources, batches, fp, rebuild, fetched)
 
 
 def read(batch: Batch) -> Batch:
     """Parse the file into strings; structural problems reject it."""
-    spec = importlib.import_module(f"schemas.{batch.source.format}")
+    spec = importlib.import_module(f"schemas.{readers.frame_format(batch.source.format)}")
     try:
-        frame, notes = read_mod.read_csv(batch.source.path, batch.source.display, spec.REQUIRED, spec.OPTIONAL)
+        if batch.source.format in readers.READER_FORMATS:
+            tidy = readers.read_source(batch.source.path, batch.source.display, batch.source.format,
+                                       batch.source.meta)
+            frame, notes, batch.indicators = tidy.frame, tidy.notes, tidy.indicators
+        else:
+            frame, notes = read_mod.read_csv(batch.source.path, batch.source.display, spec.REQUIRED,
+                                             spec.OPTIONAL)
     except read_mod.Rejected as exc:
         batch.reject(str(exc), exc.check, exc.column)
         return batch
     batch.frame, batch.rows_in = frame, frame.height
-    batch.add_issues(issues([{"source_id": batch.source.id, "file": batch.source.display, "check": "file:bom",
+    batch.add_issues(issues([{"source_id": batch.source.id, "file": batch.source.display,
+                              "check": "file:bom" if "byte-order" in note else "file:note",
                               "message": f"{batch.source.display}: {note}", "severity": "info"} for note in notes]))
     return batch
 
 
 def harmonise(batch: Batch, ref: Reference) -> Batch:
     if batch.status == "pending":
-        batch.frame = getattr(harmonise_mod, batch.source.format)(batch.frame, ref)
+        batch.frame = getattr(harmonise_mod, readers.frame_format(batch.source.format))(batch.frame, ref)
     return batch
 
 
@@ -87,8 +106,13 @@ def validate(batch: Batch, ref: Reference) -> Batch:
 def check(batches: list[Batch], ref: Reference | None = None) -> list[Batch]:
     """read -> harmonise -> validate for every changed batch (big files are left to `load`: dwi.bulk)."""
     ref = ref or load_reference()
-    return [validate(harmonise(read(b), ref), ref) if b.status == "pending" and not bulk.streams(b) else b
-            for b in batches]
+    return [_check_one(b, ref) if b.status == "pending" and not bulk.streams(b) else b for b in batches]
+
+
+def _check_one(batch: Batch, ref: Reference) -> Batch:
+    read(batch)
+    ref = extend_reference(ref, batch.indicators)  # codes a reader registered on the fly
+    return validate(harmonise(batch, ref), ref)
 
 
 def load(con: duckdb.DuckDBPyConnection, p: Plan, flow_run_id: str | None) -> None:
@@ -101,18 +125,22 @@ def load(con: duckdb.DuckDBPyConnection, p: Plan, flow_run_id: str | None) -> No
         if not p.rebuild and done.get(batch.source.id) == batch.sha256:
             batch.status = "unchanged"
             continue
-        started = dt.datetime.now(dt.UTC)
-        try:
-            if streamed:
-                bulk.load(con, batch, load_reference(), started, flow_run_id)
-            else:
-                load_batch(con, batch, started, flow_run_id)
-        except duckdb.Error as exc:  # the source's transaction was rolled back; record why and go on
-            batch.status, batch.message = "failed", f"{batch.source.display}: load failed: {str(exc).splitlines()[0]}"
-            batch.frame, batch.rows_quarantined = None, batch.rows_in
-            batch.issues = issues([{"source_id": batch.source.id, "file": batch.source.display, "check": "load",
-                                    "message": batch.message, "severity": "error"}])
+        load_one(con, batch, dt.datetime.now(dt.UTC), flow_run_id)
+
+
+def load_one(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetime, flow_run_id: str | None) -> None:
+    """One source in its own transaction: a checked batch, or a big file streamed through dwi.bulk."""
+    try:
+        if bulk.streams(batch):
+            bulk.load(con, batch, load_reference(), started, flow_run_id)
+        else:
             load_batch(con, batch, started, flow_run_id)
+    except duckdb.Error as exc:  # the source's transaction was rolled back; record why and go on
+        batch.status, batch.message = "failed", f"{batch.source.display}: load failed: {str(exc).splitlines()[0]}"
+        batch.frame, batch.rows_quarantined = None, batch.rows_in
+        batch.issues = issues([{"source_id": batch.source.id, "file": batch.source.display, "check": "load",
+                                "message": batch.message, "severity": "error"}])
+        load_batch(con, batch, started, flow_run_id)
 
 
 def build(con: duckdb.DuckDBPyConnection, p: Plan, ref: Reference | None = None) -> None:

@@ -9,6 +9,7 @@ import pandera.polars as pa
 import polars as pl
 
 from dwi.batch import ISSUE_SCHEMA, Batch
+from dwi.readers.common import frame_format
 from dwi.reference import Reference
 from schemas.observations import FIRST_YEAR, KEY
 
@@ -35,6 +36,12 @@ EXPECTED = {
     "missing_has_no_grade": "no grade when grade_basis is 'missing'",
     "graded_has_grade": "a grade unless grade_basis is 'missing'",
     "parent_exists": "the code of an existing node one level up (priority > outcome > activity > sub_activity)",
+    "programme_id": "a programme id of letters, digits, '_', '-' or '.' (no spaces)",
+    "whole_point": "a whole point 1-6 for an activity without sub-activities (Table 2 has no half points)",
+    "matches_parent": "the parent's code plus one segment (1 > 1.2 > 1.2.3 > 1.2.3.a; a priority: no dot)",
+    "reasoning_required": "a note with the reasoning when grade_basis is 'inferred' or 'missing'",
+    "graded_has_evidence": "an evidence quote and its location when a grade is given",
+    "programme_held_back": "every row of the programme valid (a tree with a node missing gives wrong means)",
 }
 REPORTED = {"value": "value_reported", "year": "year_reported", "convention_no": "convention_no_reported",
             "ratification_date": "ratification_date_reported", "grade": "grade_reported"}
@@ -65,13 +72,17 @@ def failure_issues(batch: Batch, frame: pl.DataFrame, cases: pl.DataFrame) -> pl
         .otherwise(pl.col("check").str.split(":").list.last().str.replace(r"\(.*$", "")).alias("rule"),
     )
     shown = [c for c in frame.columns if not c.startswith("_")]
+    # The format's own key (a dwcp_assessments frame has no observation key columns).
+    key = getattr(importlib.import_module(f"schemas.{batch.source.format}"), "KEY", KEY)
     long = (frame.with_row_index("index")
             .select("index", "_row", *[pl.col(c).cast(pl.String) for c in shown],
-                    pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in KEY if k in frame.columns],
+                    pl.concat_str([pl.col(k).cast(pl.String).fill_null("")
+                                   for k in key if k in frame.columns],
                                   separator="|").alias("key"))
             .unpivot(index=["index", "_row"], variable_name="shown_column", value_name="found"))
     display = pl.col("column").replace(REPORTED)
-    expected_unit = frame.select(pl.col("expected_unit") if "expected_unit" in frame.columns else pl.lit(None))
+    expected_unit = frame.select(pl.col("expected_unit") if "expected_unit" in frame.columns
+                                 else pl.repeat(None, frame.height, dtype=pl.String).alias("expected_unit"))
     out = (cases.with_columns(display.alias("shown_column"))
            .join(long, on=["index", "shown_column"], how="left")
            .join(frame.with_row_index("index").select("index", expected_unit.to_series().alias("expected_unit")),
@@ -126,12 +137,12 @@ def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.
     ind = ref.indicators
     out = []
     partial = batch.source.meta.get("coverage", "").startswith("partial")
-    key = ["indicator_code", "sex", "year", "period"]
+    key = ["indicator_code", "country", "sex", "year", "period", "classif1", "classif2"]
     additive = ind.filter(pl.col("additive"))["code"]
     if not partial:
         regional = (frame.filter(pl.col("indicator_code").is_in(additive.implode()), pl.col("region_code") != "KZ")
                     .group_by(key).agg(pl.col("value").sum().alias("regions_sum"), pl.len().alias("n_regions")))
-        totals = frame.filter(pl.col("region_code") == "KZ").join(regional, on=key, how="inner")
+        totals = frame.filter(pl.col("region_code") == "KZ").join(regional, on=key, how="inner", nulls_equal=True)
         bad = totals.filter((pl.col("regions_sum") - pl.col("value")).abs() > 1e-6)
         out.append(_warnings(batch, bad, "regions_sum_to_total", pl.concat_str(
             pl.lit("the reported total "), pl.col("value_reported"), pl.lit(" of "), pl.col("indicator_code"),
@@ -139,11 +150,13 @@ def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.
             pl.col("regions_sum").cast(pl.Int64).cast(pl.String)), pl.col("value_reported")))
     shares = ind.filter(pl.col("numerator").is_not_null()).select(
         pl.col("code").alias("indicator_code"), "numerator", "denominator")
-    cell = ["region_code", "sex", "year", "period"]
+    cell = ["country", "region_code", "sex", "year", "period", "classif1", "classif2"]
     parts = frame.select(*cell, pl.col("indicator_code").alias("part"), pl.col("value").alias("part_value"))
     checked = (frame.join(shares, on="indicator_code")
-               .join(parts.rename({"part": "numerator", "part_value": "num"}), on=[*cell, "numerator"])
-               .join(parts.rename({"part": "denominator", "part_value": "den"}), on=[*cell, "denominator"])
+               .join(parts.rename({"part": "numerator", "part_value": "num"}), on=[*cell, "numerator"],
+                     nulls_equal=True)
+               .join(parts.rename({"part": "denominator", "part_value": "den"}), on=[*cell, "denominator"],
+                     nulls_equal=True)
                .with_columns((pl.col("num") / pl.col("den") * 100).alias("recomputed"),
                              printed_tolerance(pl.col("value_reported")).alias("tolerance")))
     bad = checked.filter((pl.col("recomputed") - pl.col("value")).abs() > pl.col("tolerance"))
@@ -152,17 +165,41 @@ def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.
         pl.col("numerator"), pl.lit(" / "), pl.col("denominator"), pl.lit(" x 100 = "),
         pl.col("recomputed").round(3).cast(pl.String), pl.lit(" (tolerance "),
         pl.col("tolerance").round(4).cast(pl.String), pl.lit(")")), pl.col("value_reported")))
-    regions = ref.regions.select(pl.col("code").alias("region_code"), "valid_from", "valid_to", "name_en")
-    dated = frame.join(regions, on="region_code").filter(
-        (pl.col("valid_to").is_not_null() & (pl.col("valid_to").dt.year() <= pl.col("year")) &
-         ~((pl.col("valid_to").dt.year() == pl.col("year")) & pl.col("period").is_in(["H1", "Q1", "Q2"])))
-        | (pl.col("valid_from").is_not_null() & (pl.col("valid_from").dt.year() > pl.col("year"))))
-    out.append(_warnings(batch, dated, "region_validity", pl.concat_str(
+    out.append(region_date_warnings(batch, frame, ref))
+    return pl.concat([o.select(list(ISSUE_SCHEMA)) for o in out])
+
+
+def region_date_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
+    """A region used for a period not entirely inside its validity (it did not exist, or its territory
+    changed during the period: South Kazakhstan in 2018, Turkistan in 2017), and a time-bound name used
+    outside its dates (Nur-Sultan outside 2019-03-20..2022-09-17) are warnings; the rows still load."""
+    from dwi.harmonise import period_dates
+
+    start, end = period_dates(pl.col("year"), pl.col("period"))
+    span = pl.concat_str(pl.col("year").cast(pl.String), pl.when(pl.col("period") != "Y")
+                         .then(pl.concat_str(pl.lit(" "), pl.col("period"))).otherwise(pl.lit("")))
+    regions = ref.regions.select(pl.col("code").alias("region_code"), "valid_from", "valid_to")
+    dated = frame.join(regions, on="region_code").with_columns(start.alias("_start"), end.alias("_end"))
+    dated = dated.filter(
+        (pl.col("valid_to").is_not_null() & (pl.col("valid_to") <= pl.col("_end")))
+        | (pl.col("valid_from").is_not_null() & (pl.col("valid_from") > pl.col("_start"))))
+    by_region = _warnings(batch, dated, "region_validity", pl.concat_str(
         pl.lit("region '"), pl.col("region"), pl.lit("' ("), pl.col("region_code"), pl.lit(") existed from "),
         pl.col("valid_from").cast(pl.String).fill_null("before 1991"), pl.lit(" to "),
-        pl.col("valid_to").cast(pl.String).fill_null("now"), pl.lit(", not in "), pl.col("year").cast(pl.String)),
-        pl.col("region")))
-    return pl.concat([o.select(list(ISSUE_SCHEMA)) for o in out])
+        pl.col("valid_to").cast(pl.String).fill_null("now"), pl.lit("; the period "), span,
+        pl.lit(" is not (entirely) within that")), pl.col("region"))
+    if "alias_valid_from" not in frame.columns:
+        return by_region
+    named = frame.with_columns(start.alias("_start"), end.alias("_end")).filter(
+        (pl.col("alias_valid_to").is_not_null() & (pl.col("alias_valid_to") <= pl.col("_start")))
+        | (pl.col("alias_valid_from").is_not_null() & (pl.col("alias_valid_from") > pl.col("_end"))))
+    by_name = _warnings(batch, named, "region_name_validity", pl.concat_str(
+        pl.lit("the name '"), pl.col("region"), pl.lit("' was used for "), pl.col("region_code"),
+        pl.lit(" from "),
+        pl.col("alias_valid_from").cast(pl.String).fill_null("before 1991"), pl.lit(" to "),
+        pl.col("alias_valid_to").cast(pl.String).fill_null("now"), pl.lit(", not in "), span,
+        pl.lit("; resolved to "), pl.col("region_code"), pl.lit(" anyway")), pl.col("region"))
+    return pl.concat([by_region, by_name])
 
 
 def schema_for(fmt: str, ref: Reference) -> pa.DataFrameSchema:
@@ -172,10 +209,16 @@ def schema_for(fmt: str, ref: Reference) -> pa.DataFrameSchema:
 def validate(batch: Batch, ref: Reference) -> Batch:
     """Quarantine rows that break a rule; add warnings for cross-row inconsistencies."""
     frame = batch.frame
-    errors = schema_issues(batch, frame, schema_for(batch.source.format, ref))
+    fmt = frame_format(batch.source.format)
+    errors = schema_issues(batch, frame, schema_for(fmt, ref))
     batch.add_issues(errors)
     kept = quarantine(batch, frame, errors)
-    if batch.source.format == "observations":
+    held_back = getattr(importlib.import_module(f"schemas.{fmt}"), "held_back", None)
+    if held_back is not None:  # a format whose rows only make sense together (a programme's grade tree)
+        kept, more = held_back(batch, frame, kept)
+        batch.add_issues(more)
+        batch.rows_quarantined = frame.height - kept.height
+    if fmt == "observations":
         batch.add_issues(cross_row_warnings(batch, kept, ref))
     batch.frame = kept
     batch.status = "checked"

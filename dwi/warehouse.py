@@ -118,7 +118,7 @@ def run_sql_file(con: duckdb.DuckDBPyConnection, file: Path) -> None:
 def fingerprint(raw: Path) -> str:
     """Hash of everything besides the source files that shapes the warehouse: code, SQL, reference, manifest."""
     digest = hashlib.sha256()
-    files = [*sorted(config.SQL_DIR.rglob("*.sql")), *sorted(config.REFERENCE_DIR.glob("*")),
+    files = [*sorted(config.SQL_DIR.rglob("*.sql")), *sorted(config.REFERENCE_DIR.rglob("*")),
              *sorted(Path(__file__).parent.rglob("*.py")), *sorted((config.ROOT / "schemas").glob("*.py")),
              raw / "manifest.yaml"]
     for f in files:

@@ -54,6 +54,8 @@ def dwi_run(raw: Path, warehouse: Path) -> stages.Plan:
     """Load every changed source in raw/ into the warehouse and rebuild the views."""
     logger = get_run_logger()
     p = plan_task(raw, warehouse)
+    for message in p.fetch_failures:
+        logger.warning(message)
     if p.nothing_to_do:
         logger.info("nothing changed since the last run; the warehouse was not touched")
         return p

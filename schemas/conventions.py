@@ -5,13 +5,12 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from schemas import rule
+
 REQUIRED = ["convention_no", "title", "ratification_date"]
 OPTIONAL = ["note"]
 KEY = ["convention_no"]
 
-
-def _rule(name: str, expr: pl.Expr) -> pa.Check:
-    return pa.Check(lambda data: data.lazyframe.select(expr.fill_null(True)), name=name)
 
 
 def schema(ref) -> pa.DataFrameSchema:
@@ -23,10 +22,10 @@ def schema(ref) -> pa.DataFrameSchema:
             "ratification_date": pa.Column(pl.Date, nullable=True),
         },
         checks=[
-            _rule("convention_no:integer", pl.col("convention_no").is_not_null()),
-            _rule("convention_no:in_range", pl.col("convention_no").is_between(1, 300)),
-            _rule("title:required", pl.col("title").is_not_null()),
-            _rule("ratification_date:date", pl.col("ratification_date").is_not_null()),
+            rule("convention_no:integer", pl.col("convention_no").is_not_null()),
+            rule("convention_no:in_range", pl.col("convention_no").is_between(1, 300)),
+            rule("title:required", pl.col("title").is_not_null()),
+            rule("ratification_date:date", pl.col("ratification_date").is_not_null()),
         ],
         unique=KEY,
         strict=False,

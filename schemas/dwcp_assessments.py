@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from schemas import rule
+
 REQUIRED = ["programme", "level", "code", "parent_code", "title", "status_text", "grade", "grade_basis",
             "evidence", "location", "note"]
 OPTIONAL: list[str] = []
@@ -18,10 +20,9 @@ LEVELS = ["priority", "outcome", "activity", "sub_activity"]
 PARENT_LEVEL = {"outcome": "priority", "activity": "outcome", "sub_activity": "activity"}
 BASES = ["stated", "implied", "inferred", "missing"]
 SCALE = (1, 6)
+# Graded on the scale itself (whole points) when they have no children.
+LEAF_LEVELS = ["activity", "sub_activity"]
 
-
-def _rule(name: str, expr: pl.Expr) -> pa.Check:
-    return pa.Check(lambda data: data.lazyframe.select(expr.fill_null(True)), name=name)
 
 
 def schema(ref) -> pa.DataFrameSchema:
@@ -29,25 +30,57 @@ def schema(ref) -> pa.DataFrameSchema:
         {
             "_row": pa.Column(pl.Int64),
             "programme": pa.Column(pl.String),
-            "level": pa.Column(pl.String, nullable=True),
-            "code": pa.Column(pl.String, nullable=True),
+            "level": pa.Column(pl.String),
+            "code": pa.Column(pl.String),
             "grade": pa.Column(pl.Float64, nullable=True),
-            "grade_basis": pa.Column(pl.String, nullable=True),
+            "grade_basis": pa.Column(pl.String),
         },
+        # Custom row rules rather than pandera's built-in isin/str_matches: those report their own
+        # name ('isin'), not "<column>:<rule>", so the message could not say what was expected.
         checks=[
-            _rule("level:known_level", pl.col("level").is_in(LEVELS) & pl.col("level").is_not_null()),
-            _rule("code:code_format", pl.col("code").str.contains(r"^\d+(\.\d+)*(\.[a-z])?$")
-                  & pl.col("code").is_not_null()),
-            _rule("grade_basis:known_basis", pl.col("grade_basis").is_in(BASES) & pl.col("grade_basis").is_not_null()),
-            _rule("grade:number", pl.col("grade").is_not_null() | pl.col("grade_reported").is_null()),
-            _rule("grade:in_scale", pl.col("grade").is_between(*SCALE)),
-            _rule("grade:missing_has_no_grade",
+            rule("programme:programme_id", pl.col("programme").str.contains(r"^[A-Za-z0-9_.-]+$")),
+            rule("level:known_level", pl.col("level").is_in(LEVELS)),
+            rule("code:code_format", pl.col("code").str.contains(r"^\d+(\.\d+)*(\.[a-z])?$")),
+            rule("grade_basis:known_basis", pl.col("grade_basis").is_in(BASES)),
+            rule("grade:number", pl.col("grade").is_not_null() | pl.col("grade_reported").is_null()),
+            rule("grade:in_scale", pl.col("grade").is_between(*SCALE)),
+            rule("grade:missing_has_no_grade",
                   (pl.col("grade_basis") != "missing") | pl.col("grade_reported").is_null()),
-            _rule("grade:graded_has_grade",
+            rule("grade:graded_has_grade",
                   (pl.col("grade_basis") == "missing") | pl.col("grade_reported").is_not_null()),
-            _rule("parent_code:parent_exists", pl.col("parent_ok")),
-            _rule("title:required", pl.col("title").is_not_null()),
+            rule("grade:whole_point", ~(pl.col("level").is_in(LEAF_LEVELS) & ~pl.col("has_children"))
+                  | (pl.col("grade") == pl.col("grade").round(0))),
+            rule("parent_code:parent_exists", pl.col("parent_ok")),
+            # A child's code extends its parent's by one segment (1 > 1.2 > 1.2.3 > 1.2.3.a).
+            rule("code:matches_parent",
+                  pl.when(pl.col("level") == "priority").then(~pl.col("code").str.contains(r"\."))
+                  .otherwise(pl.col("code").str.replace(r"\.[^.]+$", "") == pl.col("parent_code"))),
+            # Never a guess recorded as a fact: an inferred or missing grade says why.
+            rule("note:reasoning_required",
+                  ~pl.col("grade_basis").is_in(["inferred", "missing"]) | pl.col("note").is_not_null()),
+            rule("evidence:graded_has_evidence",
+                  (pl.col("grade_basis") == "missing") | (pl.col("evidence").is_not_null()
+                                                          & pl.col("location").is_not_null())),
+            rule("title:required", pl.col("title").is_not_null()),
         ],
         unique=KEY,
         strict=False,
     )
+
+
+def held_back(batch, frame: pl.DataFrame, kept: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A programme file loads whole or not at all: grades are averaged up a tree, and a tree with a
+    quarantined node (or a row that a typo moved to another programme) would give wrong means without
+    saying so. Returns the rows kept (all or none) and, if any row broke a rule, one error for the file."""
+    from dwi.batch import issues
+
+    if kept.height == frame.height:
+        return kept, issues()
+    bad = frame.filter(~pl.col("_row").is_in(kept["_row"].implode()))["_row"].sort().cast(pl.String).to_list()
+    programmes = ", ".join(frame["programme"].drop_nulls().unique(maintain_order=True).to_list())
+    message = (f"{batch.source.display}: expected every row valid, found {len(bad)} row(s) breaking a rule "
+               f"(rows {', '.join(bad)}), so all {frame.height} rows (programme {programmes}) are held back: "
+               "a grade tree with a node missing would give wrong means; fix those rows and run again")
+    return kept.clear(), issues([{"source_id": batch.source.id, "file": batch.source.display,
+                                  "column": "programme", "check": "programme_held_back", "value": programmes,
+                                  "message": message, "severity": "error"}])

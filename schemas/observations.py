@@ -11,15 +11,13 @@ import datetime as dt
 import pandera.polars as pa
 import polars as pl
 
-KEY = ["indicator_code", "region_code", "sex", "year", "period"]
+from schemas import rule
+
+KEY = ["indicator_code", "country", "region_code", "sex", "year", "period", "classif1", "classif2"]
 OBS_STATUS = ["A", "B", "E", "F", "I", "P", "U"]
 PERIOD_PATTERN = r"^(Y|H[12]|Q[1-4]|M(0[1-9]|1[0-2]))$"
 FIRST_YEAR = 1991
 
-
-def _rule(name: str, expr: pl.Expr) -> pa.Check:
-    """A frame-level, row-wise check named `<column>:<rule>`; nulls in the inputs are not its business."""
-    return pa.Check(lambda data: data.lazyframe.select(expr.fill_null(True)), name=name)
 
 
 def schema(ref) -> pa.DataFrameSchema:
@@ -40,23 +38,23 @@ def schema(ref) -> pa.DataFrameSchema:
             "obs_status": pa.Column(pl.String, nullable=True),
         },
         checks=[
-            _rule("indicator_code:required", pl.col("indicator_code").is_not_null()),
-            _rule("indicator_code:known_indicator", pl.col("indicator_code").is_in(indicator_codes)),
-            _rule("sex:known_sex", pl.col("sex").is_in(["T", "M", "F"])),
-            _rule("period:known_period", pl.col("period").str.contains(PERIOD_PATTERN)),
-            _rule("obs_status:known_status", pl.col("obs_status").is_in(OBS_STATUS)),
-            _rule("region:known_region", pl.col("region_code").is_not_null() | pl.col("region").is_null()),
-            _rule("region:required", pl.col("region").is_not_null()),
-            _rule("year:integer", pl.col("year").is_not_null() | pl.col("year_reported").is_null()),
-            _rule("year:required", pl.col("year_reported").is_not_null()),
-            _rule("year:in_range", pl.col("year").is_between(FIRST_YEAR, last_year)),
-            _rule("value:number", value.is_not_null() | pl.col("value_reported").is_null()),
-            _rule("value:required", pl.col("value_reported").is_not_null()),
-            _rule("value:non_negative", ~kind.is_in(["count", "level", "ratio"]) | (value >= 0)),
-            _rule("value:whole_count", (kind != "count") | (value == value.round(0))),
-            _rule("value:share_range", (kind != "share") | value.is_between(0, 100)),
-            _rule("unit:required", pl.col("unit").is_not_null()),
-            _rule("unit:registry_unit", pl.col("unit") == pl.col("expected_unit")),
+            rule("indicator_code:required", pl.col("indicator_code").is_not_null()),
+            rule("indicator_code:known_indicator", pl.col("indicator_code").is_in(indicator_codes)),
+            rule("sex:known_sex", pl.col("sex").is_in(["T", "M", "F"])),
+            rule("period:known_period", pl.col("period").str.contains(PERIOD_PATTERN)),
+            rule("obs_status:known_status", pl.col("obs_status").is_in(OBS_STATUS)),
+            rule("region:known_region", pl.col("region_code").is_not_null() | pl.col("region").is_null()),
+            rule("region:required", pl.col("region").is_not_null()),
+            rule("year:integer", pl.col("year").is_not_null() | pl.col("year_reported").is_null()),
+            rule("year:required", pl.col("year_reported").is_not_null()),
+            rule("year:in_range", pl.col("year").is_between(FIRST_YEAR, last_year)),
+            rule("value:number", value.is_not_null() | pl.col("value_reported").is_null()),
+            rule("value:required", pl.col("value_reported").is_not_null()),
+            rule("value:non_negative", ~kind.is_in(["count", "level", "ratio"]) | (value >= 0)),
+            rule("value:whole_count", (kind != "count") | (value == value.round(0))),
+            rule("value:share_range", (kind != "share") | value.is_between(0, 100)),
+            rule("unit:required", pl.col("unit").is_not_null()),
+            rule("unit:registry_unit", pl.col("unit") == pl.col("expected_unit")),
         ],
         unique=KEY,
         strict=False,

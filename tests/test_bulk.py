@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -76,3 +77,55 @@ def test_validate_command_checks_a_big_file_with_the_same_rules(tmp_path, monkey
     result = CliRunner().invoke(app, ["validate", str(BAD / "bad_sex.csv"), "--raw", str(tmp_path)])
     assert result.exit_code != 0
     assert "known_sex" in result.output and "checked" in result.output
+
+
+READERS = Path(__file__).parent / "fixtures" / "readers"
+ILOSTAT = [*sorted(READERS.glob("good/*.csv.gz")), READERS / "good" / "ilostat_labels.csv",
+           *sorted(READERS.glob("broken/ilostat_*"))]
+
+
+@pytest.mark.parametrize("path", ILOSTAT, ids=lambda p: p.name)
+def test_bulk_reads_ilostat_like_the_reader(tmp_path, monkeypatch, path):
+    raw = make_raw(tmp_path, {path.name: path.read_bytes()}, formats={path.name: "ilostat"})
+    small, streamed = _both(tmp_path, raw, monkeypatch)
+    assert [r[:5] for r in streamed[0]] == [r[:5] for r in small[0]], path.name
+    if small[0][0][1] == "loaded":
+        drop_notes = lambda rows: [r for r in rows if r[3] != "file:note"]  # noqa: E731  (empty-cell notes per batch)
+        assert drop_notes(streamed[1]) == drop_notes(small[1]), path.name
+        assert streamed[2] == small[2], path.name
+
+
+def test_generated_bulk_file_keeps_decimals_and_totals_and_quarantines_a_broken_row(tmp_path, monkeypatch):
+    """The benchmark's file through the streamed path: obs_value decimals stay decimals (no type sniffing),
+    T = M + F still holds in the warehouse, and a broken row is reported like the small path reports it."""
+    from bench.generate import generate
+
+    path = generate(6_000, tmp_path / "ilostat_big.csv")
+    lines = path.read_text().splitlines()
+    lines[4000 - 1] = re.sub(",SEX_[TMF],", ",SEX_X,", lines[4000 - 1])  # row 4000 of the file (header = 1)
+    cells = lines[5000 - 1].split(",")
+    lines[5000 - 1] = ",".join([*cells[:6], '"12,5"', *cells[7:]])  # a decimal comma
+    path.write_text("\n".join(lines) + "\n")
+    raw = make_raw(tmp_path, {path.name: path.read_bytes()}, formats={path.name: "ilostat"})
+    small, streamed = _both(tmp_path, raw, monkeypatch, block=64 << 10)
+    assert streamed == small
+    errors = {(r[1], r[3]) for r in streamed[1] if r[5] == "error"}
+    assert errors == {(4000, "known_sex"), (5000, "number")}
+    assert streamed[0][0][2:5] == (6_000, 5_998, 2)
+    con = duckdb.connect(str(tmp_path / "bulk.duckdb"), read_only=True)
+    try:
+        types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                 "WHERE table_name = '_observations'").fetchall())
+        assert types["value"] == "DOUBLE"
+        fractional = con.execute("SELECT count(*) FROM _observations WHERE value <> round(value)").fetchall()[0][0]
+        assert fractional > 1000  # decimals were not turned into integers
+        off = con.execute("""
+            SELECT count(*) FROM _observations t
+            JOIN _observations m USING (country, indicator_code, classif1, year, period)
+            JOIN _observations f USING (country, indicator_code, classif1, year, period)
+            WHERE t.sex = 'T' AND m.sex = 'M' AND f.sex = 'F' AND abs(t.value - m.value - f.value) > 1e-6
+        """).fetchall()[0][0]
+        checked = con.execute("SELECT count(*) FROM _observations WHERE sex = 'T'").fetchall()[0][0]
+        assert off == 0 and checked > 1000
+    finally:
+        con.close()

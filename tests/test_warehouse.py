@@ -24,8 +24,9 @@ def digest(path: Path) -> str:
 def test_sql_assertions_hold(warehouse):
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        assert build.sql_tests(con) == {"assert_known_codes": 0, "assert_loads_add_up": 0,
-                                        "assert_observation_keys_unique": 0}
+        results = build.sql_tests(con)
+        assert {"assert_known_codes", "assert_loads_add_up", "assert_observation_keys_unique"} <= set(results)
+        assert {name: n for name, n in results.items() if n} == {}
     finally:
         con.close()
 

@@ -83,3 +83,37 @@ CREATE TABLE IF NOT EXISTS _dwcp_assessments (
     location VARCHAR,
     note VARCHAR
 );
+
+-- Added for ILOSTAT/WDI files (dwi/readers): the country dimension beside the region, and ILOSTAT's
+-- breakdowns. Added with ALTER so that existing warehouses gain them; tidy sources get 'KAZ' and NULLs.
+ALTER TABLE _observations ADD COLUMN IF NOT EXISTS country VARCHAR DEFAULT 'KAZ';
+ALTER TABLE _observations ADD COLUMN IF NOT EXISTS classif1 VARCHAR;
+ALTER TABLE _observations ADD COLUMN IF NOT EXISTS classif2 VARCHAR;
+
+-- Indicator codes a file registered on the fly (ILOSTAT/WDI codes the mapping tables do not cover).
+-- The build adds them to _indicators (dwi.readers.registry), so they are never dropped.
+CREATE TABLE IF NOT EXISTS _source_indicators (
+    load_id INTEGER NOT NULL,
+    source_id VARCHAR NOT NULL,
+    code VARCHAR NOT NULL,
+    name VARCHAR,
+    unit VARCHAR,
+    ilostat VARCHAR,
+    notes VARCHAR
+);
+
+-- Sources loaded with `dwi ingest` (not in the manifest); the build adds them to _sources.
+CREATE TABLE IF NOT EXISTS _ingested_sources (
+    id VARCHAR PRIMARY KEY,
+    path VARCHAR,
+    format VARCHAR,
+    title VARCHAR,
+    publisher VARCHAR,
+    document VARCHAR,
+    table_ref VARCHAR,
+    page VARCHAR,
+    reference_date VARCHAR,
+    coverage VARCHAR,
+    notes VARCHAR,
+    ingested TIMESTAMPTZ
+);

@@ -1,0 +1,45 @@
+"""The report, the exports and the run summary on the real derived views (indicator_values,
+correlations, reconciliation, dwcp_scores and dwi.scorecard.radar_series) of the review's data."""
+
+from __future__ import annotations
+
+import openpyxl
+import polars as pl
+import pytest
+import vl_convert
+
+from dwi import exports, publish, report
+from tests.conftest import rows
+
+
+def test_exports_use_indicator_values(db, tmp_path):
+    frame = exports.values_frame(db, ["OSH_ADOPTION_PER_1000"])
+    assert frame.height == 16 and frame["derived"].all()  # 16 regions, never the national total
+    akmola = frame.filter(pl.col("region_code") == "KZ-11")["value"][0]
+    assert akmola == pytest.approx(61 / (60 + 274 + 4246) * 1000)
+    exports.export(db, tmp_path, ["xlsx", "sdmx-csv"])
+    book = openpyxl.load_workbook(tmp_path / "decent_work.xlsx")
+    assert {"correlations", "reconciliation", "dwcp_scores"} <= set(book.sheetnames)
+    sdmx = (tmp_path / "indicator_values.sdmx.csv").read_text(encoding="utf-8")
+    assert "OSH_ADOPTION_PER_1000,_T,2011," in sdmx
+
+
+def test_report_sections_with_every_view(db):
+    secs = {s.id: s for s in report.sections(db)}
+    assert [c.id for c in secs["regional"].charts][:2] == ["rank-cba-coverage", "rank-osh-adoption-per-1000"]
+    corr = secs["correlations"].charts
+    assert any("n = 16" in c.caption for c in corr)
+    inconsistent = rows(db, "SELECT count(*) FROM reconciliation WHERE verdict = 'inconsistent'")[0][0]
+    assert f"inconsistent: {inconsistent}" in secs["reconciliation"].intro
+    radars = secs["scorecard"]
+    assert len(radars.charts) == 14  # 11 outcomes + 3 priorities, like the review's Figures 6-16
+    for chart in (corr[0], radars.charts[0]):
+        svg = vl_convert.vegalite_to_svg(chart.spec)
+        assert svg.count("<path") > 5
+
+
+def test_run_summary_facts(warehouse):
+    facts = publish.facts(warehouse)
+    assert facts["sources"].startswith("9 (9 loaded")
+    assert facts["rows quarantined"] == "0"
+    assert "inconsistent" in facts["findings"] and "correlation" in facts["findings"]
