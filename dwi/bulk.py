@@ -1,22 +1,26 @@
 """Big observation files in bounded memory: stream, check and load them batch by batch.
 
 A file at or above `threshold()` bytes does not go through the in-memory read -> harmonise -> validate
-stages. Inside the writer's single transaction for the source, `load` instead:
+stages; `load` (called by dwi.stages.load_one inside the writer's session) instead:
 
 1. streams the CSV in record batches (pyarrow's streaming reader, every column read as text, as
    dwi.read does), numbering rows as dwi.read does (header = row 1);
-2. per batch: the format's reader step, dwi.harmonise, the same pandera schema (eager, so data checks
-   fire) and the same quarantine (dwi.validate); kept rows go to a staging table in the warehouse copy;
-3. over the whole file, in DuckDB: the schema's key uniqueness (pandera's `unique` cannot see across
-   batches, so it is taken out of the per-batch schema and run here, with the same check name, message
-   and quarantine: every row of a duplicated key, loaded or not); then the cross-row checks
-   (dwi.validate.cross_row_warnings, unchanged) per group of years, which is exact because every
-   cross-row check compares rows of the same year;
-4. moves the staging rows into the format's target table (dwi.load.TARGETS) and records the load row
-   and the issues (dwi.load.record), so rows_in = rows_loaded + rows_quarantined as for small files.
+2. per batch: the format's reader step (e.g. dwi.readers.ilostat.from_strings), dwi.harmonise, the same
+   pandera schema (eager, so data checks fire), the same quarantine and the row-by-row region-date
+   warnings (dwi.validate); kept rows are appended to the format's target table (dwi.load.TARGETS);
+3. over the whole file: the schema's key uniqueness (pandera's `unique` cannot see across batches, so it
+   is taken out of the per-batch schema and run here: rows whose key hash repeats are compared exactly;
+   every row of a duplicated key is quarantined with the same check and message, loaded or not), then the
+   checks that compare rows (dwi.validate.group_warnings: totals, shares) on the loaded rows read back per
+   group of years, which is exact because those checks only compare rows of the same year;
+4. in one transaction: removes the duplicated rows and records the load row and the issues
+   (dwi.load.record), so rows_in = rows_loaded + rows_quarantined as for small files.
 
-Memory is one batch in polars plus DuckDB's buffer (capped by DWI_BULK_MEMORY, default 1GB; DuckDB
-spills to disk beyond it), whatever the file's size.
+Appended batches are committed and checkpointed as they go: DuckDB keeps a transaction's appended rows
+in memory, so one transaction per file would make memory grow with the file. This is invisible outside:
+the writer works on a private copy of the warehouse that is published only when the whole run succeeds
+(dwi.warehouse.writer); a failure here deletes the load's rows before it is recorded as failed.
+Memory is about one batch in polars plus DuckDB's buffer (DWI_BULK_MEMORY, default 512MB).
 """
 
 from __future__ import annotations
@@ -44,9 +48,13 @@ from dwi.readers.common import extend_reference
 from dwi.reference import Reference
 from schemas.observations import KEY
 
-BLOCK_BYTES = 32 << 20  # one streamed batch: about 400k rows of an ILOSTAT bulk file
-CROSS_ROW_ROWS = 2_000_000  # rows read back per group of years for the cross-row checks
-STAGE = "_bulk_rows"
+BLOCK_BYTES = 16 << 20  # one streamed batch: about 200k rows of an ILOSTAT bulk file
+CROSS_ROW_ROWS = 500_000  # rows read back per group of years for the cross-row checks
+CHECKPOINT_ROWS = 500_000  # CHECKPOINT after about this many appended rows
+HASHES = "_bulk_key_hashes"  # (row, hash of its key) of every row read, for the uniqueness check
+# loaded observations under the names dwi.harmonise gives them, for the cross-row checks
+LOADED_AS_HARMONISED = ("source_row::BIGINT AS _row, indicator_code, region_code, region_reported AS region, sex, "
+                        "year, period, value, value_reported, country, classif1, classif2")
 
 
 def threshold() -> int:
@@ -187,25 +195,35 @@ def _row_schema(ref: Reference):
     return schema
 
 
-def _duplicates(con: duckdb.DuckDBPyConnection, part: Batch, quarantined_keys: pl.DataFrame) -> pl.DataFrame:
-    """Every row (kept or quarantined) whose key occurs more than once in the file, as pandera would report it."""
-    key = ", ".join(KEY)
-    con.register("bulk_quarantined_keys", quarantined_keys.to_arrow())
-    dup = con.sql(f"""
-        SELECT _row, {key} FROM (SELECT _row, {key} FROM {STAGE} UNION ALL
-                                 SELECT _row, {key} FROM bulk_quarantined_keys)
-        QUALIFY count(*) OVER (PARTITION BY {key}) > 1 ORDER BY _row""").pl()
-    con.unregister("bulk_quarantined_keys")
-    dup = dup.with_columns(pl.lit(None, pl.String).alias("expected_unit"))
+def _duplicates(con: duckdb.DuckDBPyConnection, part: Batch, table: str, load_id: int,
+                quarantined_keys: pl.DataFrame) -> pl.DataFrame:
+    """Every row (loaded or quarantined) whose key occurs more than once in the file, as pandera reports it.
+    Rows whose key hash repeats are candidates; their keys are compared exactly."""
+    candidates = con.execute(f"""
+        SELECT _row FROM {HASHES} WHERE key_hash IN
+            (SELECT key_hash FROM {HASHES} GROUP BY key_hash HAVING count(*) > 1)""").fetchall()
+    if not candidates:
+        return issues()
+    rows = pl.DataFrame({"_row": [r[0] for r in candidates]}, schema={"_row": pl.Int64})
+    con.register("bulk_candidates", rows.to_arrow())
+    loaded = con.sql(f"""SELECT source_row::BIGINT AS _row, {', '.join(KEY)} FROM {table}
+                         WHERE load_id = {load_id} AND source_row IN (SELECT _row FROM bulk_candidates)""").pl()
+    con.unregister("bulk_candidates")
+    keys = pl.concat([loaded, quarantined_keys.join(rows, on="_row")], how="vertical_relaxed")
+    dup = (keys.filter(pl.struct(KEY).is_duplicated()).sort("_row")
+           .with_columns(pl.lit(None, pl.String).alias("expected_unit")))
+    if not dup.height:
+        return issues()
     cases = dup.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("index"),
                        pl.lit("multiple_fields_uniqueness").alias("check"), pl.lit(None, pl.String).alias("column"))
-    return validate_mod.failure_issues(part, dup, cases) if dup.height else issues()
+    return validate_mod.failure_issues(part, dup, cases)
 
 
-def _year_groups(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+def _year_groups(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> list[tuple[int, int]]:
     """Consecutive years in groups of about CROSS_ROW_ROWS rows."""
     groups, start, size = [], None, 0
-    for year, n in con.execute(f"SELECT year, count(*) FROM {STAGE} GROUP BY year ORDER BY year").fetchall():
+    for year, n in con.execute(f"SELECT year, count(*) FROM {table} WHERE load_id = {load_id} "
+                               "GROUP BY year ORDER BY year").fetchall():
         start = year if start is None else start
         size += n
         if size >= CROSS_ROW_ROWS:
@@ -217,16 +235,19 @@ def _year_groups(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
 
 
 def check(batch: Batch, ref: Reference) -> Batch:
-    """Check a big file without loading it (`dwi validate`): `load` into a throwaway in-memory database."""
+    """Check a big file without loading it (`dwi validate`): `load` into a throwaway database file."""
+    import tempfile
+
     from dwi import config
     from dwi.warehouse import run_sql_file
 
-    con = duckdb.connect()
-    try:
-        run_sql_file(con, config.SQL_DIR / "schema.sql")
-        load(con, batch, ref, dt.datetime.now(dt.UTC), None)
-    finally:
-        con.close()
+    with tempfile.TemporaryDirectory(prefix="dwi-validate-") as tmp:
+        con = duckdb.connect(str(Path(tmp) / "check.duckdb"))
+        try:
+            run_sql_file(con, config.SQL_DIR / "schema.sql")
+            load(con, batch, ref, dt.datetime.now(dt.UTC), None)
+        finally:
+            con.close()
     if batch.status == "loaded":
         batch.status = "checked"
     return batch
@@ -234,36 +255,55 @@ def check(batch: Batch, ref: Reference) -> Batch:
 
 def load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, started: dt.datetime,
          flow_run_id: str | None) -> None:
-    """Check and load one big file in one transaction (see the module docstring). A file that cannot be
-    read as a whole is rolled back and recorded as rejected, as dwi.stages.read would reject it."""
-    con.execute("BEGIN TRANSACTION")
+    """Check and load one big file (see the module docstring). A file that cannot be read as a whole is
+    recorded as rejected, as dwi.stages.read would reject it; any other failure removes the load's rows
+    and is raised (dwi.stages.load_one records it as failed)."""
+    load_id = next_load_id(con)
+    table = TARGETS[batch.source.format][0]
     try:
-        load_id = next_load_id(con)
-        _load(con, batch, ref, load_id)
+        duplicates = _load(con, batch, ref, load_id)
+        con.execute("BEGIN TRANSACTION")
+        if duplicates.height:
+            con.register("bulk_dup_rows", duplicates.to_arrow())
+            con.execute(f"DELETE FROM {table} WHERE load_id = {load_id} AND source_row IN "
+                        "(SELECT row FROM bulk_dup_rows)")
+            con.unregister("bulk_dup_rows")
         record(con, batch, load_id, started, flow_run_id)
-        con.execute(f"DROP TABLE IF EXISTS {STAGE}")
         con.execute("COMMIT")
         batch.status = "loaded"
     except Rejected as exc:
-        con.execute("ROLLBACK")
+        _discard(con, table, load_id)
         batch.issues, batch.rows_in, batch.indicators = issues(), 0, None
         batch.reject(str(exc), exc.check, exc.column)
         con.execute("BEGIN TRANSACTION")
-        record(con, batch, next_load_id(con), started, flow_run_id)
+        record(con, batch, load_id, started, flow_run_id)
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        _discard(con, table, load_id)
         raise
     finally:
         con.execute("RESET memory_limit")
 
 
-def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id: int) -> None:
-    con.execute(f"SET memory_limit = '{os.environ.get('DWI_BULK_MEMORY', '1GB')}'")
-    con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+def _discard(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> None:
+    """Undo a load that did not finish: its open transaction, then the batches already appended."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # no transaction was open
+    con.execute(f"DELETE FROM {table} WHERE load_id = {load_id}")
+    con.execute(f"DROP TABLE IF EXISTS {HASHES}")
+
+
+def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id: int) -> pl.DataFrame:
+    """Append the file's kept rows batch by batch; returns the rows (`row`) to remove as duplicates."""
+    con.execute(f"SET memory_limit = '{os.environ.get('DWI_BULK_MEMORY', '512MB')}'")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {HASHES} (_row BIGINT, key_hash UBIGINT)")
     source, notes, step = batch.source, [], READERS[batch.source.format][1]
+    table, select_sql = TARGETS[source.format]
+    params = {"load_id": load_id, "source_id": source.id}
     schema = _row_schema(ref)
-    quarantined_keys, errors, staged, found = [], [], False, []
+    quarantined_keys, errors, warnings, found = [], [], [], []
     batch.rows_in = batch.rows_quarantined = 0
     for strings in read_batches(batch, notes):
         frame, indicators, step_notes = step(strings, source.display)
@@ -279,36 +319,41 @@ def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id:
         part_errors = validate_mod.schema_issues(part, part.frame, schema)
         kept = validate_mod.quarantine(part, part.frame, part_errors)
         errors.append(part_errors)
+        warnings.append(validate_mod.region_date_warnings(part, kept, ref))  # row by row: exact per batch
         quarantined_keys.append(part.frame.filter(~pl.col("_row").is_in(kept["_row"].implode()))
                                 .select("_row", *KEY))
         batch.rows_in += part.rows_in
         batch.rows_quarantined += part.rows_quarantined
-        con.register("bulk_batch", kept.to_arrow())
-        con.execute(f"INSERT INTO {STAGE} BY NAME SELECT * FROM bulk_batch" if staged
-                    else f"CREATE TABLE {STAGE} AS SELECT * FROM bulk_batch")
-        con.unregister("bulk_batch")
-        staged = True
-    if not staged:
+        con.register("batch_rows", kept.to_arrow())
+        con.execute(f"INSERT INTO {table} {select_sql}", params)
+        con.unregister("batch_rows")
+        if (batch.rows_in - part.rows_in) // CHECKPOINT_ROWS != batch.rows_in // CHECKPOINT_ROWS:
+            con.execute("CHECKPOINT")  # written rows leave memory (see the module docstring)
+        con.register("bulk_hashes", part.frame.select("_row", pl.struct(KEY).hash().alias("key_hash")).to_arrow())
+        con.execute(f"INSERT INTO {HASHES} SELECT * FROM bulk_hashes")
+        con.unregister("bulk_hashes")
+    if not batch.rows_in:
         if batch.source.format == "ilostat":
             raise Rejected(source.display, "no row has an obs_value; nothing to load", "file:no_rows", "obs_value")
         raise Rejected(source.display, "header only, no data rows", "file:no_rows")
     part = Batch(source, batch.sha256)
-    dup = _duplicates(con, part, pl.concat(quarantined_keys))
+    dup = _duplicates(con, part, table, load_id, pl.concat(quarantined_keys))
+    con.execute(f"DROP TABLE {HASHES}")
+    dup_rows = dup.select("row").unique()
     if dup.height:
         errors.append(dup)
-        con.register("bulk_dup_rows", dup.select("row").unique().to_arrow())
-        deleted = con.execute(f"DELETE FROM {STAGE} WHERE _row IN (SELECT row FROM bulk_dup_rows)").fetchall()[0][0]
-        con.unregister("bulk_dup_rows")
-        batch.rows_quarantined += deleted
+        loaded_dups = dup_rows.filter(~pl.col("row").is_in(pl.concat(quarantined_keys)["_row"].implode()))
+        batch.rows_quarantined += loaded_dups.height
+        warnings = [w.filter(~pl.col("row").is_in(dup_rows["row"].implode())) for w in warnings]
     batch.add_issues(issues([{"source_id": source.id, "file": source.display,
                               "check": "file:bom" if "byte-order" in note else "file:note",
                               "message": f"{source.display}: {note}", "severity": "info"} for note in notes]))
     batch.add_issues(pl.concat(errors).sort("row", "column"))
-    for first, last in _year_groups(con):
-        rows = con.sql(f"SELECT * EXCLUDE (source_ref, note) FROM {STAGE} WHERE year BETWEEN {first} AND {last}").pl()
-        batch.add_issues(validate_mod.cross_row_warnings(part, rows, ref))
-    table, select_sql = TARGETS[source.format]
-    con.execute(f"CREATE OR REPLACE TEMP VIEW batch_rows AS SELECT * FROM {STAGE}")
-    con.execute(f"INSERT INTO {table} {select_sql}", {"load_id": load_id, "source_id": source.id})
-    con.execute("DROP VIEW batch_rows")
+    for first, last in _year_groups(con, table, load_id):
+        rows = con.sql(f"""SELECT {LOADED_AS_HARMONISED} FROM {table}
+                           WHERE load_id = {load_id} AND year BETWEEN {first} AND {last}""").pl()
+        rows = rows.filter(~pl.col("_row").is_in(dup_rows["row"].implode()))
+        warnings.append(validate_mod.group_warnings(part, rows, ref))
+    batch.add_issues(pl.concat(warnings))
     batch.status = "checked"
+    return dup_rows

@@ -134,6 +134,12 @@ def printed_tolerance(reported: pl.Expr) -> pl.Expr:
 
 def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     """Totals against their regions, shares against their numerator and denominator, regions against dates."""
+    return pl.concat([group_warnings(batch, frame, ref), region_date_warnings(batch, frame, ref)])
+
+
+def group_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
+    """The checks that compare rows with each other (all within one year): totals against their regions,
+    shares against their numerator and denominator."""
     ind = ref.indicators
     out = []
     partial = batch.source.meta.get("coverage", "").startswith("partial")
@@ -165,7 +171,6 @@ def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.
         pl.col("numerator"), pl.lit(" / "), pl.col("denominator"), pl.lit(" x 100 = "),
         pl.col("recomputed").round(3).cast(pl.String), pl.lit(" (tolerance "),
         pl.col("tolerance").round(4).cast(pl.String), pl.lit(")")), pl.col("value_reported")))
-    out.append(region_date_warnings(batch, frame, ref))
     return pl.concat([o.select(list(ISSUE_SCHEMA)) for o in out])
 
 
