@@ -12,12 +12,10 @@ from pathlib import Path
 
 import duckdb
 
-from dwi import build as build_mod
-from dwi import bulk, readers
 from dwi import fetch as fetch_mod
 from dwi import harmonise as harmonise_mod
 from dwi import read as read_mod
-from dwi import validate as validate_mod
+from dwi import readers
 from dwi.batch import Batch, issues
 from dwi.load import load_batch
 from dwi.manifest import Source, load_manifest, sha256
@@ -99,12 +97,16 @@ def harmonise(batch: Batch, ref: Reference) -> Batch:
 
 def validate(batch: Batch, ref: Reference) -> Batch:
     if batch.status == "pending":
+        from dwi import validate as validate_mod  # pandera: imported when there is something to check
+
         validate_mod.validate(batch, ref)
     return batch
 
 
 def check(batches: list[Batch], ref: Reference | None = None) -> list[Batch]:
     """read -> harmonise -> validate for every changed batch (big files are left to `load`: dwi.bulk)."""
+    from dwi import bulk  # pandera and pyarrow: imported when there is something to check
+
     ref = ref or load_reference()
     return [_check_one(b, ref) if b.status == "pending" and not bulk.streams(b) else b for b in batches]
 
@@ -117,6 +119,8 @@ def _check_one(batch: Batch, ref: Reference) -> Batch:
 
 def load(con: duckdb.DuckDBPyConnection, p: Plan, flow_run_id: str | None) -> None:
     """One transaction per source. A file that a concurrent run loaded meanwhile is not loaded twice."""
+    from dwi import bulk
+
     done = dict(con.execute("SELECT source_id, arg_max(sha256, load_id) FROM _loads GROUP BY source_id").fetchall())
     for batch in p.batches:
         streamed = bulk.streams(batch)
@@ -130,6 +134,8 @@ def load(con: duckdb.DuckDBPyConnection, p: Plan, flow_run_id: str | None) -> No
 
 def load_one(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetime, flow_run_id: str | None) -> None:
     """One source in its own transaction: a checked batch, or a big file streamed through dwi.bulk."""
+    from dwi import bulk
+
     try:
         if bulk.streams(batch):
             bulk.load(con, batch, load_reference(), started, flow_run_id)
@@ -144,6 +150,8 @@ def load_one(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetime,
 
 
 def build(con: duckdb.DuckDBPyConnection, p: Plan, ref: Reference | None = None) -> None:
+    from dwi import build as build_mod
+
     build_mod.build(con, ref or load_reference(), p.sources, p.fingerprint)
 
 
