@@ -38,6 +38,8 @@ COLUMN_TYPES = {"ref_area": "VARCHAR", "source": "VARCHAR", "indicator": "VARCHA
                 "note_classif": "VARCHAR", "note_indicator": "VARCHAR", "note_source": "VARCHAR"}
 TARGETS = {"b/a": ("<=", 1.5), "c/b": (">=", 2.0), "d/a (server)": ("<=", 2.0),
            "dwi run / one-task flow (server)": ("<=", 1.3), "dwi run / one-task flow (no server)": ("<=", 1.3),
+           "dwi run --no-exports / one-task flow (server)": ("<=", 1.3),
+           "dwi run --no-exports / one-task flow (no server)": ("<=", 1.3),
            "no-op re-run / one-task flow (server)": ("<=", 1.1),
            "no-op re-run / one-task flow (no server)": ("<=", 1.1)}
 RSS_TARGET_GIB = 1.5
@@ -339,15 +341,20 @@ def main(argv: list[str] | None = None) -> None:
                 if args.quick:
                     continue
                 run_wh = work / f"run-{mode.replace(' ', '-')}.duckdb"
+                exports = work / f"exports-{mode.replace(' ', '-')}"
 
-                def fresh_run(run_wh=run_wh):
+                def fresh_run(run_wh=run_wh, exports=exports):
                     for f in run_wh.parent.glob(run_wh.name + "*"):
                         f.unlink()
-                dwi_run = [str(BIN / "dwi"), "run", "--raw", str(ROOT / "raw"), "--warehouse", str(run_wh)]
+                    shutil.rmtree(exports, ignore_errors=True)
+                dwi_run = [str(BIN / "dwi"), "run", "--raw", str(ROOT / "raw"), "--warehouse", str(run_wh),
+                           "--exports", str(exports)]
                 flow = [sys.executable, str(BENCH / "one_task_flow.py")]
                 commands[f"one-task Prefect flow, {mode}"] = run_command("one-task flow", flow, env, repeat)
                 commands[f"dwi run on raw/, {mode}"] = run_command("dwi run", dwi_run, env, repeat, fresh_run)
                 commands[f"dwi run no-op re-run, {mode}"] = run_command("dwi run (no-op)", dwi_run, env, repeat)
+                commands[f"dwi run --no-exports on raw/, {mode}"] = run_command(
+                    "dwi run --no-exports", [*dwi_run, "--no-exports"], env, repeat, fresh_run)
         finally:
             if server:
                 server.__exit__()
@@ -363,6 +370,8 @@ def main(argv: list[str] | None = None) -> None:
         for mode in ("server", "no server"):
             ratios[f"dwi run / one-task flow ({mode})"] = ratio(f"dwi run on raw/, {mode}",
                                                                 f"one-task Prefect flow, {mode}")
+            ratios[f"dwi run --no-exports / one-task flow ({mode})"] = ratio(
+                f"dwi run --no-exports on raw/, {mode}", f"one-task Prefect flow, {mode}")
             ratios[f"no-op re-run / one-task flow ({mode})"] = ratio(f"dwi run no-op re-run, {mode}",
                                                                      f"one-task Prefect flow, {mode}")
         for name, value in ratios.items():
