@@ -32,6 +32,7 @@ import datetime as dt
 import gzip
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -295,6 +296,19 @@ def _discard(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> None:
     con.execute(f"DROP TABLE IF EXISTS {HASHES}")
 
 
+def _append(con: duckdb.DuckDBPyConnection, insert_sql: str, params: dict, kept: pl.DataFrame,
+            hashes: pl.DataFrame, checkpoint: bool) -> None:
+    """Append one batch's kept rows and every row's key hash; CHECKPOINT now and then (see the docstring)."""
+    con.register("batch_rows", kept.to_arrow())
+    con.execute(insert_sql, params)
+    con.unregister("batch_rows")
+    con.register("bulk_hashes", hashes.to_arrow())
+    con.execute(f"INSERT INTO {HASHES} SELECT * FROM bulk_hashes")
+    con.unregister("bulk_hashes")
+    if checkpoint:
+        con.execute("CHECKPOINT")
+
+
 def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id: int) -> pl.DataFrame:
     """Append the file's kept rows batch by batch; returns the rows (`row`) to remove as duplicates."""
     con.execute(f"SET memory_limit = '{os.environ.get('DWI_BULK_MEMORY', '512MB')}'")
@@ -305,33 +319,34 @@ def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id:
     schema = _row_schema(ref)
     quarantined_keys, errors, warnings, found = [], [], [], []
     batch.rows_in = batch.rows_quarantined = 0
-    for strings in read_batches(batch, notes):
-        frame, indicators, step_notes = step(strings, source.display)
-        notes.extend(step_notes)
-        if frame is None:
-            continue
-        if indicators is not None and indicators.height:  # codes registered on the fly, as in dwi.stages
-            found.append(indicators)
-            batch.indicators = pl.concat(found).unique("code", keep="first", maintain_order=True)
-            ref = extend_reference(ref, batch.indicators)
-            schema = _row_schema(ref)
-        part = Batch(source, batch.sha256, frame=harmonise.observations(frame, ref), rows_in=frame.height)
-        part_errors = validate_mod.schema_issues(part, part.frame, schema)
-        kept = validate_mod.quarantine(part, part.frame, part_errors)
-        errors.append(part_errors)
-        warnings.append(validate_mod.region_date_warnings(part, kept, ref))  # row by row: exact per batch
-        quarantined_keys.append(part.frame.filter(~pl.col("_row").is_in(kept["_row"].implode()))
-                                .select("_row", *KEY))
-        batch.rows_in += part.rows_in
-        batch.rows_quarantined += part.rows_quarantined
-        con.register("batch_rows", kept.to_arrow())
-        con.execute(f"INSERT INTO {table} {select_sql}", params)
-        con.unregister("batch_rows")
-        if (batch.rows_in - part.rows_in) // CHECKPOINT_ROWS != batch.rows_in // CHECKPOINT_ROWS:
-            con.execute("CHECKPOINT")  # written rows leave memory (see the module docstring)
-        con.register("bulk_hashes", part.frame.select("_row", pl.struct(KEY).hash().alias("key_hash")).to_arrow())
-        con.execute(f"INSERT INTO {HASHES} SELECT * FROM bulk_hashes")
-        con.unregister("bulk_hashes")
+    with ThreadPoolExecutor(1, thread_name_prefix="dwi-bulk-append") as pool:
+        appending = None
+        for strings in read_batches(batch, notes):
+            frame, indicators, step_notes = step(strings, source.display)
+            notes.extend(step_notes)
+            if frame is None:
+                continue
+            if indicators is not None and indicators.height:  # codes registered on the fly, as in dwi.stages
+                found.append(indicators)
+                batch.indicators = pl.concat(found).unique("code", keep="first", maintain_order=True)
+                ref = extend_reference(ref, batch.indicators)
+                schema = _row_schema(ref)
+            part = Batch(source, batch.sha256, frame=harmonise.observations(frame, ref), rows_in=frame.height)
+            part_errors = validate_mod.schema_issues(part, part.frame, schema)
+            kept = validate_mod.quarantine(part, part.frame, part_errors)
+            errors.append(part_errors)
+            warnings.append(validate_mod.region_date_warnings(part, kept, ref))  # row by row: exact per batch
+            quarantined_keys.append(part.frame.filter(~pl.col("_row").is_in(kept["_row"].implode()))
+                                    .select("_row", *KEY))
+            batch.rows_in += part.rows_in
+            batch.rows_quarantined += part.rows_quarantined
+            hashes = part.frame.select("_row", pl.struct(KEY).hash().alias("key_hash"))
+            checkpoint = (batch.rows_in - part.rows_in) // CHECKPOINT_ROWS != batch.rows_in // CHECKPOINT_ROWS
+            if appending is not None:
+                appending.result()  # one append at a time; the next batch is prepared meanwhile
+            appending = pool.submit(_append, con, f"INSERT INTO {table} {select_sql}", params, kept, hashes, checkpoint)
+        if appending is not None:
+            appending.result()
     if not batch.rows_in:
         if batch.source.format == "ilostat":
             raise Rejected(source.display, "no row has an obs_value; nothing to load", "file:no_rows", "obs_value")
