@@ -254,7 +254,7 @@ def verdict(name: str, value: float | None) -> str:
 def report(args, info: dict, rows: int, steps: dict, commands: dict, ratios: dict, rss: list, load_after: str) -> str:
     lines = [
         "# dwi benchmark results", "",
-        f"Regenerate: `python bench/run.py --rows {rows}{' --quick' if args.quick else ''}` "
+        f"Regenerate: `python bench/run.py {' '.join(sys.argv[1:])}` "
         f"({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC).", "",
         f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB memory; load average at start "
         f"{info['load']}, at end {load_after} (shared machine: other work was running).",
