@@ -42,7 +42,8 @@ class Batch:
 
     @property
     def rows_loaded(self) -> int:
-        return 0 if self.frame is None or self.status in ("rejected", "failed", "unchanged") else self.frame.height
+        """Rows in minus rows quarantined (a streamed file keeps no frame: see dwi.bulk)."""
+        return 0 if self.status in ("rejected", "failed", "unchanged") else self.rows_in - self.rows_quarantined
 
     def add_issues(self, more: pl.DataFrame) -> None:
         if more.height:

@@ -118,7 +118,9 @@ ExportsOpt = Annotated[Path | None, typer.Option("--exports", help="folder for t
 @app.command()
 @friendly
 def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt = None,
-        no_exports: NoExportsOpt = False) -> None:
+        no_exports: NoExportsOpt = False,
+        dask: Annotated[str | None, typer.Option("--dask", help="run the per-source checks on this existing Dask "
+                                                 "cluster, e.g. tcp://10.0.0.5:8786 [env DWI_DASK]")] = None) -> None:
     """Load every changed source in raw/ into the warehouse, rebuild the views, write the exports and the
     report (unless up to date), print a summary."""
     _quiet_prefect()
@@ -126,8 +128,20 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt 
 
     _console_without_tracebacks()
     wh, raw_path = config.warehouse_path(warehouse), config.raw_dir(raw)
-    with err.status("running the dwi-run flow (plan, check, load, build)..."):
-        p = run_plan(raw_path, wh)
+    dask = dask or os.environ.get("DWI_DASK")
+    runner = None
+    if dask:
+        from prefect_dask import DaskTaskRunner
+
+        runner = DaskTaskRunner(address=dask)
+    try:
+        with err.status("running the dwi-run flow (plan, check, load, build)..."):
+            p = run_plan(raw_path, wh, runner)
+    except OSError as exc:
+        if not dask:
+            raise
+        raise DwiError(f"cannot reach the Dask cluster at {dask}: {str(exc).splitlines()[0]}; "
+                       "start it or check --dask / DWI_DASK") from None
     for message in p.fetch_failures:  # URL sources (dwi.fetch)
         err.print(f"[red]fetch failed:[/] {message}", soft_wrap=True)
     print_issues(p.batches)
@@ -207,6 +221,12 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (f
                                                       {"_relpath": str(path)})
         batches.append(Batch(source, sha256(path)))
     stages.check(batches)
+    from dwi import bulk
+    from dwi.reference import load_reference
+
+    for b in batches:
+        if bulk.streams(b):  # a big file: streamed through the same rules into a throwaway database
+            bulk.check(b, load_reference())
     print_issues(batches, limit=10_000)
     table = summary_table(batches)
     table.title = "dwi validate (nothing loaded)"

@@ -13,7 +13,6 @@ from dwi import build as build_mod
 from dwi import stages
 from dwi.batch import Batch
 from dwi.errors import DwiError
-from dwi.load import load_batch
 from dwi.manifest import FORMATS, META_FIELDS, Source, sha256
 from dwi.readers.detect import detect_format
 from dwi.reference import load_reference
@@ -82,7 +81,7 @@ def ingest(
     stages.check([batch])
     with writer(warehouse) as con:
         sources = [s for s in _current_sources(con) if s.id != sid]  # a new vintage of a listed source
-        load_batch(con, batch, started, None)
+        stages.load_one(con, batch, started, None)  # big files stream through dwi.bulk
         con.execute("DELETE FROM _ingested_sources WHERE id = ?", [sid])
         con.execute(
             "INSERT INTO _ingested_sources VALUES (?, ?, ?, ?, '', '', '', '', '', '', ?, now())",

@@ -36,31 +36,14 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetim
     """Record one source in a single transaction: its rows (if any), its load row and its issues."""
     con.execute("BEGIN TRANSACTION")
     try:
-        load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchall()[0][0]
+        load_id = next_load_id(con)
         params = {"load_id": load_id, "source_id": batch.source.id}
         if batch.status not in ("rejected", "failed") and batch.frame is not None and batch.frame.height:
             table, select_sql = TARGETS[batch.source.format]
             con.register("batch_rows", batch.frame.to_arrow())
             con.execute(f"INSERT INTO {table} {select_sql}", params)
             con.unregister("batch_rows")
-            if batch.indicators is not None and batch.indicators.height:
-                con.register("batch_indicators", batch.indicators.to_arrow())
-                con.execute("INSERT INTO _source_indicators SELECT $load_id, $source_id, code, name, unit, "
-                            "ilostat, notes FROM batch_indicators", params)
-                con.unregister("batch_indicators")
-        con.execute(
-            "INSERT INTO _loads VALUES ($load_id, $source_id, $sha, $status, $started, now(), $rows_in, $loaded, "
-            "$quarantined, $flow_run_id, $file, $message)",
-            {**params, "sha": batch.sha256,
-             "status": batch.status if batch.status in ("rejected", "failed") else "loaded",
-             "started": started, "rows_in": batch.rows_in, "loaded": batch.rows_loaded,
-             "quarantined": batch.rows_quarantined, "flow_run_id": flow_run_id, "file": batch.source.display,
-             "message": batch.message or None})
-        if batch.issues.height:
-            con.register("batch_issues", batch.issues.select(list(ISSUE_SCHEMA)).to_arrow())
-            con.execute('INSERT INTO _quality_issues SELECT $load_id, source_id, file, "row", "column", "check", '
-                        "value, message, severity FROM batch_issues", {"load_id": load_id})
-            con.unregister("batch_issues")
+        record(con, batch, load_id, started, flow_run_id)
         con.execute("COMMIT")
         if batch.status not in ("rejected", "failed"):
             batch.status = "loaded"
@@ -69,6 +52,34 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetim
         with contextlib.suppress(duckdb.TransactionException):
             con.execute("ROLLBACK")
         raise
+
+
+def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchall()[0][0]
+
+
+def record(con: duckdb.DuckDBPyConnection, batch: Batch, load_id: int, started: dt.datetime,
+           flow_run_id: str | None) -> None:
+    """The load row and the issues of one source (inside the caller's transaction)."""
+    params = {"load_id": load_id, "source_id": batch.source.id}
+    if batch.status not in ("rejected", "failed") and batch.indicators is not None and batch.indicators.height:
+        con.register("batch_indicators", batch.indicators.to_arrow())
+        con.execute("INSERT INTO _source_indicators SELECT $load_id, $source_id, code, name, unit, "
+                    "ilostat, notes FROM batch_indicators", params)
+        con.unregister("batch_indicators")
+    con.execute(
+        "INSERT INTO _loads VALUES ($load_id, $source_id, $sha, $status, $started, now(), $rows_in, $loaded, "
+        "$quarantined, $flow_run_id, $file, $message)",
+        {**params, "sha": batch.sha256,
+         "status": batch.status if batch.status in ("rejected", "failed") else "loaded",
+         "started": started, "rows_in": batch.rows_in, "loaded": batch.rows_loaded,
+         "quarantined": batch.rows_quarantined, "flow_run_id": flow_run_id, "file": batch.source.display,
+         "message": batch.message or None})
+    if batch.issues.height:
+        con.register("batch_issues", batch.issues.select(list(ISSUE_SCHEMA)).to_arrow())
+        con.execute('INSERT INTO _quality_issues SELECT $load_id, source_id, file, "row", "column", "check", '
+                    "value, message, severity FROM batch_issues", {"load_id": load_id})
+        con.unregister("batch_issues")
 
 
 def issues_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -80,8 +80,18 @@ def read_csv(path: Path, file: str, required: list[str], optional: list[str]) ->
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         where = _first_bad_record(text) or str(exc).splitlines()[0]
         raise Rejected(file, f"not a readable comma-separated file: {where}", "file:csv") from None
-    columns = [c.strip() for c in frame.columns]
+    columns = check_columns(frame.columns, header_line, file, required, optional)
     frame.columns = columns
+    if frame.height == 0:
+        raise Rejected(file, "header only, no data rows", "file:no_rows")
+    _refuse_huge_fields(frame, file)
+    return clean(frame, optional, first_row=2), notes
+
+
+def check_columns(header: list[str], header_line: str, file: str, required: list[str],
+                  optional: list[str]) -> list[str]:
+    """The stripped column names; rejects missing, unexpected or renamed columns."""
+    columns = [c.strip() for c in header]
     missing = [c for c in required if c not in columns]
     extra = [c for c in columns if c not in required and c not in optional]
     if missing or extra:
@@ -97,16 +107,15 @@ def read_csv(path: Path, file: str, required: list[str], optional: list[str]) ->
                     hint = f"; the header is separated by {name}, expected commas"
         raise Rejected(file, f"{' and '.join(parts)}; expected columns {', '.join(required + optional)}{hint}",
                        "file:columns", (missing or extra)[0])
-    if frame.height == 0:
-        raise Rejected(file, "header only, no data rows", "file:no_rows")
-    _refuse_huge_fields(frame, file)
+    return columns
+
+
+def clean(frame: pl.DataFrame, optional: list[str], first_row: int) -> pl.DataFrame:
+    """Strip cells, empty cells to nulls, absent optional columns as nulls, `_row` from `first_row` on."""
     frame = frame.with_columns(
-        [pl.col(c).str.strip_chars().replace("", None) for c in columns]
-    ).with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
-    for c in optional:
-        if c not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, pl.String).alias(c))
-    return frame, notes
+        [pl.col(c).str.strip_chars().replace("", None) for c in frame.columns]
+    ).with_row_index("_row", offset=first_row).with_columns(pl.col("_row").cast(pl.Int64))
+    return frame.with_columns([pl.lit(None, pl.String).alias(c) for c in optional if c not in frame.columns])
 
 
 def _first_bad_record(text: str) -> str:

@@ -12,12 +12,10 @@ from pathlib import Path
 
 import duckdb
 
-from dwi import build as build_mod
 from dwi import fetch as fetch_mod
 from dwi import harmonise as harmonise_mod
 from dwi import read as read_mod
 from dwi import readers
-from dwi import validate as validate_mod
 from dwi.batch import Batch, issues
 from dwi.load import load_batch
 from dwi.manifest import Source, load_manifest, sha256
@@ -105,14 +103,18 @@ def harmonise(batch: Batch, ref: Reference) -> Batch:
 
 def validate(batch: Batch, ref: Reference) -> Batch:
     if batch.status == "pending":
+        from dwi import validate as validate_mod  # pandera: imported when there is something to check
+
         validate_mod.validate(batch, ref)
     return batch
 
 
 def check(batches: list[Batch], ref: Reference | None = None) -> list[Batch]:
-    """read -> harmonise -> validate for every changed batch."""
+    """read -> harmonise -> validate for every changed batch (big files are left to `load`: dwi.bulk)."""
+    from dwi import bulk  # pandera and pyarrow: imported when there is something to check
+
     ref = ref or load_reference()
-    return [_check_one(b, ref) if b.status == "pending" else b for b in batches]
+    return [_check_one(b, ref) if b.status == "pending" and not bulk.streams(b) else b for b in batches]
 
 
 def _check_one(batch: Batch, ref: Reference) -> Batch:
@@ -123,27 +125,41 @@ def _check_one(batch: Batch, ref: Reference) -> Batch:
 
 def load(con: duckdb.DuckDBPyConnection, p: Plan, flow_run_id: str | None) -> None:
     """One transaction per source. A file that a concurrent run loaded meanwhile is not loaded twice."""
+    from dwi import bulk
+
     done = dict(con.execute("SELECT source_id, arg_max(sha256, load_id) FROM _loads GROUP BY source_id").fetchall())
     for batch in p.batches:
-        if batch.status not in ("checked", "rejected"):
+        streamed = bulk.streams(batch)
+        if batch.status not in ("checked", "rejected") and not streamed:
             continue
         if not p.rebuild and done.get(batch.source.id) == batch.sha256:
             batch.status = "unchanged"
             continue
-        started = dt.datetime.now(dt.UTC)
-        try:
+        load_one(con, batch, dt.datetime.now(dt.UTC), flow_run_id)
+
+
+def load_one(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetime, flow_run_id: str | None) -> None:
+    """One source in its own transaction: a checked batch, or a big file streamed through dwi.bulk."""
+    from dwi import bulk
+
+    try:
+        if bulk.streams(batch):
+            bulk.load(con, batch, load_reference(), started, flow_run_id)
+        else:
             load_batch(con, batch, started, flow_run_id)
-        except duckdb.IOException:  # disk full, read-only file: the whole run fails, nothing is published
-            raise
-        except duckdb.Error as exc:  # the source's transaction was rolled back; record why and go on
-            batch.status, batch.message = "failed", f"{batch.source.display}: load failed: {str(exc).splitlines()[0]}"
-            batch.frame, batch.rows_quarantined = None, batch.rows_in
-            batch.issues = issues([{"source_id": batch.source.id, "file": batch.source.display, "check": "load",
-                                    "message": batch.message, "severity": "error"}])
-            load_batch(con, batch, started, flow_run_id)
+    except duckdb.IOException:  # disk full, read-only file: the whole run fails, nothing is published
+        raise
+    except duckdb.Error as exc:  # the source's transaction was rolled back; record why and go on
+        batch.status, batch.message = "failed", f"{batch.source.display}: load failed: {str(exc).splitlines()[0]}"
+        batch.frame, batch.rows_quarantined = None, batch.rows_in
+        batch.issues = issues([{"source_id": batch.source.id, "file": batch.source.display, "check": "load",
+                                "message": batch.message, "severity": "error"}])
+        load_batch(con, batch, started, flow_run_id)
 
 
 def build(con: duckdb.DuckDBPyConnection, p: Plan, ref: Reference | None = None) -> None:
+    from dwi import build as build_mod
+
     build_mod.build(con, ref or load_reference(), p.sources, p.fingerprint)
 
 

@@ -53,18 +53,17 @@ def schema_issues(batch: Batch, frame: pl.DataFrame, schema: pa.DataFrameSchema)
         schema.validate(frame, lazy=True)
         return pl.DataFrame(schema=ISSUE_SCHEMA)
     except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases
+        return failure_issues(batch, frame, err.failure_cases)
+
+
+def failure_issues(batch: Batch, frame: pl.DataFrame, cases: pl.DataFrame) -> pl.DataFrame:
+    """pandera failure cases (`index` = position in `frame`, `check`, `column`) as issue rows."""
     structural = cases.filter(pl.col("index").is_null())
     if structural.height:
         first = structural.row(0, named=True)
         raise RuntimeError(f"schema mismatch after harmonising {batch.source.display}: {first}")
-    # pandera reports a built-in check (isin, str_matches, in_range) by its error text, not by the
-    # "<column>:<rule>" name the schema gave it: put the name back.
-    names = pl.DataFrame([{"column": col, "error": c.error, "name": c.name} for col, column in schema.columns.items()
-                          for c in column.checks if c.name and ":" in c.name and c.error],
-                         schema={"column": pl.String, "error": pl.String, "name": pl.String})
-    cases = (cases.join(names, left_on=["column", "check"], right_on=["column", "error"], how="left")
-             .with_columns(pl.coalesce("name", "check").alias("check")))
+    # Every rule is a row-wise check named "<column>:<rule>" (schemas.rule): pandera's built-in checks
+    # would be reported by their error text instead, so the schemas do not use them.
     cases = cases.select(
         pl.col("index").cast(pl.UInt32),
         pl.col("check"),
@@ -138,6 +137,12 @@ def printed_tolerance(reported: pl.Expr) -> pl.Expr:
 
 def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     """Totals against their regions, shares against their numerator and denominator, regions against dates."""
+    return pl.concat([group_warnings(batch, frame, ref), region_date_warnings(batch, frame, ref)])
+
+
+def group_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
+    """The checks that compare rows with each other (all within one year): totals against their regions,
+    shares against their numerator and denominator."""
     ind = ref.indicators
     out = []
     partial = batch.source.meta.get("coverage", "").startswith("partial")
@@ -169,7 +174,6 @@ def cross_row_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.
         pl.col("numerator"), pl.lit(" / "), pl.col("denominator"), pl.lit(" x 100 = "),
         pl.col("recomputed").round(3).cast(pl.String), pl.lit(" (tolerance "),
         pl.col("tolerance").round(4).cast(pl.String), pl.lit(")")), pl.col("value_reported")))
-    out.append(region_date_warnings(batch, frame, ref))
     return pl.concat([o.select(list(ISSUE_SCHEMA)) for o in out])
 
 

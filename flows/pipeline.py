@@ -1,6 +1,8 @@
 """The main job as a Prefect flow: plan -> read/harmonise/validate -> load -> build.
 
-Tasks are coarse (a stage each, all sources at once) because a Prefect task costs milliseconds.
+Tasks are coarse (plan; read-harmonise-validate once per changed source; one load-and-build) because a
+Prefect task costs milliseconds. The per-source checks run on the flow's task runner: threads by default,
+an existing Dask cluster with `dwi run --dask ADDRESS` (prefect-dask's DaskTaskRunner).
 Validation failures are data, not transient errors: they are never retried. The only retried step is
 taking the warehouse when another run holds it (WarehouseBusy), which is transient by nature.
 
@@ -20,6 +22,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 from dwi import config, stages
+from dwi.batch import Batch
 from dwi.errors import WarehouseBusy
 from dwi.reference import load_reference
 from dwi.warehouse import writer
@@ -44,8 +47,17 @@ def plan_task(raw: Path, warehouse: Path) -> stages.Plan:
 
 
 @task(name="read-harmonise-validate", cache_policy=NO_CACHE)
-def check_task(p: stages.Plan) -> stages.Plan:
-    stages.check(p.batches, load_reference())
+def check_task(batch: Batch) -> Batch:
+    """One source; runs wherever the flow's task runner puts it (threads, or a Dask cluster: `dwi run --dask`)."""
+    return stages.check([batch], load_reference())[0]
+
+
+def check_all(p: stages.Plan) -> stages.Plan:
+    """A task per changed source, submitted to the flow's task runner; the plan gets the checked batches back."""
+    futures = [check_task.with_options(task_run_name=f"check-{b.source.id}").submit(b)
+               for b in p.batches if b.status == "pending"]
+    checked = {b.source.id: b for b in (f.result() for f in futures)}
+    p.batches = [checked.get(b.source.id, b) for b in p.batches]
     return p
 
 
@@ -87,7 +99,7 @@ def dwi_run(raw: Path, warehouse: Path) -> State:
     if p.nothing_to_do:
         logger.info("nothing changed since the last run; the warehouse was not touched")
         return outcome(p)
-    p = check_task(p)
+    p = check_all(p)
     if p.needs_writer:
         p = load_build_task(p)
     else:
@@ -100,9 +112,11 @@ def dwi_run(raw: Path, warehouse: Path) -> State:
     return state
 
 
-def run_plan(raw: Path, warehouse: Path) -> stages.Plan:
-    """Run the flow and return its Plan, whatever the data outcome; errors (busy, disk) are raised."""
-    state = dwi_run(raw, warehouse, return_state=True)
+def run_plan(raw: Path, warehouse: Path, task_runner=None) -> stages.Plan:
+    """Run the flow and return its Plan, whatever the data outcome; errors (busy, disk) are raised.
+    `task_runner` (e.g. prefect-dask's DaskTaskRunner) runs the per-source checks elsewhere."""
+    job = dwi_run.with_options(task_runner=task_runner) if task_runner is not None else dwi_run
+    state = job(raw, warehouse, return_state=True)
     result = state.result(raise_on_failure=False)
     if isinstance(result, BaseException):
         raise result

@@ -40,6 +40,11 @@ def _text(col: str) -> pl.Expr:
 
 def read(path: Path, file: str, options: dict) -> Tidy:
     frame, notes = read_csv(path, file, REQUIRED, OPTIONAL)
+    return from_strings(frame, file, notes)
+
+
+def from_strings(frame: pl.DataFrame, file: str, notes: list[str]) -> Tidy:
+    """Rows as read (strings + `_row`) to the tidy layout; also used per batch on big files (dwi.bulk)."""
     empty = frame.filter(pl.col("obs_value").is_null())
     if empty.height:
         notes.append(

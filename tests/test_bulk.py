@@ -1,0 +1,131 @@
+"""The streamed path for big files (dwi.bulk) against the in-memory path: same rules, same quarantine."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dwi import bulk, stages
+from tests.conftest import make_raw
+
+BAD = Path(__file__).parent / "fixtures" / "bad"
+FIXTURES = sorted(p.name for p in BAD.glob("*.csv"))
+
+
+def _warehouse(raw: Path, wh: Path) -> tuple[list, list, list]:
+    stages.run(raw, wh)
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        return (con.execute("SELECT source_id, status, rows_in, rows_loaded, rows_quarantined, message "
+                            "FROM _loads ORDER BY ALL").fetchall(),
+                con.execute('SELECT source_id, "row", "column", "check", value, severity, message '
+                            "FROM _quality_issues ORDER BY ALL").fetchall(),
+                con.execute("SELECT * EXCLUDE (load_id) FROM _observations ORDER BY ALL").fetchall())
+    finally:
+        con.close()
+
+
+def _both(tmp_path: Path, raw: Path, monkeypatch, block: int = 256) -> tuple[tuple, tuple]:
+    monkeypatch.setenv("DWI_BULK_BYTES", str(1 << 40))
+    small = _warehouse(raw, tmp_path / "small.duckdb")
+    monkeypatch.setenv("DWI_BULK_BYTES", "0")
+    monkeypatch.setattr(bulk, "BLOCK_BYTES", block)  # a few rows per batch: rules must hold across batches
+    streamed = _warehouse(raw, tmp_path / "bulk.duckdb")
+    return small, streamed
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_bulk_quarantines_like_the_small_path(tmp_path, monkeypatch, name):
+    raw = make_raw(tmp_path, {name: (BAD / name).read_bytes()})
+    small, streamed = _both(tmp_path, raw, monkeypatch)
+    loads, issues, rows = small
+    assert streamed[0] == loads, name  # status, rows_in, rows_loaded, rows_quarantined, rejection message
+    if loads[0][1] == "loaded":
+        assert streamed[1] == issues, name  # same check, row, column, value, message
+        assert streamed[2] == rows, name
+    else:  # a rejected file: one error, the check and column named as by the small path
+        assert [i[3] for i in streamed[1] if i[5] == "error"] == [i[3] for i in issues if i[5] == "error"]
+
+
+def test_a_broken_row_in_a_big_file_is_quarantined_like_in_a_small_one(tmp_path, monkeypatch):
+    """Many batches; a bad sex in row 1500, a key duplicated across batches (rows 10 and 2900)."""
+    names = ["Akmola", "Aktobe", "Almaty region", "Atyrau", "West Kazakhstan", "Zhambyl", "Karaganda"]
+    periods = ["Y", "H1", "H2", "Q1", "Q2", "Q3", "Q4"] + [f"M{m:02d}" for m in range(1, 13)]
+    keys = [(r, y, p) for r in names for y in range(1991, 2026) for p in periods][:3000]
+    lines = ["indicator_code,region,sex,year,period,value,unit,obs_status,source_ref,note"]
+    lines += [f"TEMP_EMP,{r},T,{y},{p},{467312 + i},persons,,t,," [:-1] for i, (r, y, p) in enumerate(keys)]
+    lines[1500 - 1] = lines[1500 - 1].replace(",T,", ",X,")
+    lines[2900 - 1] = lines[10 - 1]
+    raw = make_raw(tmp_path, {"big.csv": "\n".join(lines) + "\n"})
+    small, streamed = _both(tmp_path, raw, monkeypatch, block=4096)  # about 50 batches
+    assert streamed == small
+    errors = {(r[1], r[3]) for r in small[1] if r[5] == "error"}
+    assert (1500, "known_sex") in errors
+    assert (10, "duplicate_key") in errors and (2900, "duplicate_key") in errors
+    assert small[0][0][2:5] == (3000, 3000 - len({r for r, _ in errors}), len({r for r, _ in errors}))
+
+
+def test_validate_command_checks_a_big_file_with_the_same_rules(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dwi.cli import app
+
+    monkeypatch.setenv("DWI_BULK_BYTES", "0")
+    result = CliRunner().invoke(app, ["validate", str(BAD / "bad_sex.csv"), "--raw", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "known_sex" in result.output and "checked" in result.output
+
+
+READERS = Path(__file__).parent / "fixtures" / "readers"
+ILOSTAT = [*sorted(READERS.glob("good/*.csv.gz")), READERS / "good" / "ilostat_labels.csv",
+           *sorted(READERS.glob("broken/ilostat_*"))]
+
+
+@pytest.mark.parametrize("path", ILOSTAT, ids=lambda p: p.name)
+def test_bulk_reads_ilostat_like_the_reader(tmp_path, monkeypatch, path):
+    raw = make_raw(tmp_path, {path.name: path.read_bytes()}, formats={path.name: "ilostat"})
+    small, streamed = _both(tmp_path, raw, monkeypatch)
+    assert [r[:5] for r in streamed[0]] == [r[:5] for r in small[0]], path.name
+    if small[0][0][1] == "loaded":
+        drop_notes = lambda rows: [r for r in rows if r[3] != "file:note"]  # noqa: E731  (empty-cell notes per batch)
+        assert drop_notes(streamed[1]) == drop_notes(small[1]), path.name
+        assert streamed[2] == small[2], path.name
+
+
+def test_generated_bulk_file_keeps_decimals_and_totals_and_quarantines_a_broken_row(tmp_path, monkeypatch):
+    """The benchmark's file through the streamed path: obs_value decimals stay decimals (no type sniffing),
+    T = M + F still holds in the warehouse, and a broken row is reported like the small path reports it."""
+    from bench.generate import generate
+
+    path = generate(6_000, tmp_path / "ilostat_big.csv")
+    lines = path.read_text().splitlines()
+    lines[4000 - 1] = re.sub(",SEX_[TMF],", ",SEX_X,", lines[4000 - 1])  # row 4000 of the file (header = 1)
+    cells = lines[5000 - 1].split(",")
+    lines[5000 - 1] = ",".join([*cells[:6], '"12,5"', *cells[7:]])  # a decimal comma
+    path.write_text("\n".join(lines) + "\n")
+    raw = make_raw(tmp_path, {path.name: path.read_bytes()}, formats={path.name: "ilostat"})
+    small, streamed = _both(tmp_path, raw, monkeypatch, block=64 << 10)
+    assert streamed == small
+    errors = {(r[1], r[3]) for r in streamed[1] if r[5] == "error"}
+    assert errors == {(4000, "known_sex"), (5000, "number")}
+    assert streamed[0][0][2:5] == (6_000, 5_998, 2)
+    con = duckdb.connect(str(tmp_path / "bulk.duckdb"), read_only=True)
+    try:
+        types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                 "WHERE table_name = '_observations'").fetchall())
+        assert types["value"] == "DOUBLE"
+        fractional = con.execute("SELECT count(*) FROM _observations WHERE value <> round(value)").fetchall()[0][0]
+        assert fractional > 1000  # decimals were not turned into integers
+        off = con.execute("""
+            SELECT count(*) FROM _observations t
+            JOIN _observations m USING (country, indicator_code, classif1, year, period)
+            JOIN _observations f USING (country, indicator_code, classif1, year, period)
+            WHERE t.sex = 'T' AND m.sex = 'M' AND f.sex = 'F' AND abs(t.value - m.value - f.value) > 1e-6
+        """).fetchall()[0][0]
+        checked = con.execute("SELECT count(*) FROM _observations WHERE sex = 'T'").fetchall()[0][0]
+        assert off == 0 and checked > 1000
+    finally:
+        con.close()
