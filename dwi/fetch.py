@@ -48,7 +48,10 @@ class Fetched:
 
 
 def snapshot_dir(raw: Path, source_id: str) -> Path:
-    return raw / SNAPSHOTS / re.sub(r"[^A-Za-z0-9_.-]", "_", source_id)
+    """raw/snapshots/<source id made safe>: letters, digits, '_', '-' and inner dots only, so that no id
+    (e.g. '..', '../x', '/etc') can name a folder outside raw/snapshots."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", source_id).lstrip(".") or "_"
+    return raw / SNAPSHOTS / safe
 
 
 def latest(directory: Path) -> tuple[Path, dict] | None:

@@ -217,3 +217,12 @@ def test_ingest_of_a_revised_file_is_a_new_vintage(tmp_path):
         assert rows(con, "SELECT value FROM observations WHERE year = 2009") == [(1.2,)]
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("source_id", ["..", "../../etc", "/etc/passwd", ".hidden", "a/b\\c"])
+def test_snapshot_folder_cannot_escape(tmp_path, source_id):
+    from dwi.fetch import SNAPSHOTS, snapshot_dir
+
+    folder = snapshot_dir(tmp_path, source_id).resolve()
+    assert folder.parent == (tmp_path / SNAPSHOTS).resolve()
+    assert not folder.name.startswith(".")
