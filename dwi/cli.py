@@ -135,8 +135,11 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt 
 
         runner = DaskTaskRunner(address=dask)
     try:
-        with err.status("running the dwi-run flow (plan, check, load, build)..."):
-            p = run_plan(raw_path, wh, runner)
+        from dwi.publish import exports_dir
+
+        folder = None if no_exports else exports_dir(exports)
+        with err.status("running the dwi-run flow (plan, check, load, build, publish)..."):
+            p = run_plan(raw_path, wh, folder, runner)
     except OSError as exc:
         if not dask:
             raise
@@ -152,30 +155,9 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt 
             err.print("some sources still have problems from their last load; see the quality_issues view")
     else:
         out.print(summary_table(p.batches))
-    published = None if no_exports else publish_outputs(wh, exports)
     if wh.is_file():
-        out.print(outputs_table(wh, published))
+        out.print(outputs_table(wh, p.published))
     raise typer.Exit(EXIT_DATA if failed else EXIT_OK)
-
-
-def publish_outputs(wh: Path, exports: Path | None, force: bool = False):
-    """Write exports/report with a Rich progress display; skipped when up to date."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-
-    from dwi.publish import exports_dir, publish
-
-    if not wh.is_file():
-        return None
-    with Progress(SpinnerColumn(), TextColumn("{task.fields[phase]:<8}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.description}"), console=err, transient=True) as progress:
-        tasks: dict[str, int] = {}
-
-        def step(phase: str, msg: str, done: int | None, total: int | None) -> None:
-            if phase not in tasks:
-                tasks[phase] = progress.add_task(msg, phase=phase, total=total)
-            progress.update(tasks[phase], description=msg, completed=done or 0, total=total)
-
-        return publish(wh, exports_dir(exports), force=force, step=step)
 
 
 def outputs_table(wh: Path, published) -> Table:
@@ -392,8 +374,10 @@ CronOpt = Annotated[str | None, typer.Option("--cron", help="schedule, e.g. '0 6
 def serve(cron: CronOpt = None,
           timezone: Annotated[str, typer.Option("--timezone", help="time zone of --cron")] = "UTC",
           name: Annotated[str, typer.Option("--name", help="deployment name")] = "dwi-run",
-          raw: RawOpt = None, warehouse: WarehouseOpt = None) -> None:
-    """Serve the main job as a Prefect deployment (on --cron, and on demand from the UI/API) until stopped."""
+          raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt = None,
+          no_exports: NoExportsOpt = False) -> None:
+    """Serve the main job as a Prefect deployment (on --cron, and on demand from the UI/API) until stopped.
+    Each run also refreshes the exports and the report, like `dwi run`."""
     _quiet_prefect()
     from prefect.settings import get_current_settings
 
@@ -402,7 +386,10 @@ def serve(cron: CronOpt = None,
     if not get_current_settings().api.url:
         raise DwiError("dwi serve needs a Prefect server: start one with `prefect server start` and set "
                        "PREFECT_API_URL=http://127.0.0.1:4200/api")
-    params = {"raw": str(config.raw_dir(raw)), "warehouse": str(config.warehouse_path(warehouse))}
+    from dwi.publish import exports_dir
+
+    params = {"raw": str(config.raw_dir(raw)), "warehouse": str(config.warehouse_path(warehouse)),
+              "exports": None if no_exports else str(exports_dir(exports))}
     schedules = None
     if cron:
         from prefect.client.schemas.schedules import CronSchedule

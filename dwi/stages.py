@@ -33,6 +33,7 @@ class Plan:
     fingerprint: str
     rebuild: bool  # derived objects must be rebuilt (code, SQL, reference or manifest changed)
     fetched: list = field(default_factory=list)  # dwi.fetch.Fetched, one per URL source
+    published: object | None = None  # dwi.publish.Published, when the run wrote (or checked) the exports
 
     @property
     def fetch_failures(self) -> list[str]:

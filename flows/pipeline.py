@@ -71,6 +71,14 @@ def load_build_task(p: stages.Plan) -> stages.Plan:
     return p
 
 
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_task(warehouse: Path, exports: Path):
+    """Exports, report and chart files (skipped when they are up to date with the warehouse)."""
+    from dwi.publish import publish
+
+    return publish(warehouse, exports)
+
+
 def outcome(p: stages.Plan) -> State:
     """The final state of a run: Completed, Completed named "Partial", or Failed, with the reason."""
     rejected = [b for b in p.batches if b.status == "rejected"]
@@ -90,33 +98,37 @@ def outcome(p: stages.Plan) -> State:
 
 
 @flow(name="dwi-run", log_prints=False, validate_parameters=False)
-def dwi_run(raw: Path, warehouse: Path) -> State:
-    """Load every changed source in raw/ into the warehouse and rebuild the views."""
+def dwi_run(raw: Path, warehouse: Path, exports: Path | None = None) -> State:
+    """Load every changed source in raw/ into the warehouse, rebuild the views and, when `exports` is a
+    folder, write the exports and the report there (unless they are up to date)."""
     logger = get_run_logger()
-    p = plan_task(Path(raw), Path(warehouse))  # a deployment passes the parameters as strings
+    warehouse = Path(warehouse)  # a deployment passes the parameters as strings
+    p = plan_task(Path(raw), warehouse)
     for message in p.fetch_failures:
         logger.warning(message)
     if p.nothing_to_do:
         logger.info("nothing changed since the last run; the warehouse was not touched")
-        return outcome(p)
-    p = check_all(p)
-    if p.needs_writer:
-        p = load_build_task(p)
     else:
-        logger.warning("every changed source was rejected: the warehouse was not touched")
-    for b in p.batches:
-        for msg in b.issues.filter(b.issues["severity"] == "error")["message"].to_list()[:20]:
-            logger.warning(msg)
+        p = check_all(p)
+        if p.needs_writer:
+            p = load_build_task(p)
+        else:
+            logger.warning("every changed source was rejected: the warehouse was not touched")
+        for b in p.batches:
+            for msg in b.issues.filter(b.issues["severity"] == "error")["message"].to_list()[:20]:
+                logger.warning(msg)
+    if exports is not None and warehouse.is_file():
+        p.published = publish_task(warehouse, Path(exports))
     state = outcome(p)
     (logger.error if state.is_failed() else logger.info)(state.message)
     return state
 
 
-def run_plan(raw: Path, warehouse: Path, task_runner=None) -> stages.Plan:
+def run_plan(raw: Path, warehouse: Path, exports: Path | None = None, task_runner=None) -> stages.Plan:
     """Run the flow and return its Plan, whatever the data outcome; errors (busy, disk) are raised.
     `task_runner` (e.g. prefect-dask's DaskTaskRunner) runs the per-source checks elsewhere."""
     job = dwi_run.with_options(task_runner=task_runner) if task_runner is not None else dwi_run
-    state = job(raw, warehouse, return_state=True)
+    state = job(raw, warehouse, exports, return_state=True)
     result = state.result(raise_on_failure=False)
     if isinstance(result, BaseException):
         raise result

@@ -75,9 +75,20 @@ def served(prefect_api, client_home, tmp_path_factory):
 def _run(api: str, **parameters):
     with temporary_settings({PREFECT_API_URL: api}):
         run = run_deployment(DEPLOYMENT, parameters=parameters or None, timeout=180)
-        with get_client(sync_client=True) as client:
-            logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200)
-        return run, [entry.message for entry in logs]
+        return run, _logs(api, run.id)
+
+
+def _logs(api: str, run_id, wait_for: str | None = None, timeout: float = 30) -> list[str]:
+    """The run's log messages. Logs reach the server in batches after the run ends: with `wait_for`,
+    poll (bounded) until a message containing it has arrived."""
+    deadline = time.monotonic() + timeout
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        while True:
+            logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])), limit=200)
+            messages = [entry.message for entry in logs]
+            if wait_for is None or any(wait_for in m for m in messages) or time.monotonic() > deadline:
+                return messages
+            time.sleep(0.5)
 
 
 def test_deployment_has_the_cron_schedule(served):
@@ -109,11 +120,11 @@ def test_quarantined_rows_end_in_partial_state_with_the_reason(served, tmp_path)
     raw = _raw_copy(tmp_path / "raw")
     with open(raw / "review_2012" / "table3_enterprises_osh.csv", "a", encoding="utf-8") as fh:
         fh.write(BAD_ROW)
-    run, logs = _run(api, raw=str(raw), warehouse=str(tmp_path / "wh.duckdb"))
+    run, _ = _run(api, raw=str(raw), warehouse=str(tmp_path / "wh.duckdb"))
     assert run.state.type.value == "COMPLETED" and run.state.name == "Partial"
     assert "review2012_table3: 1 of 69 rows quarantined" in run.state.message
     assert "row 70, column region" in run.state.message and "known_region" in run.state.message
-    assert any("Atlantis" in m for m in logs)
+    assert any("Atlantis" in m for m in _logs(api, run.id, wait_for="Atlantis"))
 
 
 def test_rejected_source_fails_the_run_with_the_reason(served, tmp_path):
