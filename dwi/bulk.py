@@ -44,7 +44,7 @@ from dwi import harmonise
 from dwi import validate as validate_mod
 from dwi.batch import Batch, issues
 from dwi.load import TARGETS, next_load_id, record
-from dwi.read import Rejected, _looks_cp1251, check_columns, clean
+from dwi.read import Rejected, check_columns, clean, encoding_rejection
 from dwi.readers.common import extend_reference
 from dwi.reference import Reference
 from schemas.observations import KEY
@@ -143,11 +143,8 @@ def _encoding_error(path: Path, file: str) -> Rejected:
             try:
                 decoder.decode(block)
             except UnicodeDecodeError as exc:
-                data = block
-                line += data[: max(exc.start, 0)].count(b"\n")
-                hint = " (it looks like Windows-1251 Cyrillic)" if _looks_cp1251(data) else ""
-                return Rejected(file, f"row {line}: expected UTF-8 text, found byte 0x{data[max(exc.start, 0)]:02x}"
-                                f"{hint}; save the file as UTF-8", "file:encoding")
+                start = max(exc.start, 0)
+                return encoding_rejection(file, block, start, line + block[:start].count(b"\n"))
             line += block.count(b"\n")
     return Rejected(file, "expected UTF-8 text; save the file as UTF-8", "file:encoding")
 

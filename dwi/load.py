@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 
 import duckdb
-import polars as pl
 
 from dwi.batch import ISSUE_SCHEMA, Batch
 from dwi.readers.common import READER_FORMATS
@@ -25,11 +24,6 @@ TARGETS = {
 
 
 TARGETS.update({fmt: TARGETS["observations"] for fmt in READER_FORMATS})  # readers yield observations
-
-
-def register_target(fmt: str, table: str, select_sql: str) -> None:
-    """Let another format (e.g. the scorecard) say where its rows go."""
-    TARGETS[fmt] = (table, select_sql)
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetime, flow_run_id: str | None) -> None:
@@ -80,7 +74,3 @@ def record(con: duckdb.DuckDBPyConnection, batch: Batch, load_id: int, started: 
         con.execute('INSERT INTO _quality_issues SELECT $load_id, source_id, file, "row", "column", "check", '
                     "value, message, severity FROM batch_issues", {"load_id": load_id})
         con.unregister("batch_issues")
-
-
-def issues_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return con.sql("SELECT * FROM quality_issues").pl()

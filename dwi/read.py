@@ -57,11 +57,15 @@ def decode(data: bytes, file: str) -> tuple[str, list[str]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        hint = " (it looks like Windows-1251 Cyrillic)" if _looks_cp1251(data) else ""
-        raise Rejected(file, f"row {line}: expected UTF-8 text, found byte 0x{data[exc.start]:02x}{hint}; "
-                       "save the file as UTF-8", "file:encoding") from None
+        raise encoding_rejection(file, data, exc.start, data[: exc.start].count(b"\n") + 1) from None
     return text, notes
+
+
+def encoding_rejection(file: str, data: bytes, start: int, row: int) -> Rejected:
+    """The one message for bytes that are not UTF-8: the row, the first bad byte, a Windows-1251 hint."""
+    hint = " (it looks like Windows-1251 Cyrillic)" if _looks_cp1251(data) else ""
+    return Rejected(file, f"row {row}: expected UTF-8 text, found byte 0x{data[start]:02x}{hint}; "
+                    "save the file as UTF-8", "file:encoding")
 
 
 def _looks_cp1251(data: bytes) -> bool:
