@@ -1,18 +1,23 @@
-"""Big observation files in bounded memory: stream, check and load them batch by batch.
+"""Big observation files in bounded memory, checked and loaded inside DuckDB a batch at a time.
 
 A file at or above `threshold()` bytes does not go through the in-memory read -> harmonise -> validate
 stages; `load` (called by dwi.stages.load_one inside the writer's session) instead:
 
 1. streams the CSV in record batches (pyarrow's streaming reader, every column read as text, as
    dwi.read does), numbering rows as dwi.read does (header = row 1);
-2. per batch: the format's reader step (e.g. dwi.readers.ilostat.from_strings), dwi.harmonise, the same
-   pandera schema (eager, so data checks fire), the same quarantine and the row-by-row region-date
-   warnings (dwi.validate); kept rows are appended to the format's target table (dwi.load.TARGETS);
-3. over the whole file: the schema's key uniqueness (pandera's `unique` cannot see across batches, so it
-   is taken out of the per-batch schema and run here: rows whose key hash repeats are compared exactly;
-   every row of a duplicated key is quarantined with the same check and message, loaded or not), then the
-   checks that compare rows (dwi.validate.group_warnings: totals, shares) on the loaded rows read back per
-   group of years, which is exact because those checks only compare rows of the same year;
+2. per batch, inside DuckDB: cleans the cells as dwi.read.clean does (Unicode whitespace stripped, empty
+   cells null) and lays the rows out as the format's reader would (e.g. ILOSTAT's source_ref and notes);
+   whatever depends only on codes (ILOSTAT time, sex and area codes, the indicator code map, region
+   resolution by date, the registry's unit and kind) is worked out by the same polars functions as for
+   small files (dwi.readers, dwi.harmonise), once per distinct combination of codes, and joined to the
+   rows; the row rules are the same polars expressions as the pandera schema's (schemas.observations.
+   rules), each evaluated on the distinct values it depends on, the value rules on the batch's values;
+   kept rows are appended to the target table; the rows that break a rule are read back and reported
+   with dwi.validate.failure_issues, as for small files; region-date warnings likewise (dwi.validate);
+3. over the whole file: the key's uniqueness (every row of a duplicated key is quarantined, loaded or
+   not; key hashes find the candidates, their keys are compared exactly), then the checks that compare
+   rows (dwi.validate.group_warnings: totals, shares), on the loaded rows of the indicators they concern,
+   read back per group of years, which is exact because those checks only compare rows of the same year;
 4. in one transaction: removes the duplicated rows and records the load row and the issues
    (dwi.load.record), so rows_in = rows_loaded + rows_quarantined as for small files.
 
@@ -20,39 +25,39 @@ Appended batches are committed and checkpointed as they go: DuckDB keeps a trans
 in memory, so one transaction per file would make memory grow with the file. This is invisible outside:
 the writer works on a private copy of the warehouse that is published only when the whole run succeeds
 (dwi.warehouse.writer); a failure here deletes the load's rows before it is recorded as failed.
-Memory is about one batch in polars plus DuckDB's buffer (DWI_BULK_MEMORY, default 512MB).
+Memory is about one batch plus DuckDB's buffer (DWI_BULK_MEMORY, default 512MB).
 """
 
 from __future__ import annotations
 
 import codecs
-import copy
 import csv
 import datetime as dt
 import gzip
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from dwi import harmonise
 from dwi import validate as validate_mod
 from dwi.batch import Batch, issues
 from dwi.load import TARGETS, next_load_id, record
-from dwi.read import Rejected, check_columns, clean, encoding_rejection
-from dwi.readers.common import extend_reference
+from dwi.read import Rejected, check_columns, encoding_rejection
+from dwi.readers.common import apply_code_map, extend_reference, read_code_map, split_time
 from dwi.reference import Reference
-from schemas.observations import KEY
+from schemas.observations import KEY, VALUE_RULES
+from schemas.observations import rules as observation_rules
 
-BLOCK_BYTES = 16 << 20  # one streamed batch: about 200k rows of an ILOSTAT bulk file
+BLOCK_BYTES = 32 << 20  # one streamed batch: about 400k rows of an ILOSTAT bulk file
 CROSS_ROW_ROWS = 500_000  # rows read back per group of years for the cross-row checks
 CHECKPOINT_ROWS = 500_000  # CHECKPOINT after about this many appended rows
-HASHES = "_bulk_key_hashes"  # (row, hash of its key) of every row read, for the uniqueness check
 # loaded observations under the names dwi.harmonise gives them, for the cross-row checks
 LOADED_AS_HARMONISED = ("source_row::BIGINT AS _row, indicator_code, region_code, region_reported AS region, sex, "
                         "year, period, value, value_reported, country, classif1, classif2")
@@ -63,44 +68,103 @@ def threshold() -> int:
     return int(os.environ.get("DWI_BULK_BYTES", str(32 << 20)))
 
 
-def _observations(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame | None, list[str]]:
-    return frame, None, []
+# Unicode whitespace as polars' strip_chars (Rust's char::is_whitespace) strips it; pyarrow's
+# utf8_trim_whitespace would also strip U+001C-U+001F, so the characters are given.
+WHITESPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B))
+              + "\u2028\u2029\u202f\u205f\u3000")
+DISTINCT = "IS NOT DISTINCT FROM"
 
 
-def _spec_observations() -> tuple[list[str], list[str]]:
+def _columns_spec(fmt: str) -> tuple[list[str], list[str]]:
+    if fmt == "ilostat":
+        from dwi.readers import ilostat
+
+        return ilostat.REQUIRED, ilostat.OPTIONAL
     from schemas.observations import OPTIONAL, REQUIRED
 
     return REQUIRED, OPTIONAL
 
 
-def _spec_ilostat() -> tuple[list[str], list[str]]:
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _on(left: str, right: str, columns: list[str]) -> str:
+    return " AND ".join(f"{left}.{_q(c)} {DISTINCT} {right}.{_q(c)}" for c in columns)
+
+
+def _distinct(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    """Distinct combinations in order of first appearance (as polars' unique(maintain_order=True) gives)."""
+    return con.sql(sql).pl()
+
+
+def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    con.register(name, frame.to_arrow())
+
+
+def _tidy_ilostat(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -> pl.DataFrame | None:
+    """bulk_clean (an ILOSTAT batch) -> view bulk_tidy in the tidy layout of dwi.readers.ilostat.from_strings;
+    returns the indicators the batch registers on the fly (or None when the batch has no observation)."""
     from dwi.readers import ilostat
 
-    return ilostat.REQUIRED, ilostat.OPTIONAL
+    empty = con.execute("SELECT count(*), list(_row ORDER BY _row)[1:10] FROM bulk_clean "
+                        "WHERE obs_value IS NULL").fetchall()[0]
+    if empty[0]:
+        notes.append(f"{empty[0]} row(s) have no obs_value (rows {', '.join(map(str, empty[1]))}"
+                     f"{' ...' if empty[0] > 10 else ''}); empty cells are missing values, not observations")
+    areas = _distinct(con, "SELECT ref_area, sex, time FROM bulk_clean WHERE obs_value IS NOT NULL "
+                           "GROUP BY ALL ORDER BY min(_row)")
+    if not areas.height:
+        return None
+    year, period = split_time(pl.col("time"))
+    _register(con, "bulk_codes", areas.with_columns(
+        pl.col("ref_area").str.to_uppercase().alias("_country"),
+        pl.col("sex").fill_null("SEX_T").str.replace(r"^SEX_", "").alias("_sex"),
+        year.alias("_year"), period.alias("_period")))
+    codes = _distinct(con, 'SELECT indicator AS source_code, "indicator.label" AS source_label, classif1 '
+                           "FROM bulk_clean WHERE obs_value IS NOT NULL GROUP BY ALL ORDER BY min(_row)")
+    mapped, fresh = apply_code_map(codes, read_code_map(ilostat.MAP), file, ilostat.MAP, ilostat=True)
+    _register(con, "bulk_code_map", mapped.select(
+        "source_code", "source_label", "classif1", "indicator_code", "unit", pl.col("scale").cast(pl.String)))
+
+    def text(col: str) -> str:  # the label where the file has one, else the code (ilostat._text)
+        return f'coalesce({_q(col + ".label")}, {_q(col)})'
+
+    note = ", ".join(f"'{n}: ' || {text(n)}" for n in ilostat.NOTES)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP VIEW bulk_tidy AS
+        SELECT c._row, m.indicator_code, a._country AS region, coalesce(a._sex, 'T') AS sex, a._year AS year_reported,
+               coalesce(a._period, 'Y') AS period, c.obs_value AS value_reported, m.unit, c.obs_status,
+               'ILOSTAT ' || c.indicator || ', source ' || coalesce({text('source')}, 'not stated') || ', '
+                   || c.ref_area || ' ' || c.time AS source_ref,
+               nullif(concat_ws('; ', {note}), '') AS note,
+               coalesce(a._country, 'KAZ') AS country, c.classif1, c.classif2, m.scale
+        FROM bulk_clean c
+        JOIN bulk_codes a ON {_on('c', 'a', ['ref_area', 'sex', 'time'])}
+        JOIN bulk_code_map m ON c.indicator {DISTINCT} m.source_code
+             AND c."indicator.label" {DISTINCT} m.source_label AND c.classif1 {DISTINCT} m.classif1
+        WHERE c.obs_value IS NOT NULL""")
+    return fresh
 
 
-def _ilostat(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame | None, pl.DataFrame | None, list[str]]:
-    from dwi.readers import ilostat
+def _tidy_observations(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -> pl.DataFrame | None:
+    """bulk_clean (a tidy observations batch) -> view bulk_tidy, with dwi.harmonise's defaults."""
+    con.execute("""
+        CREATE OR REPLACE TEMP VIEW bulk_tidy AS
+        SELECT _row, indicator_code, region, coalesce(sex, 'T') AS sex, year AS year_reported,
+               coalesce(period, 'Y') AS period, value AS value_reported, unit, obs_status, source_ref, note,
+               'KAZ' AS country, NULL::VARCHAR AS classif1, NULL::VARCHAR AS classif2, NULL::VARCHAR AS scale
+        FROM bulk_clean""")
+    return pl.DataFrame()
 
-    if frame["obs_value"].null_count() == frame.height:  # only empty cells in this batch: nothing to read
-        return None, None, [f"{frame.height} row(s) have no obs_value (rows {frame['_row'][0]} to "
-                            f"{frame['_row'][-1]}); empty cells are missing values, not observations"]
-    tidy = ilostat.from_strings(frame, file, [])
-    return tidy.frame, tidy.indicators, tidy.notes
 
-
-# format -> (required and optional columns, step from a batch of strings to the tidy observation layout:
-# (frame, indicators the batch registered on the fly or None, notes))
-READERS: dict[str, tuple[Callable[[], tuple[list[str], list[str]]],
-                         Callable[[pl.DataFrame, str], tuple[pl.DataFrame | None, pl.DataFrame | None, list[str]]]]] = {
-    "observations": (_spec_observations, _observations),
-    "ilostat": (_spec_ilostat, _ilostat),
-}
+# format -> step from the cleaned batch (view bulk_clean) to the tidy layout (view bulk_tidy)
+TIDY = {"observations": _tidy_observations, "ilostat": _tidy_ilostat}
 
 
 def streams(batch: Batch) -> bool:
     """Whether this pending source is checked and loaded by `load` (a big file of a streamable format)."""
-    return (batch.status == "pending" and batch.source.format in READERS
+    return (batch.status == "pending" and batch.source.format in TIDY
             and batch.source.path.stat().st_size >= threshold())
 
 
@@ -149,14 +213,16 @@ def _encoding_error(path: Path, file: str) -> Rejected:
     return Rejected(file, "expected UTF-8 text; save the file as UTF-8", "file:encoding")
 
 
-def read_batches(batch: Batch, notes: list[str]) -> Iterator[pl.DataFrame]:
-    """The file as frames of strings with `_row`, as dwi.read.read_csv would give them, a batch at a time."""
-    required, optional = READERS[batch.source.format][0]()
+def read_batches(batch: Batch, notes: list[str]) -> Iterator[pa.Table]:
+    """The file as record batches of strings under the canonical column names, with `_row` (header = row 1),
+    and the optional columns the file lacks."""
+    required, optional = _columns_spec(batch.source.format)
     file = batch.source.display
     header_line, header_notes = _header(batch.source.path, file)
     notes.extend(header_notes)
     names = next(csv.reader([header_line]))
     columns = check_columns(names, header_line, file, required, optional)
+    absent = [c for c in optional if c not in columns]
     row = 2
     try:
         reader = pacsv.open_csv(
@@ -168,9 +234,7 @@ def read_batches(batch: Batch, notes: list[str]) -> Iterator[pl.DataFrame]:
         for record_batch in reader:
             if not record_batch.num_rows:
                 continue
-            frame = pl.from_arrow(record_batch)
-            frame.columns = columns
-            yield clean(frame, optional, first_row=row)
+            yield _clean(record_batch, columns, absent, row)
             row += record_batch.num_rows
     except OSError as exc:
         if not _is_gzip(batch.source.path):
@@ -186,25 +250,195 @@ def read_batches(batch: Batch, notes: list[str]) -> Iterator[pl.DataFrame]:
         raise Rejected(file, "header only, no data rows", "file:no_rows")
 
 
-def _row_schema(ref: Reference):
-    """The format's pandera schema without its key uniqueness (checked over the whole file in `_duplicates`)."""
-    schema = copy.deepcopy(validate_mod.schema_for("observations", ref))
-    schema.unique = None
-    return schema
+def _clean(record_batch: pa.RecordBatch, columns: list[str], absent: list[str], first_row: int) -> pa.Table:
+    """As dwi.read.clean: cells stripped of whitespace, empty cells null, the optional columns the file
+    lacks as nulls, `_row` from `first_row` on (under the canonical column names)."""
+    cells = [pc.utf8_trim(c, characters=WHITESPACE) for c in record_batch.columns]
+    cells = [pc.if_else(pc.equal(c, ""), pa.scalar(None, pa.string()), c) for c in cells]
+    n = record_batch.num_rows
+    rows = pa.array(range(first_row, first_row + n), pa.int64())
+    nulls = [pa.nulls(n, pa.string()) for _ in absent]
+    return pa.Table.from_arrays([rows, *cells, *nulls], names=["_row", *columns, *absent])
+
+
+# The columns each table of distinct values carries; a rule is evaluated on the first table that has every
+# column it reads (pl.Expr.meta.root_names). The value rules (schemas.observations.VALUE_RULES) are SQL
+# text that DuckDB runs on every row, as polars runs it for the pandera schema.
+REGION_COLUMNS = ["region", "year_reported", "period", "country"]
+CODE_COLUMNS = ["indicator_code", "unit", "obs_status", "sex"]
+TABLES = {"bulk_places": {*REGION_COLUMNS, "year", "region_code", "alias_valid_from", "alias_valid_to"},
+          "bulk_codes_checked": {*CODE_COLUMNS, "expected_unit", "kind"}}
+
+
+def _failed(rules: dict[str, pl.Expr]) -> pl.Expr:
+    """The names of the rules a row breaks, as a list (empty when it breaks none)."""
+    if not rules:
+        return pl.lit([], pl.List(pl.String)).alias("_fail")
+    return pl.concat_list([pl.when(~expr.fill_null(True)).then(pl.lit(name)).otherwise(pl.lit(None, pl.String))
+                           for name, expr in rules.items()]).list.drop_nulls().alias("_fail")
+
+
+def _split_rules(ref: Reference) -> dict[str, dict[str, pl.Expr]]:
+    """The observation rules by the table of distinct values they are evaluated on ("values": per row)."""
+    out: dict[str, dict[str, pl.Expr]] = {name: {} for name in (*TABLES, "values")}
+    for name, expr in observation_rules(ref).items():
+        roots = set(expr.meta.root_names())
+        place = "values" if name in VALUE_RULES else next((t for t, cols in TABLES.items() if roots <= cols), None)
+        if place is None:
+            raise RuntimeError(f"rule {name} reads {sorted(roots)}: no table of dwi.bulk has them all")
+        out[place][name] = expr
+    return out
+
+
+PARSED = "TRY_CAST(t.value_reported AS DOUBLE)"  # the same parse as polars' cast(Float64, strict=False)
+VALUE_OK = " AND ".join(f"coalesce({sql}, true)" for sql in VALUE_RULES.values())
+
+
+def _harmonise(con: duckdb.DuckDBPyConnection, ref: Reference) -> dict[str, pl.Expr]:
+    """bulk_tidy -> view bulk_rows, harmonised as by dwi.harmonise.observations, with `_ok` (false when the
+    row breaks a rule) and `_fail` (the code rules it breaks). Returns the value rules (checked per row)."""
+    rules = _split_rules(ref)
+    places = _distinct(con, f"SELECT {', '.join(REGION_COLUMNS)} FROM bulk_tidy GROUP BY ALL ORDER BY min(_row)")
+    places = harmonise.resolve_regions(
+        places.with_columns(pl.col("year_reported").cast(pl.Int32, strict=False).alias("year")), ref)
+    _register(con, "bulk_places", places.with_columns(_failed(rules["bulk_places"])))
+    registry = ref.indicators.select(pl.col("code").alias("indicator_code"), pl.col("unit").alias("expected_unit"),
+                                     "kind")
+    codes = _distinct(con, f"SELECT {', '.join(CODE_COLUMNS)} FROM bulk_tidy GROUP BY ALL ORDER BY min(_row)")
+    codes = codes.join(registry, on="indicator_code", how="left", maintain_order="left")
+    _register(con, "bulk_codes_checked", codes.with_columns(_failed(rules["bulk_codes_checked"])))
+    # Scaled values (e.g. ILOSTAT thousands to persons) are computed by dwi.harmonise.value itself: DuckDB's
+    # round() can differ from polars' in the last bit.
+    scaled = con.sql("SELECT _row, value_reported, scale FROM bulk_tidy "
+                     "WHERE coalesce(TRY_CAST(scale AS DOUBLE), 1.0) <> 1.0").pl()
+    _register(con, "bulk_scaled", scaled.select("_row", harmonise.value().alias("value")))
+    con.execute(f"""
+        CREATE OR REPLACE TEMP VIEW bulk_rows AS
+        SELECT *, _ok_codes AND {VALUE_OK} AS _ok FROM (
+            SELECT t.*, p.year, p.region_code, p.alias_valid_from, p.alias_valid_to, k.expected_unit, k.kind,
+                   CASE WHEN s._row IS NOT NULL THEN s.value WHEN isfinite({PARSED}) THEN {PARSED} END AS value,
+                   list_concat(p._fail, k._fail) AS _fail, len(p._fail) = 0 AND len(k._fail) = 0 AS _ok_codes
+            FROM bulk_tidy t
+            JOIN bulk_places p ON {_on('t', 'p', REGION_COLUMNS)}
+            JOIN bulk_codes_checked k ON {_on('t', 'k', CODE_COLUMNS)}
+            LEFT JOIN bulk_scaled s ON t._row = s._row)""")
+    return rules["values"]
+
+
+def _batch(con: duckdb.DuckDBPyConnection, part: Batch, ref: Reference, load_id: int, table: str,
+           select_sql: str, value_rules: dict[str, pl.Expr]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Check one harmonised batch (view bulk_rows) and append its kept rows. Returns the errors, the
+    region-date warnings and the keys of the quarantined rows; sets part.rows_in and rows_quarantined."""
+    con.execute(f"INSERT INTO {table} {select_sql.replace('FROM batch_rows', 'FROM bulk_rows WHERE _ok')}",
+                {"load_id": load_id, "source_id": part.source.id})
+    bounded = ref.regions.filter(pl.col("valid_from").is_not_null() | pl.col("valid_to").is_not_null())["code"]
+    # One narrow pass for the counts and the few rows to report; whole rows are read back only for those.
+    part.rows_in, bad_rows, dated_rows = con.execute("""
+        SELECT count(*), coalesce(list(_row) FILTER (WHERE NOT _ok), []),
+               coalesce(list(_row) FILTER (WHERE _ok AND (list_contains($bounded, region_code)
+                                            OR alias_valid_from IS NOT NULL OR alias_valid_to IS NOT NULL)), [])
+        FROM bulk_rows""", {"bounded": bounded.to_list()}).fetchall()[0]
+
+    def rows(numbers: list[int]) -> pl.DataFrame:
+        con.register("bulk_pick", pa.table({"_row": pa.array(numbers, pa.int64())}))
+        out = con.sql("SELECT * EXCLUDE (_ok, _ok_codes) FROM bulk_rows "
+                      "WHERE _row IN (SELECT _row FROM bulk_pick) ORDER BY _row").pl()
+        con.unregister("bulk_pick")
+        return out
+
+    bad = rows(bad_rows)
+    bad = bad.with_columns(pl.concat_list("_fail", _failed(value_rules)).alias("_fail"))
+    cases = (bad.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("index"), pl.col("_fail").alias("check"))
+             .explode("check").with_columns(pl.lit(None, pl.String).alias("column")))
+    errors = validate_mod.failure_issues(part, bad.drop("_fail"), cases) if bad.height else issues()
+    part.rows_quarantined = bad.height
+    warnings = validate_mod.region_date_warnings(part, rows(dated_rows).drop("_fail"), ref)
+    for name in ("bulk_places", "bulk_codes_checked", "bulk_scaled", "bulk_codes", "bulk_code_map"):
+        con.unregister(name)
+    return errors, warnings, bad.select("_row", *KEY)
+
+
+def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id: int) -> pl.DataFrame:
+    """Check and append the file batch by batch; returns the rows (`row`) to remove as duplicates."""
+    con.execute(f"SET memory_limit = '{os.environ.get('DWI_BULK_MEMORY', '512MB')}'")
+    source, notes = batch.source, []
+    table, select_sql = TARGETS[source.format]
+    tidy = TIDY[source.format]
+    quarantined_keys, errors, warnings, found = [], [], [], []
+    batch.rows_in = batch.rows_quarantined = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="dwi-bulk-read") as pool:
+        batches = read_batches(batch, notes)
+        reading = pool.submit(next, batches, None)  # the next batch is parsed while this one is checked
+        while (record_batch := reading.result()) is not None:
+            reading = pool.submit(next, batches, None)
+            con.register("bulk_clean", record_batch)
+            fresh = tidy(con, source.display, notes)
+            if fresh is None:
+                continue
+            if fresh.height:  # codes registered on the fly, as in dwi.stages
+                found.append(fresh)
+                batch.indicators = pl.concat(found).unique("code", keep="first", maintain_order=True)
+                ref = extend_reference(ref, batch.indicators)
+            value_rules = _harmonise(con, ref)
+            part = Batch(source, batch.sha256)
+            part_errors, part_warnings, keys = _batch(con, part, ref, load_id, table, select_sql, value_rules)
+            errors.append(part_errors)
+            warnings.append(part_warnings)
+            quarantined_keys.append(keys)
+            checkpoint = batch.rows_in // CHECKPOINT_ROWS != (batch.rows_in + part.rows_in) // CHECKPOINT_ROWS
+            batch.rows_in += part.rows_in
+            batch.rows_quarantined += part.rows_quarantined
+            if checkpoint:
+                con.execute("CHECKPOINT")
+    con.unregister("bulk_clean")
+    if not batch.rows_in:
+        if batch.source.format == "ilostat":
+            raise Rejected(source.display, "no row has an obs_value; nothing to load", "file:no_rows", "obs_value")
+        raise Rejected(source.display, "header only, no data rows", "file:no_rows")
+    part = Batch(source, batch.sha256)
+    quarantined = pl.concat(quarantined_keys, how="vertical_relaxed")
+    dup = _duplicates(con, part, table, load_id, quarantined)
+    for name in ("bulk_rows", "bulk_tidy"):
+        con.execute(f"DROP VIEW IF EXISTS {name}")
+    dup_rows = dup.select("row").unique()
+    if dup.height:
+        errors.append(dup)
+        loaded_dups = dup_rows.filter(~pl.col("row").is_in(quarantined["_row"].implode()))
+        batch.rows_quarantined += loaded_dups.height
+        warnings = [w.filter(~pl.col("row").is_in(dup_rows["row"].implode())) for w in warnings]
+    batch.add_issues(issues([{"source_id": source.id, "file": source.display,
+                              "check": "file:bom" if "byte-order" in note else "file:note",
+                              "message": f"{source.display}: {note}", "severity": "info"} for note in notes]))
+    batch.add_issues(pl.concat(errors).sort("row", "column"))
+    con.register("bulk_relevant", _cross_row_codes(ref).to_arrow())
+    for first, last in _year_groups(con, table, load_id):
+        rows = con.sql(f"""SELECT {LOADED_AS_HARMONISED} FROM {table}
+                           WHERE load_id = {load_id} AND year BETWEEN {first} AND {last}
+                             AND indicator_code IN (SELECT code FROM bulk_relevant)""").pl()
+        rows = rows.filter(~pl.col("_row").is_in(dup_rows["row"].implode()))
+        warnings.append(validate_mod.group_warnings(part, rows, ref))
+    con.unregister("bulk_relevant")
+    batch.add_issues(pl.concat(warnings))
+    batch.status = "checked"
+    return dup_rows
 
 
 def _duplicates(con: duckdb.DuckDBPyConnection, part: Batch, table: str, load_id: int,
                 quarantined_keys: pl.DataFrame) -> pl.DataFrame:
     """Every row (loaded or quarantined) whose key occurs more than once in the file, as pandera reports it.
     Rows whose key hash repeats are candidates; their keys are compared exactly."""
+    key = ", ".join(KEY)
+    con.register("bulk_quarantined", quarantined_keys.to_arrow())
     candidates = con.execute(f"""
-        SELECT _row FROM {HASHES} WHERE key_hash IN
-            (SELECT key_hash FROM {HASHES} GROUP BY key_hash HAVING count(*) > 1)""").fetchall()
+        WITH hashed AS (SELECT source_row::BIGINT AS _row, hash({key}) AS h FROM {table} WHERE load_id = {load_id}
+                        UNION ALL SELECT _row, hash({key}) FROM bulk_quarantined)
+        SELECT _row FROM hashed WHERE h IN (SELECT h FROM hashed GROUP BY h HAVING count(*) > 1)""").fetchall()
+    con.unregister("bulk_quarantined")
     if not candidates:
         return issues()
     rows = pl.DataFrame({"_row": [r[0] for r in candidates]}, schema={"_row": pl.Int64})
     con.register("bulk_candidates", rows.to_arrow())
-    loaded = con.sql(f"""SELECT source_row::BIGINT AS _row, {', '.join(KEY)} FROM {table}
+    loaded = con.sql(f"""SELECT source_row::BIGINT AS _row, {key} FROM {table}
                          WHERE load_id = {load_id} AND source_row IN (SELECT _row FROM bulk_candidates)""").pl()
     con.unregister("bulk_candidates")
     keys = pl.concat([loaded, quarantined_keys.join(rows, on="_row")], how="vertical_relaxed")
@@ -217,10 +451,21 @@ def _duplicates(con: duckdb.DuckDBPyConnection, part: Batch, table: str, load_id
     return validate_mod.failure_issues(part, dup, cases)
 
 
+def _cross_row_codes(ref: Reference) -> pl.DataFrame:
+    """The indicators dwi.validate.group_warnings looks at: additive ones (regions against the total) and
+    shares with their numerators and denominators. Rows of other indicators cannot raise those warnings."""
+    ind = ref.indicators
+    shares = ind.filter(pl.col("numerator").is_not_null())
+    codes = pl.concat([ind.filter(pl.col("additive"))["code"], shares["code"], shares["numerator"],
+                       shares["denominator"]]).drop_nulls().unique()
+    return pl.DataFrame({"code": codes})
+
+
 def _year_groups(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> list[tuple[int, int]]:
-    """Consecutive years in groups of about CROSS_ROW_ROWS rows."""
+    """Consecutive years in groups of about CROSS_ROW_ROWS rows (of the indicators in bulk_relevant)."""
     groups, start, size = [], None, 0
     for year, n in con.execute(f"SELECT year, count(*) FROM {table} WHERE load_id = {load_id} "
+                               "AND indicator_code IN (SELECT code FROM bulk_relevant) "
                                "GROUP BY year ORDER BY year").fetchall():
         start = year if start is None else start
         size += n
@@ -290,82 +535,3 @@ def _discard(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> None:
     except duckdb.Error:
         pass  # no transaction was open
     con.execute(f"DELETE FROM {table} WHERE load_id = {load_id}")
-    con.execute(f"DROP TABLE IF EXISTS {HASHES}")
-
-
-def _append(con: duckdb.DuckDBPyConnection, insert_sql: str, params: dict, kept: pl.DataFrame,
-            hashes: pl.DataFrame, checkpoint: bool) -> None:
-    """Append one batch's kept rows and every row's key hash; CHECKPOINT now and then (see the docstring)."""
-    con.register("batch_rows", kept.to_arrow())
-    con.execute(insert_sql, params)
-    con.unregister("batch_rows")
-    con.register("bulk_hashes", hashes.to_arrow())
-    con.execute(f"INSERT INTO {HASHES} SELECT * FROM bulk_hashes")
-    con.unregister("bulk_hashes")
-    if checkpoint:
-        con.execute("CHECKPOINT")
-
-
-def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id: int) -> pl.DataFrame:
-    """Append the file's kept rows batch by batch; returns the rows (`row`) to remove as duplicates."""
-    con.execute(f"SET memory_limit = '{os.environ.get('DWI_BULK_MEMORY', '512MB')}'")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {HASHES} (_row BIGINT, key_hash UBIGINT)")
-    source, notes, step = batch.source, [], READERS[batch.source.format][1]
-    table, select_sql = TARGETS[source.format]
-    params = {"load_id": load_id, "source_id": source.id}
-    schema = _row_schema(ref)
-    quarantined_keys, errors, warnings, found = [], [], [], []
-    batch.rows_in = batch.rows_quarantined = 0
-    with ThreadPoolExecutor(1, thread_name_prefix="dwi-bulk-append") as pool:
-        appending = None
-        for strings in read_batches(batch, notes):
-            frame, indicators, step_notes = step(strings, source.display)
-            notes.extend(step_notes)
-            if frame is None:
-                continue
-            if indicators is not None and indicators.height:  # codes registered on the fly, as in dwi.stages
-                found.append(indicators)
-                batch.indicators = pl.concat(found).unique("code", keep="first", maintain_order=True)
-                ref = extend_reference(ref, batch.indicators)
-                schema = _row_schema(ref)
-            part = Batch(source, batch.sha256, frame=harmonise.observations(frame, ref), rows_in=frame.height)
-            part_errors = validate_mod.schema_issues(part, part.frame, schema)
-            kept = validate_mod.quarantine(part, part.frame, part_errors)
-            errors.append(part_errors)
-            warnings.append(validate_mod.region_date_warnings(part, kept, ref))  # row by row: exact per batch
-            quarantined_keys.append(part.frame.filter(~pl.col("_row").is_in(kept["_row"].implode()))
-                                    .select("_row", *KEY))
-            batch.rows_in += part.rows_in
-            batch.rows_quarantined += part.rows_quarantined
-            hashes = part.frame.select("_row", pl.struct(KEY).hash().alias("key_hash"))
-            checkpoint = (batch.rows_in - part.rows_in) // CHECKPOINT_ROWS != batch.rows_in // CHECKPOINT_ROWS
-            if appending is not None:
-                appending.result()  # one append at a time; the next batch is prepared meanwhile
-            appending = pool.submit(_append, con, f"INSERT INTO {table} {select_sql}", params, kept, hashes, checkpoint)
-        if appending is not None:
-            appending.result()
-    if not batch.rows_in:
-        if batch.source.format == "ilostat":
-            raise Rejected(source.display, "no row has an obs_value; nothing to load", "file:no_rows", "obs_value")
-        raise Rejected(source.display, "header only, no data rows", "file:no_rows")
-    part = Batch(source, batch.sha256)
-    dup = _duplicates(con, part, table, load_id, pl.concat(quarantined_keys))
-    con.execute(f"DROP TABLE {HASHES}")
-    dup_rows = dup.select("row").unique()
-    if dup.height:
-        errors.append(dup)
-        loaded_dups = dup_rows.filter(~pl.col("row").is_in(pl.concat(quarantined_keys)["_row"].implode()))
-        batch.rows_quarantined += loaded_dups.height
-        warnings = [w.filter(~pl.col("row").is_in(dup_rows["row"].implode())) for w in warnings]
-    batch.add_issues(issues([{"source_id": source.id, "file": source.display,
-                              "check": "file:bom" if "byte-order" in note else "file:note",
-                              "message": f"{source.display}: {note}", "severity": "info"} for note in notes]))
-    batch.add_issues(pl.concat(errors).sort("row", "column"))
-    for first, last in _year_groups(con, table, load_id):
-        rows = con.sql(f"""SELECT {LOADED_AS_HARMONISED} FROM {table}
-                           WHERE load_id = {load_id} AND year BETWEEN {first} AND {last}""").pl()
-        rows = rows.filter(~pl.col("_row").is_in(dup_rows["row"].implode()))
-        warnings.append(validate_mod.group_warnings(part, rows, ref))
-    batch.add_issues(pl.concat(warnings))
-    batch.status = "checked"
-    return dup_rows

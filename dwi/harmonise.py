@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from dwi.readers.common import join_distinct
 from dwi.reference import Reference, normalise
 
 # Months each period covers: Y, H1-H2, Q1-Q4, M01-M12 (anything else: null, left to validation).
@@ -26,22 +27,33 @@ def resolve_regions(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     """region_code for each row through the alias table, by date: where a name has several meanings,
     the alias valid during the row's period wins; an alias used outside its dates still resolves (the
     validity is kept in alias_valid_from/alias_valid_to for a warning). Rows of another country keep
-    their area code as region_code."""
+    their area code as region_code. Worked out once per distinct (region, year, period, country)."""
+    on = ["region", "year", "period", "country"]
+    keys = frame.select(on).unique(maintain_order=True).with_row_index("_i")
     aliases = ref.aliases.select("alias_key", "region_code", pl.col("valid_from").alias("alias_valid_from"),
                                  pl.col("valid_to").alias("alias_valid_to"))
     start, end = period_dates(pl.col("year"), pl.col("period"))
     key = normalise(pl.col("region")).str.replace(r" обл$", " область")  # the usual abbreviation
-    rows = frame.with_row_index("_i").select("_i", key.alias("alias_key"),
-                                             start.alias("_start"), end.alias("_end"))
+    rows = keys.select("_i", key.alias("alias_key"), start.alias("_start"), end.alias("_end"))
     fits = ((pl.col("alias_valid_from").is_null() | (pl.col("alias_valid_from") <= pl.col("_end")))
             & (pl.col("alias_valid_to").is_null() | (pl.col("alias_valid_to") > pl.col("_start")))
             ).fill_null(True)
     best = (rows.join(aliases, on="alias_key", how="inner").with_columns(fits.alias("_fits"))
             .sort("_i", "_fits", descending=[False, True]).unique("_i", keep="first")
             .select("_i", "region_code", "alias_valid_from", "alias_valid_to"))
-    out = frame.with_row_index("_i").join(best, on="_i", how="left").drop("_i")
-    return out.with_columns(pl.when(pl.col("country") != "KAZ").then(pl.col("region"))
-                            .otherwise(pl.col("region_code")).alias("region_code"))
+    resolved = keys.join(best, on="_i", how="left").drop("_i").with_columns(
+        pl.when(pl.col("country") != "KAZ").then(pl.col("region")).otherwise(pl.col("region_code"))
+        .alias("region_code"))
+    return join_distinct(frame, resolved, on)
+
+
+def value() -> pl.Expr:
+    """The number in `value_reported` times the reader's `scale` (e.g. ILOSTAT thousands to persons), rounded
+    to 6 decimals when scaled; null when it is not a finite number."""
+    parsed = pl.col("value_reported").cast(pl.Float64, strict=False)
+    scale = pl.col("scale").cast(pl.Float64, strict=False).fill_null(1.0)
+    scaled = pl.when(scale == 1.0).then(parsed).otherwise((parsed * scale).round(6))
+    return pl.when(parsed.is_finite()).then(scaled)
 
 
 def observations(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
@@ -52,9 +64,6 @@ def observations(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     defaults = {"country": pl.lit("KAZ"), "classif1": pl.lit(None, pl.String),
                 "classif2": pl.lit(None, pl.String), "scale": pl.lit(None, pl.String)}
     frame = frame.with_columns([v.alias(k) for k, v in defaults.items() if k not in frame.columns])
-    parsed_value = pl.col("value_reported").cast(pl.Float64, strict=False)
-    scale = pl.col("scale").cast(pl.Float64, strict=False).fill_null(1.0)
-    scaled = pl.when(scale == 1.0).then(parsed_value).otherwise((parsed_value * scale).round(6))
     frame = (
         frame.rename({"value": "value_reported", "year": "year_reported"})
         .with_columns(
@@ -62,10 +71,11 @@ def observations(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
             pl.col("period").fill_null("Y"),
             pl.col("country").fill_null("KAZ"),
             pl.col("year_reported").cast(pl.Int32, strict=False).alias("year"),
-            pl.when(parsed_value.is_finite()).then(scaled).alias("value"),
+            value().alias("value"),
         )
     )
-    return resolve_regions(frame, ref).join(registry, on="indicator_code", how="left").sort("_row")
+    out = resolve_regions(frame, ref).join(registry, on="indicator_code", how="left", maintain_order="left")
+    return out if out["_row"].is_sorted() else out.sort("_row")
 
 
 def conventions(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:

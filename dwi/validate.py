@@ -183,6 +183,10 @@ def region_date_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> p
     outside its dates (Nur-Sultan outside 2019-03-20..2022-09-17) are warnings; the rows still load."""
     from dwi.harmonise import period_dates
 
+    bounded = ref.regions.filter(pl.col("valid_from").is_not_null() | pl.col("valid_to").is_not_null())["code"]
+    dated_alias = (pl.col("alias_valid_from").is_not_null() | pl.col("alias_valid_to").is_not_null()
+                   if "alias_valid_from" in frame.columns else pl.lit(False))
+    frame = frame.filter(pl.col("region_code").is_in(bounded.implode()) | dated_alias)  # the only candidates
     start, end = period_dates(pl.col("year"), pl.col("period"))
     span = pl.concat_str(pl.col("year").cast(pl.String), pl.when(pl.col("period") != "Y")
                          .then(pl.concat_str(pl.lit(" "), pl.col("period"))).otherwise(pl.lit("")))

@@ -20,10 +20,40 @@ FIRST_YEAR = 1991
 
 
 
-def schema(ref) -> pa.DataFrameSchema:
+# The rules on a row's value, as SQL: polars runs them (pl.sql_expr) for the pandera schema, DuckDB runs the
+# same text when dwi.bulk checks a big file inside the database. `kind` is the registry's kind of indicator.
+VALUE_RULES = {
+    "value:number": "value IS NOT NULL OR value_reported IS NULL",
+    "value:required": "value_reported IS NOT NULL",
+    "value:non_negative": "kind NOT IN ('count', 'level', 'ratio') OR value >= 0",
+    "value:whole_count": "kind <> 'count' OR value = ROUND(value, 0)",
+    "value:share_range": "kind <> 'share' OR value BETWEEN 0 AND 100",
+}
+
+
+def rules(ref) -> dict[str, pl.Expr]:
+    """The row rules, `<column>:<rule>` -> a row-wise expression that is false where the row breaks the rule
+    (null = not its business). The pandera schema checks them; dwi.bulk evaluates the same expressions."""
     indicator_codes = ref.indicator_codes
     last_year = dt.date.today().year + 1
-    value, kind = pl.col("value"), pl.col("kind")
+    return {
+        "indicator_code:required": pl.col("indicator_code").is_not_null(),
+        "indicator_code:known_indicator": pl.col("indicator_code").is_in(indicator_codes),
+        "sex:known_sex": pl.col("sex").is_in(["T", "M", "F"]),
+        "period:known_period": pl.col("period").str.contains(PERIOD_PATTERN),
+        "obs_status:known_status": pl.col("obs_status").is_in(OBS_STATUS),
+        "region:known_region": pl.col("region_code").is_not_null() | pl.col("region").is_null(),
+        "region:required": pl.col("region").is_not_null(),
+        "year:integer": pl.col("year").is_not_null() | pl.col("year_reported").is_null(),
+        "year:required": pl.col("year_reported").is_not_null(),
+        "year:in_range": pl.col("year").is_between(FIRST_YEAR, last_year),
+        **{name: pl.sql_expr(sql) for name, sql in VALUE_RULES.items()},
+        "unit:required": pl.col("unit").is_not_null(),
+        "unit:registry_unit": pl.col("unit") == pl.col("expected_unit"),
+    }
+
+
+def schema(ref) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
             "_row": pa.Column(pl.Int64),
@@ -37,25 +67,7 @@ def schema(ref) -> pa.DataFrameSchema:
             "unit": pa.Column(pl.String, nullable=True),
             "obs_status": pa.Column(pl.String, nullable=True),
         },
-        checks=[
-            rule("indicator_code:required", pl.col("indicator_code").is_not_null()),
-            rule("indicator_code:known_indicator", pl.col("indicator_code").is_in(indicator_codes)),
-            rule("sex:known_sex", pl.col("sex").is_in(["T", "M", "F"])),
-            rule("period:known_period", pl.col("period").str.contains(PERIOD_PATTERN)),
-            rule("obs_status:known_status", pl.col("obs_status").is_in(OBS_STATUS)),
-            rule("region:known_region", pl.col("region_code").is_not_null() | pl.col("region").is_null()),
-            rule("region:required", pl.col("region").is_not_null()),
-            rule("year:integer", pl.col("year").is_not_null() | pl.col("year_reported").is_null()),
-            rule("year:required", pl.col("year_reported").is_not_null()),
-            rule("year:in_range", pl.col("year").is_between(FIRST_YEAR, last_year)),
-            rule("value:number", value.is_not_null() | pl.col("value_reported").is_null()),
-            rule("value:required", pl.col("value_reported").is_not_null()),
-            rule("value:non_negative", ~kind.is_in(["count", "level", "ratio"]) | (value >= 0)),
-            rule("value:whole_count", (kind != "count") | (value == value.round(0))),
-            rule("value:share_range", (kind != "share") | value.is_between(0, 100)),
-            rule("unit:required", pl.col("unit").is_not_null()),
-            rule("unit:registry_unit", pl.col("unit") == pl.col("expected_unit")),
-        ],
+        checks=[rule(name, expr) for name, expr in rules(ref).items()],
         unique=KEY,
         strict=False,
     )

@@ -79,6 +79,29 @@ def label_unit(label: pl.Expr) -> pl.Expr:
     )
 
 
+def join_distinct(frame: pl.DataFrame, values: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+    """`frame` with the other columns of `values` (one row per distinct `on`; nulls match nulls) added or
+    replaced, in row order. Only the key is joined (on a 64-bit hash of `on` when the hash has no collision
+    among `values`' keys, else on the columns), so the frame's own columns are not copied."""
+    key = pl.struct(on).hash().alias("_key_hash")
+    hashed = values.with_columns(key)
+    if hashed["_key_hash"].n_unique() == hashed.height:
+        joined = frame.select(key).join(hashed.drop(on), on="_key_hash", how="left", maintain_order="left")
+    else:
+        joined = frame.select(on).join(values, on=on, how="left", nulls_equal=True, maintain_order="left")
+    return frame.with_columns(joined.drop("_key_hash", *on, strict=False))
+
+
+def per_distinct(frame: pl.DataFrame, on: list[str], **exprs: pl.Expr) -> pl.DataFrame:
+    """Add (or replace) columns computed from `on` alone, computed once per distinct combination of `on`
+    and joined back in row order: a big file has millions of rows but a few thousand codes and periods."""
+    keys = frame.select(on).unique(maintain_order=True)
+    values = keys.with_columns(**{f"_pd_{name}": expr for name, expr in exprs.items()})
+    out = join_distinct(frame, values, on)
+    return out.with_columns(**{name: pl.col(f"_pd_{name}") for name in exprs}).drop(
+        [f"_pd_{name}" for name in exprs])
+
+
 def apply_code_map(
     frame: pl.DataFrame, code_map: pl.DataFrame, file: str, map_name: str, ilostat: bool
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -86,7 +109,11 @@ def apply_code_map(
 
     `frame` has `source_code`, `source_label` (may be null) and `classif1` (may be null). A map row with a
     classif1 applies only to rows with that classif1; one without applies to every row of the code.
-    Rows of a code the map does not cover keep the source code as their indicator code (never dropped)."""
+    Rows of a code the map does not cover keep the source code as their indicator code (never dropped).
+    The mapping is worked out once per distinct (source_code, source_label, classif1), in order of first
+    appearance, and joined back to the rows."""
+    on = ["source_code", "source_label", "classif1"]
+    keys = frame.select(on).unique(maintain_order=True)
     specific = code_map.filter(pl.col("classif1").is_not_null()).select(
         pl.col("source_code"),
         "classif1",
@@ -106,9 +133,9 @@ def apply_code_map(
         .agg(pl.col("source_unit").first())
     )
     out = (
-        frame.join(specific, on=["source_code", "classif1"], how="left", nulls_equal=False)
-        .join(general, on="source_code", how="left")
-        .join(source_units, on="source_code", how="left")
+        keys.join(specific, on=["source_code", "classif1"], how="left", nulls_equal=False, maintain_order="left")
+        .join(general, on="source_code", how="left", maintain_order="left")
+        .join(source_units, on="source_code", how="left", maintain_order="left")
         .with_columns(pl.coalesce("c1", "c2").alias("dwi_code"))
     )
     mapped = pl.col("dwi_code").is_not_null()
@@ -141,7 +168,9 @@ def apply_code_map(
         .with_columns(pl.col("additive", "partial", "derived").fill_null(False))
         .select(list(INDICATOR_FIELDS))
     )
-    return out.drop("c1", "c2", "s1", "s2", "u1", "u2", "dwi_code", "source_unit"), fresh
+    rows = join_distinct(frame.drop([c for c in ("indicator_code", "unit", "scale") if c in frame.columns]),
+                         out.select(*on, "indicator_code", "unit", "scale"), on)
+    return rows, fresh
 
 
 def extend_reference(ref: Reference, indicators: pl.DataFrame | None) -> Reference:

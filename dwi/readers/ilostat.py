@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from dwi.read import Rejected, read_csv
-from dwi.readers.common import Tidy, apply_code_map, read_code_map, split_time, tidy
+from dwi.readers.common import Tidy, apply_code_map, per_distinct, read_code_map, split_time, tidy
 
 REQUIRED = ["ref_area", "indicator", "time", "obs_value"]
 CODES = [
@@ -60,14 +60,16 @@ def from_strings(frame: pl.DataFrame, file: str, notes: list[str]) -> Tidy:
         separator="; ",
         ignore_nulls=True,
     )
-    frame = frame.with_columns(
-        pl.col("indicator").alias("source_code"),
-        pl.col("indicator.label").alias("source_label"),
-        pl.col("ref_area").str.to_uppercase().alias("country"),
-        pl.col("ref_area").str.to_uppercase().alias("region"),
-        pl.col("sex").fill_null("SEX_T").str.replace(r"^SEX_", "").alias("sex"),
-        year.alias("year"),
-        period.alias("period"),
+    # Codes, periods and sexes are few: parse them once per distinct value (per_distinct), not per row.
+    frame = per_distinct(
+        frame.with_columns(pl.col("indicator").alias("source_code"), pl.col("indicator.label").alias("source_label")),
+        ["ref_area", "sex", "time"],
+        country=pl.col("ref_area").str.to_uppercase(),
+        region=pl.col("ref_area").str.to_uppercase(),
+        sex=pl.col("sex").fill_null("SEX_T").str.replace(r"^SEX_", ""),
+        year=year,
+        period=period,
+    ).with_columns(
         pl.col("obs_value").alias("value"),
         pl.concat_str(
             pl.lit("ILOSTAT "),
