@@ -1,5 +1,7 @@
 """Derived indicators: recomputed shares, GDP growth from levels, regional ratios, cumulated ratifications,
-changes over time and regional rank/dispersion. Writes `_indicator_values` (the `indicator_values` view).
+changes over time and regional rank/dispersion. Writes the computed rows only, to `_derived_values`; the
+`_indicator_values` view (warehouse/sql/marts/_indicator_values.sql) puts them after the observed values,
+read from `observations`.
 
 What to derive is metadata in dwi/reference/indicators.yaml (entries with `derived: true`, the
 `derived_variants` and `transforms` sections). Rules, everywhere:
@@ -18,14 +20,14 @@ import duckdb
 import polars as pl
 import yaml
 
-from dwi.build import write_table
 from dwi.config import REFERENCE_DIR
 from dwi.reference import Reference
 
 NATIONAL = "KZ"
 KEY = ["region_code", "year", "period"]
 
-# Column order of _indicator_values (the first eight are the view's contract).
+# Column order of _derived_values and of the _indicator_values view (the first eight are the view's
+# contract).
 SCHEMA: dict[str, pl.DataType] = {
     "indicator_code": pl.String,
     "region_code": pl.String,
@@ -391,30 +393,36 @@ def rank_dispersion(base: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
 
 
 def compute(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
-    """Observed and derived values together (the content of `indicator_values`)."""
+    """The derived values (the content of `_derived_values`; with the observed values: `indicator_values`)."""
     doc = registry()
     ind = ref.indicators
     partial = ind.filter(pl.col("partial"))["code"]
     obs = observed(con)
-    usable = obs.filter(~pl.col("indicator_code").is_in(partial.implode()))
+    obs = obs.filter(~pl.col("indicator_code").is_in(partial.implode()))
     entries = [e for e in doc["indicators"] if e.get("derived")]
-    derived = [ratio_or_sum(usable, e) for e in entries if e.get("formula") in ("ratio", "sum")]
+    derived = [ratio_or_sum(obs, e) for e in entries if e.get("formula") in ("ratio", "sum")]
     derived += [conventions_cumulated(con, e) for e in entries if e.get("formula") == "cumulative_count"]
     units = dict(ind.select("code", "unit").iter_rows())
     derived += [
-        growth(usable, v, units[v["code"]])
+        growth(obs, v, units[v["code"]])
         for v in doc.get("derived_variants", [])
         if v.get("formula") == "growth"
     ]
-    base = pl.concat([_conform(obs), *derived])
-    usable_base = base.filter(~pl.col("indicator_code").is_in(partial.implode()))
+    derived = pl.concat(derived)
+    base = pl.concat([_conform(obs), derived.filter(~pl.col("indicator_code").is_in(partial.implode()))])
     kinds = dict(ind.select("code", "kind").iter_rows())
     names = dict(ref.regions.select("code", "name_en").iter_rows())
-    return pl.concat([base, changes(usable_base, kinds), rank_dispersion(usable_base, names)]).sort(
-        "indicator_code", "region_code", "year", "period", "derived"
+    return pl.concat([derived, changes(base, kinds), rank_dispersion(base, names)]).sort(
+        "indicator_code", "region_code", "year", "period"
     )
 
 
 def build_indicator_values(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
-    """BUILDERS step: write _indicator_values."""
-    write_table(con, "_indicator_values", compute(con, ref))
+    """BUILDERS step: replace the rows of _derived_values (the table is declared in warehouse/sql/schema.sql,
+    read through the _indicator_values view)."""
+    con.register("_frame", compute(con, ref).to_arrow())
+    try:
+        con.execute("DELETE FROM _derived_values")
+        con.execute("INSERT INTO _derived_values BY NAME SELECT * FROM _frame")
+    finally:
+        con.unregister("_frame")
