@@ -7,6 +7,7 @@ Order: reference tables -> warehouse/sql/staging -> marts that need only loaded 
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 import duckdb
@@ -43,6 +44,21 @@ def reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference, sources: li
     extend_tables(con, ref)  # + indicators registered on the fly and sources loaded with `dwi ingest`
 
 
+_VIEW = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(\w+)", re.IGNORECASE)
+
+
+def drop_tables_replaced_by_views(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[str]:
+    """Drop the tables that a view of `files` now replaces (a warehouse written by an older dwi, e.g. the
+    table _indicator_values, a view since derived values are stored in _derived_values): DuckDB cannot
+    CREATE OR REPLACE a view over a table. Returns the names dropped."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    names = {n for f in files for n in _VIEW.findall(f.read_text(encoding="utf-8"))}
+    dropped = sorted(names & tables)
+    for name in dropped:
+        con.execute(f'DROP TABLE "{name}"')
+    return dropped
+
+
 def _views(con: duckdb.DuckDBPyConnection, files: list[Path], must: bool) -> list[Path]:
     """Create views, retrying those whose dependencies come later; return the ones still failing."""
     pending = list(files)
@@ -65,8 +81,10 @@ def build(con: duckdb.DuckDBPyConnection, ref: Reference, sources: list[Source],
     """Rebuild every derived object. Runs on the writer's private copy (see dwi.warehouse.writer), so a
     failure here discards the copy and the published warehouse stays as it was."""
     reference_tables(con, ref, sources)
-    _views(con, sorted((config.SQL_DIR / "staging").glob("*.sql")), must=True)
-    waiting = _views(con, sorted((config.SQL_DIR / "marts").glob("*.sql")), must=False)
+    staging, marts = (sorted((config.SQL_DIR / d).glob("*.sql")) for d in ("staging", "marts"))
+    drop_tables_replaced_by_views(con, staging + marts)
+    _views(con, staging, must=True)
+    waiting = _views(con, marts, must=False)
     for spec in BUILDERS:
         module, func = spec.split(":")
         getattr(importlib.import_module(module), func)(con, ref)

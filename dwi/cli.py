@@ -272,8 +272,10 @@ def correlate(x: Annotated[str, typer.Argument(help="indicator code (x)")],
         raise DwiError(f"{wh}: no warehouse; run `dwi run` first")
     con = connect_read_only(wh)
     try:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if "_indicator_values" not in tables:
+        # a view since derived values are stored in _derived_values; a table in warehouses of older dwi
+        objects = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() "
+                                             "UNION ALL SELECT view_name FROM duckdb_views()").fetchall()}
+        if "_indicator_values" not in objects:
             raise DwiError(f"{wh} has no indicator values; run `dwi run` to build them")
         for code in (x, y):
             if not known_code(con, code):

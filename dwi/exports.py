@@ -133,7 +133,7 @@ def values_frame(
         LEFT JOIN regions r ON r.code = v.region_code
         LEFT JOIN sources s ON s.id = {pick["source_id"]}::VARCHAR
         {("WHERE " + " AND ".join(where)) if where else ""}
-        ORDER BY v.indicator_code, v.region_code, sex, v.year, v.period"""
+        ORDER BY v.indicator_code, v.region_code, sex, v.year, v.period, coalesce({derived}, FALSE)"""
     frame = _frame(con, query, params)
     return frame.select(list(COLUMNS))
 

@@ -1,12 +1,16 @@
 """Derived indicators: recomputed shares, GDP growth from levels, regional ratios, cumulated ratifications,
-changes over time and regional rank/dispersion. Writes `_indicator_values` (the `indicator_values` view).
+changes over time and regional rank/dispersion. Writes the computed rows only, to `_derived_values`; the
+`_indicator_values` view (warehouse/sql/marts/_indicator_values.sql) puts them after the observed values,
+read from `observations`. Only the observations a derivation needs are read (`read_inputs`), so the memory
+used does not grow with the warehouse (e.g. an all-countries ILOSTAT file).
 
 What to derive is metadata in dwi/reference/indicators.yaml (entries with `derived: true`, the
 `derived_variants` and `transforms` sections). Rules, everywhere:
 - a derived value is missing (NULL, with a note naming the missing input) when any input is missing;
 - nothing is interpolated: a change across a gap is the change over the whole gap, marked as such;
 - partial sources (registry `partial: true`) never enter a derivation;
-- regional indicators use the regions only, never the national total row (region KZ).
+- regional indicators use Kazakhstan's regions only, never the national total row (region KZ) nor the
+  rows of other countries (an ILOSTAT/WDI file's other areas, whose region_code is their area code).
 """
 
 from __future__ import annotations
@@ -18,14 +22,14 @@ import duckdb
 import polars as pl
 import yaml
 
-from dwi.build import write_table
 from dwi.config import REFERENCE_DIR
 from dwi.reference import Reference
 
 NATIONAL = "KZ"
 KEY = ["region_code", "year", "period"]
 
-# Column order of _indicator_values (the first eight are the view's contract).
+# Column order of _derived_values and of the _indicator_values view (the first eight are the view's
+# contract).
 SCHEMA: dict[str, pl.DataType] = {
     "indicator_code": pl.String,
     "region_code": pl.String,
@@ -57,11 +61,32 @@ def _conform(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(missing).select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
 
 
-def observed(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Every current observation (sex T), as reported."""
-    obs = con.sql("""SELECT indicator_code, region_code, year, period, value, unit, source_id, source_row,
-                            obs_status, value_reported, note
-                     FROM observations WHERE sex = 'T'""").pl()
+def read_inputs(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
+    """The current observations (sex T, as reported) that a derivation can use, filtered in SQL: Kazakhstan's
+    rows of indicators that are not partial, and of those only the regional rows (regional ratios and sums,
+    rank/dispersion), the national annual rows (changes, growth) and the national rows of the inputs of
+    national ratios and sums. Bounded by Kazakhstan's data, whatever else the warehouse holds."""
+    doc = registry()
+    national = sorted(
+        {
+            c
+            for e in doc["indicators"]
+            if e.get("derived") and e.get("formula") in ("ratio", "sum") and e.get("scope") == "national"
+            for c in _codes(e.get("numerator")) + _codes(e.get("denominator"))
+        }
+    )
+    partial = ref.indicators.filter(pl.col("partial"))["code"].to_list()
+    obs = con.sql(
+        f"""SELECT indicator_code, region_code, year, period, value, unit, source_id, source_row, obs_status,
+                   value_reported, note
+            FROM observations
+            WHERE sex = 'T' AND country = 'KAZ'
+              AND indicator_code NOT IN (SELECT unnest($partial::VARCHAR[]))
+              AND (region_code <> '{NATIONAL}'  -- regions: regional ratios and sums, rank and dispersion
+                   OR period = 'Y'  -- national annual series: changes, growth
+                   OR indicator_code IN (SELECT unnest($national::VARCHAR[])))  -- national ratios and sums""",
+        params={"partial": partial, "national": national},
+    ).pl()
     return obs.with_columns(pl.lit(False).alias("derived"), pl.lit("reported").alias("method"))
 
 
@@ -316,9 +341,11 @@ def changes(base: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
 
 def rank_dispersion(base: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
     """Per regional indicator (year, period, source): each region's rank (1 = highest) and the min, max and
-    coefficient of variation across the regions. The national total row is excluded."""
+    coefficient of variation across the regions. Regions are Kazakhstan's (the codes of `names`, the region
+    reference): the national total row and the rows of other countries (ILOSTAT/WDI areas) are excluded."""
     group = ["indicator_code", "year", "period", "derived", "source_id"]
-    reg = base.filter(pl.col("region_code") != NATIONAL, pl.col("value").is_not_null()).with_columns(
+    regions = [c for c in names if c != NATIONAL]
+    reg = base.filter(pl.col("region_code").is_in(regions), pl.col("value").is_not_null()).with_columns(
         pl.col("region_code").replace_strict(names, default=pl.col("region_code")).alias("region_name"),
         pl.len().over(group).alias("n"),
     )
@@ -391,30 +418,35 @@ def rank_dispersion(base: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
 
 
 def compute(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
-    """Observed and derived values together (the content of `indicator_values`)."""
+    """The derived values (the content of `_derived_values`; with the observed values: `indicator_values`)."""
     doc = registry()
     ind = ref.indicators
     partial = ind.filter(pl.col("partial"))["code"]
-    obs = observed(con)
-    usable = obs.filter(~pl.col("indicator_code").is_in(partial.implode()))
+    obs = read_inputs(con, ref)  # Kazakhstan only; never a partial indicator
     entries = [e for e in doc["indicators"] if e.get("derived")]
-    derived = [ratio_or_sum(usable, e) for e in entries if e.get("formula") in ("ratio", "sum")]
+    derived = [ratio_or_sum(obs, e) for e in entries if e.get("formula") in ("ratio", "sum")]
     derived += [conventions_cumulated(con, e) for e in entries if e.get("formula") == "cumulative_count"]
     units = dict(ind.select("code", "unit").iter_rows())
     derived += [
-        growth(usable, v, units[v["code"]])
+        growth(obs, v, units[v["code"]])
         for v in doc.get("derived_variants", [])
         if v.get("formula") == "growth"
     ]
-    base = pl.concat([_conform(obs), *derived])
-    usable_base = base.filter(~pl.col("indicator_code").is_in(partial.implode()))
+    derived = pl.concat(derived)
+    base = pl.concat([_conform(obs), derived.filter(~pl.col("indicator_code").is_in(partial.implode()))])
     kinds = dict(ind.select("code", "kind").iter_rows())
     names = dict(ref.regions.select("code", "name_en").iter_rows())
-    return pl.concat([base, changes(usable_base, kinds), rank_dispersion(usable_base, names)]).sort(
-        "indicator_code", "region_code", "year", "period", "derived"
+    return pl.concat([derived, changes(base, kinds), rank_dispersion(base, names)]).sort(
+        "indicator_code", "region_code", "year", "period"
     )
 
 
 def build_indicator_values(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
-    """BUILDERS step: write _indicator_values."""
-    write_table(con, "_indicator_values", compute(con, ref))
+    """BUILDERS step: replace the rows of _derived_values (the table is declared in warehouse/sql/schema.sql,
+    read through the _indicator_values view)."""
+    con.register("_frame", compute(con, ref).to_arrow())
+    try:
+        con.execute("DELETE FROM _derived_values")
+        con.execute("INSERT INTO _derived_values BY NAME SELECT * FROM _frame")
+    finally:
+        con.unregister("_frame")

@@ -1,4 +1,5 @@
--- indicator_values: observed and derived values together (written by dwi/indicators.py).
+-- indicator_values: observed and derived values together (observed: the `observations` view, sex T;
+-- derived: computed by dwi/indicators.py into _derived_values; both joined in _indicator_values.sql).
 --   indicator_code  registry code; changes/ranks/dispersion are <CODE>_YOY_ABS, _YOY_PCT, _AAC_ABS,
 --                   _AAC_PCT, _RANK, _MIN, _MAX, _CV (see `transforms` in dwi/reference/indicators.yaml)
 --   region_code     ISO 3166-2:KZ; KZ for national values and for statistics across the regions
