@@ -35,7 +35,7 @@ import csv
 import datetime as dt
 import gzip
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -55,7 +55,8 @@ from dwi.reference import Reference
 from schemas.observations import KEY, VALUE_RULES
 from schemas.observations import rules as observation_rules
 
-BLOCK_BYTES = 32 << 20  # one streamed batch: about 400k rows of an ILOSTAT bulk file
+BLOCK_BYTES = 32 << 20  # one batch checked and loaded at a time: about 400k rows of an ILOSTAT bulk file
+READ_BYTES = 2 << 20  # the CSV reader's block (see read_batches)
 CROSS_ROW_ROWS = 500_000  # rows read back per group of years for the cross-row checks
 CHECKPOINT_ROWS = 500_000  # CHECKPOINT after about this many appended rows
 # loaded observations under the names dwi.harmonise gives them, for the cross-row checks
@@ -102,9 +103,14 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) ->
     con.register(name, frame.to_arrow())
 
 
-def _tidy_ilostat(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -> pl.DataFrame | None:
-    """bulk_clean (an ILOSTAT batch) -> view bulk_tidy in the tidy layout of dwi.readers.ilostat.from_strings;
-    returns the indicators the batch registers on the fly (or None when the batch has no observation)."""
+# What a format's step returns: the indicators the batch registers on the fly (None when the batch has no
+# observation) and, when the step knows them, the distinct (region, year_reported, period, country) in order
+# of first appearance (else they are read from bulk_tidy).
+Tidied = tuple[pl.DataFrame | None, pl.DataFrame | None]
+
+
+def _tidy_ilostat(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -> Tidied:
+    """bulk_clean (an ILOSTAT batch) -> view bulk_tidy in the tidy layout of dwi.readers.ilostat.from_strings."""
     from dwi.readers import ilostat
 
     empty = con.execute("SELECT count(*), list(_row ORDER BY _row)[1:10] FROM bulk_clean "
@@ -115,12 +121,17 @@ def _tidy_ilostat(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -
     areas = _distinct(con, "SELECT ref_area, sex, time FROM bulk_clean WHERE obs_value IS NOT NULL "
                            "GROUP BY ALL ORDER BY min(_row)")
     if not areas.height:
-        return None
+        return None, None
     year, period = split_time(pl.col("time"))
-    _register(con, "bulk_codes", areas.with_columns(
+    areas = areas.with_columns(
         pl.col("ref_area").str.to_uppercase().alias("_country"),
         pl.col("sex").fill_null("SEX_T").str.replace(r"^SEX_", "").alias("_sex"),
-        year.alias("_year"), period.alias("_period")))
+        year.alias("_year"), period.alias("_period"))
+    _register(con, "bulk_codes", areas)
+    # region, year, period and country come from these codes alone: their distinct combinations, in order
+    places = areas.select(pl.col("_country").alias("region"), pl.col("_year").alias("year_reported"),
+                          pl.col("_period").fill_null("Y").alias("period"),
+                          pl.col("_country").fill_null("KAZ").alias("country")).unique(maintain_order=True)
     codes = _distinct(con, 'SELECT indicator AS source_code, "indicator.label" AS source_label, classif1 '
                            "FROM bulk_clean WHERE obs_value IS NOT NULL GROUP BY ALL ORDER BY min(_row)")
     mapped, fresh = apply_code_map(codes, read_code_map(ilostat.MAP), file, ilostat.MAP, ilostat=True)
@@ -144,10 +155,10 @@ def _tidy_ilostat(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -
         JOIN bulk_code_map m ON c.indicator {DISTINCT} m.source_code
              AND c."indicator.label" {DISTINCT} m.source_label AND c.classif1 {DISTINCT} m.classif1
         WHERE c.obs_value IS NOT NULL""")
-    return fresh
+    return fresh, places
 
 
-def _tidy_observations(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -> pl.DataFrame | None:
+def _tidy_observations(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -> Tidied:
     """bulk_clean (a tidy observations batch) -> view bulk_tidy, with dwi.harmonise's defaults."""
     con.execute("""
         CREATE OR REPLACE TEMP VIEW bulk_tidy AS
@@ -155,11 +166,12 @@ def _tidy_observations(con: duckdb.DuckDBPyConnection, file: str, notes: list[st
                coalesce(period, 'Y') AS period, value AS value_reported, unit, obs_status, source_ref, note,
                'KAZ' AS country, NULL::VARCHAR AS classif1, NULL::VARCHAR AS classif2, NULL::VARCHAR AS scale
         FROM bulk_clean""")
-    return pl.DataFrame()
+    return pl.DataFrame(), None
 
 
-# format -> step from the cleaned batch (view bulk_clean) to the tidy layout (view bulk_tidy)
-TIDY = {"observations": _tidy_observations, "ilostat": _tidy_ilostat}
+# format -> step from the cleaned batch (bulk_clean) to the tidy layout (view bulk_tidy)
+TIDY: dict[str, Callable[[duckdb.DuckDBPyConnection, str, list[str]], Tidied]] = {
+    "observations": _tidy_observations, "ilostat": _tidy_ilostat}
 
 
 def streams(batch: Batch) -> bool:
@@ -223,19 +235,34 @@ def read_batches(batch: Batch, notes: list[str]) -> Iterator[pa.Table]:
     names = next(csv.reader([header_line]))
     columns = check_columns(names, header_line, file, required, optional)
     absent = [c for c in optional if c not in columns]
-    row = 2
+    row, pending = 2, []
+
+    def flush() -> pa.Table:
+        nonlocal row
+        table = _clean(pa.Table.from_batches(pending), columns, absent, row)
+        row += table.num_rows
+        pending.clear()
+        return table
+
     try:
+        # pyarrow's streaming reader parses ahead of the consumer with no bound: small blocks keep what it
+        # holds small; they are gathered into batches of about BLOCK_BYTES of text for DuckDB.
         reader = pacsv.open_csv(
             _open(batch.source.path),
-            read_options=pacsv.ReadOptions(block_size=max(BLOCK_BYTES, 4 * len(header_line)), column_names=names,
-                                           skip_rows=1),
+            read_options=pacsv.ReadOptions(block_size=max(min(BLOCK_BYTES, READ_BYTES), 4 * len(header_line)),
+                                           column_names=names, skip_rows=1),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                                  strings_can_be_null=False))
+        size = 0
         for record_batch in reader:
-            if not record_batch.num_rows:
-                continue
-            yield _clean(record_batch, columns, absent, row)
-            row += record_batch.num_rows
+            if record_batch.num_rows:
+                pending.append(record_batch)
+                size += record_batch.nbytes
+            if size >= BLOCK_BYTES:
+                yield flush()
+                size = 0
+        if pending:
+            yield flush()
     except OSError as exc:
         if not _is_gzip(batch.source.path):
             raise
@@ -250,12 +277,13 @@ def read_batches(batch: Batch, notes: list[str]) -> Iterator[pa.Table]:
         raise Rejected(file, "header only, no data rows", "file:no_rows")
 
 
-def _clean(record_batch: pa.RecordBatch, columns: list[str], absent: list[str], first_row: int) -> pa.Table:
+def _clean(table: pa.Table, columns: list[str], absent: list[str], first_row: int) -> pa.Table:
     """As dwi.read.clean: cells stripped of whitespace, empty cells null, the optional columns the file
-    lacks as nulls, `_row` from `first_row` on (under the canonical column names)."""
-    cells = [pc.utf8_trim(c, characters=WHITESPACE) for c in record_batch.columns]
+    lacks as nulls, `_row` from `first_row` on (under the canonical column names). The table keeps the
+    reader's chunks, which DuckDB scans in parallel."""
+    cells = [pc.utf8_trim(c, characters=WHITESPACE) for c in table.columns]
     cells = [pc.if_else(pc.equal(c, ""), pa.scalar(None, pa.string()), c) for c in cells]
-    n = record_batch.num_rows
+    n = table.num_rows
     rows = pa.array(range(first_row, first_row + n), pa.int64())
     nulls = [pa.nulls(n, pa.string()) for _ in absent]
     return pa.Table.from_arrays([rows, *cells, *nulls], names=["_row", *columns, *absent])
@@ -294,11 +322,12 @@ PARSED = "TRY_CAST(t.value_reported AS DOUBLE)"  # the same parse as polars' cas
 VALUE_OK = " AND ".join(f"coalesce({sql}, true)" for sql in VALUE_RULES.values())
 
 
-def _harmonise(con: duckdb.DuckDBPyConnection, ref: Reference) -> dict[str, pl.Expr]:
+def _harmonise(con: duckdb.DuckDBPyConnection, ref: Reference, places: pl.DataFrame | None) -> dict[str, pl.Expr]:
     """bulk_tidy -> view bulk_rows, harmonised as by dwi.harmonise.observations, with `_ok` (false when the
     row breaks a rule) and `_fail` (the code rules it breaks). Returns the value rules (checked per row)."""
     rules = _split_rules(ref)
-    places = _distinct(con, f"SELECT {', '.join(REGION_COLUMNS)} FROM bulk_tidy GROUP BY ALL ORDER BY min(_row)")
+    if places is None:
+        places = _distinct(con, f"SELECT {', '.join(REGION_COLUMNS)} FROM bulk_tidy GROUP BY ALL ORDER BY min(_row)")
     places = harmonise.resolve_regions(
         places.with_columns(pl.col("year_reported").cast(pl.Int32, strict=False).alias("year")), ref)
     _register(con, "bulk_places", places.with_columns(_failed(rules["bulk_places"])))
@@ -329,17 +358,26 @@ def _batch(con: duckdb.DuckDBPyConnection, part: Batch, ref: Reference, load_id:
            select_sql: str, value_rules: dict[str, pl.Expr]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Check one harmonised batch (view bulk_rows) and append its kept rows. Returns the errors, the
     region-date warnings and the keys of the quarantined rows; sets part.rows_in and rows_quarantined."""
-    con.execute(f"INSERT INTO {table} {select_sql.replace('FROM batch_rows', 'FROM bulk_rows WHERE _ok')}",
-                {"load_id": load_id, "source_id": part.source.id})
+    loaded = con.execute(f"INSERT INTO {table} {select_sql.replace('FROM batch_rows', 'FROM bulk_rows WHERE _ok')}",
+                         {"load_id": load_id, "source_id": part.source.id}).fetchall()[0][0]
+    part.rows_in = con.execute("SELECT count(*) FROM bulk_tidy").fetchall()[0][0]
+    # The few rows to report are found in a narrow pass and only then read back whole: the broken rows (if
+    # any) and the rows of a region or name with dates (if the batch has any, see dwi.validate).
     bounded = ref.regions.filter(pl.col("valid_from").is_not_null() | pl.col("valid_to").is_not_null())["code"]
-    # One narrow pass for the counts and the few rows to report; whole rows are read back only for those.
-    part.rows_in, bad_rows, dated_rows = con.execute("""
-        SELECT count(*), coalesce(list(_row) FILTER (WHERE NOT _ok), []),
-               coalesce(list(_row) FILTER (WHERE _ok AND (list_contains($bounded, region_code)
-                                            OR alias_valid_from IS NOT NULL OR alias_valid_to IS NOT NULL)), [])
-        FROM bulk_rows""", {"bounded": bounded.to_list()}).fetchall()[0]
+    places = con.sql("SELECT region_code, alias_valid_from, alias_valid_to FROM bulk_places").pl()
+    has_dated = places.filter(pl.col("region_code").is_in(bounded.implode()) | pl.col("alias_valid_from").is_not_null()
+                              | pl.col("alias_valid_to").is_not_null()).height > 0
+    bad_rows, dated_rows = [], []
+    if loaded < part.rows_in or has_dated:
+        bad_rows, dated_rows = con.execute("""
+            SELECT coalesce(list(_row) FILTER (WHERE NOT _ok), []),
+                   coalesce(list(_row) FILTER (WHERE _ok AND (list_contains($bounded, region_code)
+                                                OR alias_valid_from IS NOT NULL OR alias_valid_to IS NOT NULL)), [])
+            FROM bulk_rows""", {"bounded": bounded.to_list()}).fetchall()[0]
 
     def rows(numbers: list[int]) -> pl.DataFrame:
+        if not numbers:
+            return con.sql("SELECT * EXCLUDE (_ok, _ok_codes) FROM bulk_rows LIMIT 0").pl()
         con.register("bulk_pick", pa.table({"_row": pa.array(numbers, pa.int64())}))
         out = con.sql("SELECT * EXCLUDE (_ok, _ok_codes) FROM bulk_rows "
                       "WHERE _row IN (SELECT _row FROM bulk_pick) ORDER BY _row").pl()
@@ -361,6 +399,7 @@ def _batch(con: duckdb.DuckDBPyConnection, part: Batch, ref: Reference, load_id:
 def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id: int) -> pl.DataFrame:
     """Check and append the file batch by batch; returns the rows (`row`) to remove as duplicates."""
     con.execute(f"SET memory_limit = '{os.environ.get('DWI_BULK_MEMORY', '512MB')}'")
+    con.execute("SET preserve_insertion_order = false")  # rows carry their source_row; appends are cheaper
     source, notes = batch.source, []
     table, select_sql = TARGETS[source.format]
     tidy = TIDY[source.format]
@@ -372,14 +411,14 @@ def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id:
         while (record_batch := reading.result()) is not None:
             reading = pool.submit(next, batches, None)
             con.register("bulk_clean", record_batch)
-            fresh = tidy(con, source.display, notes)
+            fresh, places = tidy(con, source.display, notes)
             if fresh is None:
                 continue
             if fresh.height:  # codes registered on the fly, as in dwi.stages
                 found.append(fresh)
                 batch.indicators = pl.concat(found).unique("code", keep="first", maintain_order=True)
                 ref = extend_reference(ref, batch.indicators)
-            value_rules = _harmonise(con, ref)
+            value_rules = _harmonise(con, ref, places)
             part = Batch(source, batch.sha256)
             part_errors, part_warnings, keys = _batch(con, part, ref, load_id, table, select_sql, value_rules)
             errors.append(part_errors)
@@ -526,6 +565,7 @@ def load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, started: 
         raise
     finally:
         con.execute("RESET memory_limit")
+        con.execute("RESET preserve_insertion_order")
 
 
 def _discard(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> None:
