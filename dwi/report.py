@@ -8,12 +8,16 @@ written as an SVG file (vl-convert, offline) for slides.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import math
+import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import altair as alt
@@ -517,6 +521,19 @@ def _radar_spec(group: pl.DataFrame, title: str) -> dict:
         }
         for code, a in angle.items()
     ]
+    scale = [{"x": 0.35, "y": g, "text": str(g)} for g in (2, 4, GRADE_MAX)]
+    spec = copy.deepcopy(_radar_template(several))
+    values = {"rings": rings, "spokes": spokes, "poly": poly, "labels": labels, "scale": scale}
+    for layer in spec["layer"]:
+        layer["data"] = {"values": values[layer["data"]["values"][0]["slot"]]}
+    spec["title"]["text"] = title[:60]
+    return spec
+
+
+@cache
+def _radar_template(several: bool) -> dict:
+    """The radar's Vega-Lite spec with a placeholder per layer's data (altair builds it once: building it
+    per chart took half a second each)."""
     dom = [-(GRADE_MAX + 2.2), GRADE_MAX + 2.2]
     x = alt.X("x:Q", scale=alt.Scale(domain=dom), axis=None)
     y = alt.Y("y:Q", scale=alt.Scale(domain=dom), axis=None)
@@ -525,38 +542,41 @@ def _radar_spec(group: pl.DataFrame, title: str) -> dict:
         if several
         else alt.value("#1f5fa8")
     )
+
+    def slot(name: str) -> alt.Data:
+        return alt.Data(values=[{"slot": name}])
+
     ring = (
-        alt.Chart(alt.Data(values=rings))
+        alt.Chart(slot("rings"))
         .mark_line(color="#ccc", strokeWidth=0.7)
         .encode(x=x, y=y, detail="ring:N", order="o:Q")
     )
     spoke = (
-        alt.Chart(alt.Data(values=spokes))
+        alt.Chart(slot("spokes"))
         .mark_rule(color="#ccc", strokeWidth=0.7)
         .encode(x=x, y=y, x2="x2:Q", y2="y2:Q")
     )
     outline = (
-        alt.Chart(alt.Data(values=poly))
+        alt.Chart(slot("poly"))
         .mark_line(strokeWidth=2, invalid="break-paths-filter-domains")
         .encode(x=x, y=y, order="o:Q", detail="series:N", color=color)
     )
     dots = (
-        alt.Chart(alt.Data(values=poly))
+        alt.Chart(slot("poly"))
         .transform_filter("datum.grade != null && !datum.closing")
         .mark_circle(size=45)
         .encode(x=x, y=y, color=color, tooltip=["series:N", "axis:N", "label:N", "grade:Q", "basis:N"])
     )
-    text = alt.Chart(alt.Data(values=labels)).mark_text(fontSize=10).encode(x=x, y=y, text="text:N")
-    scale = [{"x": 0.35, "y": g, "text": str(g)} for g in (2, 4, GRADE_MAX)]
+    text = alt.Chart(slot("labels")).mark_text(fontSize=10).encode(x=x, y=y, text="text:N")
     ticks = (
-        alt.Chart(alt.Data(values=scale))
+        alt.Chart(slot("scale"))
         .mark_text(fontSize=8, color="#999", align="left")
         .encode(x=x, y=y, text="text:N")
     )
     return (
         (ring + spoke + outline + dots + text + ticks)
         .configure_view(stroke=None)
-        .properties(width=230, height=230, title=alt.Title(title[:60], fontSize=12))
+        .properties(width=230, height=230, title=alt.Title("title", fontSize=12))
         .to_dict(validate=False)
     )
 
@@ -675,7 +695,7 @@ def write_report(
     for c in charts:
         c.spec.setdefault("config", {}).setdefault("font", "Helvetica, Arial, sans-serif")
     step("bundling the Vega JavaScript")
-    bundle = vl_convert.javascript_bundle(vl_version=VL_VERSION).replace("</script", "<\\/script")
+    bundle = vega_bundle().replace("</script", "<\\/script")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=jinja2.StrictUndefined
     )
@@ -696,8 +716,32 @@ def write_report(
         charts_dir.mkdir(parents=True, exist_ok=True)
         for old in charts_dir.glob("*.svg"):
             old.unlink()
-        for i, c in enumerate(charts, start=1):
-            step(f"chart {i}/{len(charts)}: {c.id}.svg")
+        def render(c: Chart) -> str:
             svg = vl_convert.vegalite_to_svg(c.spec, vl_version=VL_VERSION)
             (charts_dir / f"{c.id}.svg").write_text(svg, encoding="utf-8")
+            return c.id
+
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # vl-convert renders charts in parallel
+            for i, done in enumerate(pool.map(render, charts), start=1):
+                step(f"chart {i}/{len(charts)}: {done}.svg")
     return path
+
+
+def vega_bundle() -> str:
+    """vl-convert's Vega/Vega-Lite/vega-embed JavaScript bundle (inlined in the report, which works offline).
+    Building it takes seconds, so it is kept in the user's cache, one file per vl-convert version."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dwi"
+    path = cache / f"vega-bundle-{vl_convert.__version__}-vl{VL_VERSION}.js"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    bundle = vl_convert.javascript_bundle(vl_version=VL_VERSION)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(bundle, encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # no writable cache: build it next time too
+    return bundle
