@@ -7,6 +7,8 @@ interval, spearmanr); nothing is hand-coded.
 Definitions (also in the README):
 - national scope: annual values of region KZ matched by year; regions scope: one value per region
   (national total row excluded) at the reference period with the most regions (latest on a tie).
+  Regions are Kazakhstan's: the region codes of the region reference (table `_regions`), never the other
+  areas of an ILOSTAT or WDI file (their region_code is their area code).
 - Which value is used when a year has several (reported and derived): derived first for codes marked
   `preferred: true` in `derived_variants` of indicators.yaml (GDP_GROWTH), reported first otherwise;
   then non-provisional before provisional. The origin of every point is in observations_used.
@@ -34,7 +36,7 @@ from scipy import stats
 from dwi.build import write_table
 from dwi.config import REFERENCE_DIR
 from dwi.errors import DwiError
-from dwi.indicators import registry
+from dwi.indicators import NATIONAL, registry
 from dwi.reference import Reference
 
 SMALL_N = 8
@@ -76,8 +78,14 @@ def _preferred_derived() -> set[str]:
 def series(
     con: duckdb.DuckDBPyConnection, code: str, scope: str, years: tuple[int, int] | None = None
 ) -> pl.DataFrame:
-    """One value per key (year as text, or region code): key, value, origin, reference."""
-    where = "region_code = 'KZ' AND period = 'Y'" if scope == "national" else "region_code <> 'KZ'"
+    """One value per key (year as text, or region code): key, value, origin, reference. Only Kazakhstan's
+    rows: national = region KZ (the national total; another country's region_code is its ISO3 or aggregate
+    area code), regions = the codes of the region reference other than KZ."""
+    where = (
+        f"region_code = '{NATIONAL}' AND period = 'Y'"
+        if scope == "national"
+        else f"region_code IN (SELECT code FROM _regions WHERE code <> '{NATIONAL}')"
+    )
     if years:
         where += f" AND year BETWEEN {int(years[0])} AND {int(years[1])}"
     frame = con.sql(

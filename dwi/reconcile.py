@@ -8,6 +8,11 @@ against dwi's derived values of the same figure (GDP growth vintages), the numer
 
 Printed precision: a figure printed with d decimals stands for [value - h, value + h) with h = 0.5 * 10^-d
 (29.9 -> [29.85, 29.95)); `tolerance` is h.
+
+Every check concerns Kazakhstan's figures: only Kazakhstan's rows (country = 'KAZ') of the indicators the
+checks name (`checked_codes`) are read, filtered in SQL (`observations`), so the memory used does not grow
+with other countries' data (an all-countries ILOSTAT or WDI file), and no other country's row enters a
+check (a regional sum, a share's parts, a revision, a cross-table sum).
 """
 
 from __future__ import annotations
@@ -77,9 +82,45 @@ def _fmt(expr: pl.Expr, digits: int = 4) -> pl.Expr:
     return shown.cast(pl.String).fill_null("missing")
 
 
-def observations(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return con.sql("""SELECT indicator_code, region_code, year, period, value, value_reported, source_id,
-                             source_row, source_ref FROM observations WHERE sex = 'T'""").pl()
+def _figure_codes(claim: dict) -> list[str]:
+    """The codes of a claim's figure references ({code, year, period, region}: numerator, denominator, value,
+    a, b, ...), whatever its type."""
+    return [v["code"] for v in claim.values() if isinstance(v, dict) and "code" in v]
+
+
+def checked_codes(ref: Reference, doc: dict | None = None) -> list[str]:
+    """Every indicator code whose observations a check reads: regional sums (additive, not partial),
+    shares (the share, its numerator and denominator), revisions (`derived_variants`), the figures of the
+    text claims, cross-table and component checks (text_claims.yaml). Each check filters the observations
+    it is given by these codes first (or joins on them), so the rows of other codes never change a result."""
+    doc = claims() if doc is None else doc
+    ind = ref.indicators
+    codes = set(ind.filter(pl.col("additive") & ~pl.col("partial"))["code"])
+    spec = _share_spec(ref)
+    codes |= {*spec["indicator_code"], *spec["numerator"], *spec["denominator"]}
+    codes |= set(_variant_codes())
+    codes |= {c for claim in doc["claims"] for c in _figure_codes(claim)}
+    for s in doc.get("cross_tables", []):
+        codes |= {s["reported"]["code"], *s["recomputed_sum"]}
+    for s in doc.get("components", []):
+        codes |= {s["total"], *s["parts"]}
+    return sorted(codes)
+
+
+def observations(
+    con: duckdb.DuckDBPyConnection, ref: Reference, doc: dict | None = None
+) -> pl.DataFrame:
+    """Kazakhstan's current sex-T observations of the indicators the checks use (`checked_codes`), filtered
+    in SQL: bounded by Kazakhstan's data, whatever else the warehouse holds. Same columns as the former
+    unfiltered read and, as before, no ORDER BY: the rows kept come in the same relative (scan) order,
+    which decides which row `_figure` takes when several match and the order of `components`' parts."""
+    return con.sql(
+        """SELECT indicator_code, region_code, year, period, value, value_reported, source_id,
+                  source_row, source_ref
+           FROM observations
+           WHERE sex = 'T' AND country = 'KAZ' AND indicator_code IN (SELECT unnest($codes::VARCHAR[]))""",
+        params={"codes": checked_codes(ref, doc)},
+    ).pl()
 
 
 def regional_sums(obs: pl.DataFrame, ref: Reference) -> pl.DataFrame:
@@ -125,15 +166,25 @@ def regional_sums(obs: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     )
 
 
-def shares(obs: pl.DataFrame, ref: Reference) -> pl.DataFrame:
-    """Every reported share against 100 * numerator / denominator (same region, year, period), at the
-    printed precision. Not checkable when a part is missing."""
-    spec = ref.indicators.filter(
+def _share_spec(ref: Reference) -> pl.DataFrame:
+    """The reported shares that can be recomputed: indicator_code, numerator, denominator."""
+    return ref.indicators.filter(
         pl.col("numerator").is_not_null(),
         pl.col("denominator").is_not_null(),
         ~pl.col("derived"),
         ~pl.col("partial"),
     ).select(pl.col("code").alias("indicator_code"), "numerator", "denominator")
+
+
+def _variant_codes() -> list[str]:
+    """Reported figures that dwi also derives (`derived_variants`: GDP_GROWTH)."""
+    return [v["code"] for v in registry().get("derived_variants", [])]
+
+
+def shares(obs: pl.DataFrame, ref: Reference) -> pl.DataFrame:
+    """Every reported share against 100 * numerator / denominator (same region, year, period), at the
+    printed precision. Not checkable when a part is missing."""
+    spec = _share_spec(ref)
     cell = ["region_code", "year", "period"]
     parts = obs.select(*cell, "indicator_code", "value", "value_reported")
     frame = (
@@ -199,10 +250,13 @@ def shares(obs: pl.DataFrame, ref: Reference) -> pl.DataFrame:
 
 def revisions(con: duckdb.DuckDBPyConnection, obs: pl.DataFrame) -> pl.DataFrame:
     """A reported figure against dwi's derivation of the same figure from other data (another vintage)."""
-    codes = [v["code"] for v in registry().get("derived_variants", [])]
-    derived = con.sql("""SELECT indicator_code, region_code, year, period, value AS recomputed,
-                                method, inputs, note FROM _indicator_values
-                         WHERE derived AND base_code IS NULL""").pl()
+    codes = _variant_codes()
+    derived = con.sql(
+        """SELECT indicator_code, region_code, year, period, value AS recomputed, method, inputs, note
+           FROM _indicator_values
+           WHERE derived AND base_code IS NULL AND indicator_code IN (SELECT unnest($codes::VARCHAR[]))""",
+        params={"codes": codes},
+    ).pl()
     frame = (
         obs.filter(pl.col("indicator_code").is_in(codes))
         .join(derived, on=["indicator_code", "region_code", "year", "period"], how="left")
@@ -571,8 +625,8 @@ def _conform(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def compute(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
-    obs = observations(con)
     doc = claims()
+    obs = observations(con, ref, doc)  # Kazakhstan's rows of the checked indicators only
     text = pl.DataFrame(
         [text_claim(con, obs, c) for c in doc["claims"]],
         schema={k: v for k, v in SCHEMA.items() if k != "severity"},
