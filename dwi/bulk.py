@@ -25,7 +25,7 @@ Appended batches are committed and checkpointed as they go: DuckDB keeps a trans
 in memory, so one transaction per file would make memory grow with the file. This is invisible outside:
 the writer works on a private copy of the warehouse that is published only when the whole run succeeds
 (dwi.warehouse.writer); a failure here deletes the load's rows before it is recorded as failed.
-Memory is about one batch plus DuckDB's buffer (DWI_BULK_MEMORY, default 512MB).
+Memory is about one batch plus DuckDB's buffer (DWI_MEMORY, default 512MB: see dwi.warehouse.writer).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from schemas.observations import rules as observation_rules
 BLOCK_BYTES = 32 << 20  # one batch checked and loaded at a time: about 400k rows of an ILOSTAT bulk file
 READ_BYTES = 2 << 20  # the CSV reader's block (see read_batches)
 CROSS_ROW_ROWS = 500_000  # rows read back per group of years for the cross-row checks
-CHECKPOINT_ROWS = 500_000  # CHECKPOINT after about this many appended rows
+CHECKPOINT_ROWS = 5_000_000  # CHECKPOINT after about this many appended rows
 # loaded observations under the names dwi.harmonise gives them, for the cross-row checks
 LOADED_AS_HARMONISED = ("source_row::BIGINT AS _row, indicator_code, region_code, region_reported AS region, sex, "
                         "year, period, value, value_reported, country, classif1, classif2")
@@ -398,7 +398,6 @@ def _batch(con: duckdb.DuckDBPyConnection, part: Batch, ref: Reference, load_id:
 
 def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id: int) -> pl.DataFrame:
     """Check and append the file batch by batch; returns the rows (`row`) to remove as duplicates."""
-    con.execute(f"SET memory_limit = '{os.environ.get('DWI_BULK_MEMORY', '512MB')}'")
     con.execute("SET preserve_insertion_order = false")  # rows carry their source_row; appends are cheaper
     source, notes = batch.source, []
     table, select_sql = TARGETS[source.format]
@@ -524,7 +523,8 @@ def check(batch: Batch, ref: Reference) -> Batch:
     from dwi.warehouse import run_sql_file
 
     with tempfile.TemporaryDirectory(prefix="dwi-validate-") as tmp:
-        con = duckdb.connect(str(Path(tmp) / "check.duckdb"))
+        con = duckdb.connect(str(Path(tmp) / "check.duckdb"),
+                             config={"memory_limit": os.environ.get("DWI_MEMORY", "512MB")})
         try:
             run_sql_file(con, config.SQL_DIR / "schema.sql")
             load(con, batch, ref, dt.datetime.now(dt.UTC), None)
@@ -564,7 +564,6 @@ def load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, started: 
         _discard(con, table, load_id)
         raise
     finally:
-        con.execute("RESET memory_limit")
         con.execute("RESET preserve_insertion_order")
 
 

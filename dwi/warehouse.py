@@ -85,7 +85,8 @@ def writer(path: Path, timeout: float | None = None) -> Iterator[duckdb.DuckDBPy
         try:
             if path.exists():
                 shutil.copyfile(path, tmp)
-            con = duckdb.connect(str(tmp))
+            # DuckDB's buffer is capped, so a build over millions of rows spills to disk instead of growing.
+            con = duckdb.connect(str(tmp), config={"memory_limit": os.environ.get("DWI_MEMORY", "512MB")})
             run_sql_file(con, config.SQL_DIR / "schema.sql")
             yield con
             con.execute("CHECKPOINT")
