@@ -387,7 +387,8 @@ def main(argv: list[str] | None = None) -> None:
         text = report(args, info, rows, steps, commands, ratios, sorted(rss),
                       " ".join(f"{x:.2f}" for x in os.getloadavg()))
         text += (f"\n(b) loaded: {steps['(b) dwi data path']['detail']}. (b) includes sha256 of the file, "
-                 "streaming read, ILOSTAT mapping, harmonise, pandera rules, quarantine, the DuckDB append, the "
+                 "streaming read, ILOSTAT mapping, harmonise, the row rules (inside DuckDB, see dwi/bulk.py), "
+                 "quarantine, the DuckDB append, the "
                  "whole-file key and cross-row checks, and the build of every view and derived table "
                  "(`dwi ingest` minus interpreter start-up). `dwi ingest` runs no Prefect flow, so (d) with and "
                  "without a server differ only by noise.\n")
