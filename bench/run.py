@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="5k rows, one run each, no Prefect server or dwi run")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--heavy-repeat", type=int, default=1, help="runs of (b), (c) and (d), the slow steps")
-    ap.add_argument("--rss-rows", default="", help="smaller row counts for the RSS growth table, e.g. 1000000,3000000")
+    ap.add_argument("--rss-rows", default="", help="other row counts for the RSS growth table, e.g. 1000000,3000000")
     ap.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
     ap.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     ap.add_argument("--file", type=Path, help=argparse.SUPPRESS)
@@ -299,9 +299,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.step:  # a child: one step, its in-process seconds as the last line
         print(json.dumps({"seconds": STEPS[args.step](args.file.resolve(), args.warehouse.resolve())}))
         return
-    from bench.generate import generate
+    from bench.generate import N_CELLS, generate
 
     rows = 5_000 if args.quick else args.rows
+    too_many = [n for n in [rows, *(int(x) for x in args.rss_rows.split(",") if x)] if n > 3 * N_CELLS]
+    if too_many:  # fail before the long steps, not after them
+        raise SystemExit(f"bench/generate.py makes at most {3 * N_CELLS:,} rows; asked for {too_many}")
     repeat = 1 if args.quick else args.repeat
     info = machine()
     work = Path(tempfile.mkdtemp(prefix="dwi-bench-"))
