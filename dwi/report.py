@@ -157,6 +157,73 @@ def overview(values: pl.DataFrame) -> Section:
 # --- national time series -------------------------------------------------------------------------
 
 
+SLOT = "\x00slot:"  # a placeholder in a chart template: "\x00slot:<name>", or data [{"slot": "<name>"}]
+
+
+def _filled(template: dict, slots: dict) -> dict:
+    """A copy of a chart template with its placeholders replaced: data values [{"slot": name}] by the list
+    slots[name], strings SLOT + name by slots[name]. Altair builds each template once (building a chart
+    takes a tenth of a second or more, validation aside), the data goes in per chart."""
+    def fill(node):
+        if isinstance(node, dict):
+            values = node.get("values")
+            if isinstance(values, list) and len(values) == 1 and isinstance(values[0], dict) \
+                    and set(values[0]) == {"slot"}:
+                return {**{k: fill(v) for k, v in node.items() if k != "values"}, "values": slots[values[0]["slot"]]}
+            return {k: fill(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [fill(v) for v in node]
+        if isinstance(node, str) and node.startswith(SLOT):
+            return slots[node[len(SLOT):]]
+        return node
+
+    return fill(template)
+
+
+@cache
+def _time_series_template(annual: bool) -> dict:
+    """A national indicator over time: a line through the annual values (when there are any) and points,
+    triangles for sub-annual values. Slots: rows, unit, title."""
+    data = alt.Data(values=[{"slot": "rows"}])
+    tooltip = [
+        alt.Tooltip("time_period:N", title="period"),
+        alt.Tooltip("value:Q", format=",.4~f"),
+        alt.Tooltip("obs_status:N", title="flag"),
+    ]
+    x = alt.X(
+        "t:Q",
+        title=None,
+        axis=alt.Axis(format="d", tickMinStep=1),
+        scale=alt.Scale(zero=False, nice=False, padding=12),
+    )
+    y = alt.Y("value:Q", title=SLOT + "unit", scale=alt.Scale(zero=False))
+    line = (
+        alt.Chart(data)
+        .transform_filter("datum.kind == 'annual'")
+        .mark_line(invalid="break-paths-filter-domains", strokeWidth=2)
+        .encode(x=x, y=y)
+    )
+    points = (
+        alt.Chart(data)
+        .transform_filter("datum.value != null")
+        .mark_point(filled=True, size=50)
+        .encode(
+            x=x,
+            y=y,
+            tooltip=tooltip,
+            shape=alt.Shape(
+                "kind:N",
+                scale=alt.Scale(domain=["annual", "sub-annual"], range=["circle", "triangle-up"]),
+                legend=None,
+            ),
+        )
+    )
+    chart = (line + points if annual else points).properties(
+        width=460, height=170, title=alt.Title(SLOT + "title")
+    )
+    return chart.to_dict(validate=False)
+
+
 def time_series(values: pl.DataFrame) -> Section:
     sec = Section(
         "national",
@@ -194,43 +261,8 @@ def time_series(values: pl.DataFrame) -> Section:
             }
             for r in group.filter(pl.col("period") != "Y").to_dicts()
         ]
-        data = alt.Data(values=rows)
-        tooltip = [
-            alt.Tooltip("time_period:N", title="period"),
-            alt.Tooltip("value:Q", format=",.4~f"),
-            alt.Tooltip("obs_status:N", title="flag"),
-        ]
-        x = alt.X(
-            "t:Q",
-            title=None,
-            axis=alt.Axis(format="d", tickMinStep=1),
-            scale=alt.Scale(zero=False, nice=False, padding=12),
-        )
-        y = alt.Y("value:Q", title=unit, scale=alt.Scale(zero=False))
-        line = (
-            alt.Chart(data)
-            .transform_filter("datum.kind == 'annual'")
-            .mark_line(invalid="break-paths-filter-domains", strokeWidth=2)
-            .encode(x=x, y=y)
-        )
-        points = (
-            alt.Chart(data)
-            .transform_filter("datum.value != null")
-            .mark_point(filled=True, size=50)
-            .encode(
-                x=x,
-                y=y,
-                tooltip=tooltip,
-                shape=alt.Shape(
-                    "kind:N",
-                    scale=alt.Scale(domain=["annual", "sub-annual"], range=["circle", "triangle-up"]),
-                    legend=None,
-                ),
-            )
-        )
-        chart = (line + points if annual.height else points).properties(
-            width=460, height=170, title=alt.Title(f"{code}: {name}")
-        )
+        spec = _filled(_time_series_template(bool(annual.height)),
+                       {"rows": rows, "unit": unit, "title": f"{code}: {name}"})
         caption = f"{group.height} value(s), {unit}."
         if missing:
             caption += f" No value for {_years(missing)} (gap)."
@@ -243,7 +275,7 @@ def time_series(values: pl.DataFrame) -> Section:
             )
         if group["derived"].any():
             caption += " Derived by dwi: " + str(group.filter(pl.col("derived"))["method"][0] or "") + "."
-        sec.charts.append(Chart(f"ts-{slug(code)}", f"{code}", chart.to_dict(validate=False), caption))
+        sec.charts.append(Chart(f"ts-{slug(code)}", f"{code}", spec, caption))
     if not sec.charts:
         sec.notes.append("No national values in this warehouse.")
     return sec
@@ -371,10 +403,11 @@ def _pairs(values: pl.DataFrame, x: str, y: str, scope: str) -> pl.DataFrame:
         if "nation" in scope.lower():
             v = v.filter((pl.col("region_code") == NATIONAL) & (pl.col("period") == "Y"))
             return v.select(pl.col("time_period").alias("label"), pl.col("value").alias(name))
-        v = v.filter(pl.col("region_code") != NATIONAL).sort("t").group_by("region_code").last()
+        # Kazakhstan's regions (ISO 3166-2:KZ codes), not the areas of other countries (ISO3 codes)
+        v = v.filter(pl.col("region_code").str.starts_with("KZ-")).sort("t").group_by("region_code").last()
         return v.select(pl.col("region_name").alias("label"), pl.col("value").alias(name))
 
-    return side(x, "x").join(side(y, "y"), on="label").drop_nulls()
+    return side(x, "x").join(side(y, "y"), on="label").drop_nulls().sort("label")  # same order every run
 
 
 def correlations(con: duckdb.DuckDBPyConnection, values: pl.DataFrame, present: set[str]) -> Section:
