@@ -94,9 +94,11 @@ def _on(left: str, right: str, columns: list[str]) -> str:
     return " AND ".join(f"{left}.{_q(c)} {DISTINCT} {right}.{_q(c)}" for c in columns)
 
 
-def _distinct(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    """Distinct combinations in order of first appearance (as polars' unique(maintain_order=True) gives)."""
-    return con.sql(sql).pl()
+def _first_seen(con: duckdb.DuckDBPyConnection, columns: str, source: str) -> pl.DataFrame:
+    """The distinct combinations of `columns` in `source` (a relation, optionally with WHERE), in order of
+    first appearance as polars' unique(maintain_order=True) gives them (it decides e.g. a fresh indicator's
+    name)."""
+    return con.sql(f"SELECT {columns} FROM {source} GROUP BY ALL ORDER BY min(_row)").pl()
 
 
 def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
@@ -118,8 +120,7 @@ def _tidy_ilostat(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -
     if empty[0]:
         notes.append(f"{empty[0]} row(s) have no obs_value (rows {', '.join(map(str, empty[1]))}"
                      f"{' ...' if empty[0] > 10 else ''}); empty cells are missing values, not observations")
-    areas = _distinct(con, "SELECT ref_area, sex, time FROM bulk_clean WHERE obs_value IS NOT NULL "
-                           "GROUP BY ALL ORDER BY min(_row)")
+    areas = _first_seen(con, "ref_area, sex, time", "bulk_clean WHERE obs_value IS NOT NULL")
     if not areas.height:
         return None, None
     year, period = split_time(pl.col("time"))
@@ -132,8 +133,8 @@ def _tidy_ilostat(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -
     places = areas.select(pl.col("_country").alias("region"), pl.col("_year").alias("year_reported"),
                           pl.col("_period").fill_null("Y").alias("period"),
                           pl.col("_country").fill_null("KAZ").alias("country")).unique(maintain_order=True)
-    codes = _distinct(con, 'SELECT indicator AS source_code, "indicator.label" AS source_label, classif1 '
-                           "FROM bulk_clean WHERE obs_value IS NOT NULL GROUP BY ALL ORDER BY min(_row)")
+    codes = _first_seen(con, 'indicator AS source_code, "indicator.label" AS source_label, classif1',
+                        "bulk_clean WHERE obs_value IS NOT NULL")
     mapped, fresh = apply_code_map(codes, read_code_map(ilostat.MAP), file, ilostat.MAP, ilostat=True)
     _register(con, "bulk_code_map", mapped.select(
         "source_code", "source_label", "classif1", "indicator_code", "unit", pl.col("scale").cast(pl.String)))
@@ -327,13 +328,13 @@ def _harmonise(con: duckdb.DuckDBPyConnection, ref: Reference, places: pl.DataFr
     row breaks a rule) and `_fail` (the code rules it breaks). Returns the value rules (checked per row)."""
     rules = _split_rules(ref)
     if places is None:
-        places = _distinct(con, f"SELECT {', '.join(REGION_COLUMNS)} FROM bulk_tidy GROUP BY ALL ORDER BY min(_row)")
+        places = _first_seen(con, ", ".join(REGION_COLUMNS), "bulk_tidy")
     places = harmonise.resolve_regions(
         places.with_columns(pl.col("year_reported").cast(pl.Int32, strict=False).alias("year")), ref)
     _register(con, "bulk_places", places.with_columns(_failed(rules["bulk_places"])))
     registry = ref.indicators.select(pl.col("code").alias("indicator_code"), pl.col("unit").alias("expected_unit"),
                                      "kind")
-    codes = _distinct(con, f"SELECT {', '.join(CODE_COLUMNS)} FROM bulk_tidy GROUP BY ALL ORDER BY min(_row)")
+    codes = _first_seen(con, ", ".join(CODE_COLUMNS), "bulk_tidy")
     codes = codes.join(registry, on="indicator_code", how="left", maintain_order="left")
     _register(con, "bulk_codes_checked", codes.with_columns(_failed(rules["bulk_codes_checked"])))
     # Scaled values (e.g. ILOSTAT thousands to persons) are computed by dwi.harmonise.value itself: DuckDB's
@@ -363,7 +364,7 @@ def _batch(con: duckdb.DuckDBPyConnection, part: Batch, ref: Reference, load_id:
     part.rows_in = con.execute("SELECT count(*) FROM bulk_tidy").fetchall()[0][0]
     # The few rows to report are found in a narrow pass and only then read back whole: the broken rows (if
     # any) and the rows of a region or name with dates (if the batch has any, see dwi.validate).
-    bounded = ref.regions.filter(pl.col("valid_from").is_not_null() | pl.col("valid_to").is_not_null())["code"]
+    bounded = validate_mod.dated_regions(ref)
     places = con.sql("SELECT region_code, alias_valid_from, alias_valid_to FROM bulk_places").pl()
     has_dated = places.filter(pl.col("region_code").is_in(bounded.implode()) | pl.col("alias_valid_from").is_not_null()
                               | pl.col("alias_valid_to").is_not_null()).height > 0

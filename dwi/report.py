@@ -8,7 +8,6 @@ written as an SVG file (vl-convert, offline) for slides.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import math
@@ -555,12 +554,8 @@ def _radar_spec(group: pl.DataFrame, title: str) -> dict:
         for code, a in angle.items()
     ]
     scale = [{"x": 0.35, "y": g, "text": str(g)} for g in (2, 4, GRADE_MAX)]
-    spec = copy.deepcopy(_radar_template(several))
-    values = {"rings": rings, "spokes": spokes, "poly": poly, "labels": labels, "scale": scale}
-    for layer in spec["layer"]:
-        layer["data"] = {"values": values[layer["data"]["values"][0]["slot"]]}
-    spec["title"]["text"] = title[:60]
-    return spec
+    return _filled(_radar_template(several), {"rings": rings, "spokes": spokes, "poly": poly, "labels": labels,
+                                               "scale": scale, "title": title[:60]})
 
 
 @cache
@@ -609,7 +604,7 @@ def _radar_template(several: bool) -> dict:
     return (
         (ring + spoke + outline + dots + text + ticks)
         .configure_view(stroke=None)
-        .properties(width=230, height=230, title=alt.Title("title", fontSize=12))
+        .properties(width=230, height=230, title=alt.Title(SLOT + "title", fontSize=12))
         .to_dict(validate=False)
     )
 

@@ -177,13 +177,18 @@ def group_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.Data
     return pl.concat([o.select(list(ISSUE_SCHEMA)) for o in out])
 
 
+def dated_regions(ref: Reference) -> pl.Series:
+    """Codes of the regions with a start or end date (the only ones a region_validity warning can name)."""
+    return ref.regions.filter(pl.col("valid_from").is_not_null() | pl.col("valid_to").is_not_null())["code"]
+
+
 def region_date_warnings(batch: Batch, frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     """A region used for a period not entirely inside its validity (it did not exist, or its territory
     changed during the period: South Kazakhstan in 2018, Turkistan in 2017), and a time-bound name used
     outside its dates (Nur-Sultan outside 2019-03-20..2022-09-17) are warnings; the rows still load."""
     from dwi.harmonise import period_dates
 
-    bounded = ref.regions.filter(pl.col("valid_from").is_not_null() | pl.col("valid_to").is_not_null())["code"]
+    bounded = dated_regions(ref)
     dated_alias = (pl.col("alias_valid_from").is_not_null() | pl.col("alias_valid_to").is_not_null()
                    if "alias_valid_from" in frame.columns else pl.lit(False))
     frame = frame.filter(pl.col("region_code").is_in(bounded.implode()) | dated_alias)  # the only candidates
