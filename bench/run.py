@@ -6,7 +6,7 @@
 Measures, each step in its own process (peak RSS per step from os.wait4), medians of --repeat runs:
   (a) yardstick: DuckDB CREATE TABLE AS SELECT * FROM read_csv(..., columns={explicit types}), on disk
   (b) dwi's data path in-process (timed after imports): read, harmonise, validate, load, build views
-      (dwi.ingest.ingest, the function behind `dwi ingest`; big files stream through dwi.bulk)
+      (dwi.ingest.ingest, the function behind `dwi ingest`; big files are checked and loaded by dwi.bulk)
   (c) a peer: pandas read_csv + the same row rules in pandera (pandas backend) + DuckDB load
   (d) the whole `dwi ingest FILE` command, against a running Prefect server and with none configured
 and, in the same two modes, `dwi run` on the embedded raw/ data and a no-op re-run, each against a Prefect
@@ -390,9 +390,9 @@ def main(argv: list[str] | None = None) -> None:
         text = report(args, info, rows, steps, commands, ratios, sorted(rss),
                       " ".join(f"{x:.2f}" for x in os.getloadavg()))
         text += (f"\n(b) loaded: {steps['(b) dwi data path']['detail']}. (b) includes sha256 of the file, "
-                 "streaming read, ILOSTAT mapping, harmonise, the row rules (inside DuckDB, see dwi/bulk.py), "
-                 "quarantine, the DuckDB append, the "
-                 "whole-file key and cross-row checks, and the build of every view and derived table "
+                 "DuckDB's read of the file, ILOSTAT mapping, harmonise, the row rules (inside DuckDB, see "
+                 "dwi/bulk.py), quarantine, the DuckDB append, the whole-file key and cross-row checks, and "
+                 "the build of every view and derived table "
                  "(`dwi ingest` minus interpreter start-up). `dwi ingest` runs no Prefect flow, so (d) with and "
                  "without a server differ only by noise.\n")
         args.out.write_text(text, encoding="utf-8")

@@ -1,64 +1,62 @@
-"""Big observation files in bounded memory, checked and loaded inside DuckDB a batch at a time.
+"""Big observation files in bounded memory, checked and loaded inside DuckDB.
 
 A file at or above `threshold()` bytes does not go through the in-memory read -> harmonise -> validate
 stages; `load` (called by dwi.stages.load_one inside the writer's session) instead:
 
-1. streams the CSV in record batches (pyarrow's streaming reader, every column read as text, as
-   dwi.read does), numbering rows as dwi.read does (header = row 1);
-2. per batch, inside DuckDB: cleans the cells as dwi.read.clean does (Unicode whitespace stripped, empty
-   cells null) and lays the rows out as the format's reader would (e.g. ILOSTAT's source_ref and notes);
-   whatever depends only on codes (ILOSTAT time, sex and area codes, the indicator code map, region
-   resolution by date, the registry's unit and kind) is worked out by the same polars functions as for
-   small files (dwi.readers, dwi.harmonise), once per distinct combination of codes, and joined to the
-   rows; the row rules are the same polars expressions as the pandera schema's (schemas.observations.
-   rules), each evaluated on the distinct values it depends on, the value rules on the batch's values;
-   kept rows are appended to the target table; the rows that break a rule are read back and reported
-   with dwi.validate.failure_issues, as for small files; region-date warnings likewise (dwi.validate);
-3. over the whole file: the key's uniqueness (every row of a duplicated key is quarantined, loaded or
-   not; key hashes find the candidates, their keys are compared exactly), then the checks that compare
-   rows (dwi.validate.group_warnings: totals, shares), on the loaded rows of the indicators they concern,
-   read back per group of years, which is exact because those checks only compare rows of the same year;
+1. reads the file with DuckDB's own CSV reader, every column as text, into a scratch database next to the
+   warehouse (a table filled by one statement keeps the file's order, so rowid + 2 is the row as dwi.read
+   numbers it, header = row 1); a file DuckDB cannot read is rejected with the reason dwi.read gives (gzip
+   data, the first byte that is not UTF-8, the first record with the wrong number of fields);
+2. over the whole file, inside DuckDB: cleans the cells as dwi.read.clean does (Unicode whitespace stripped,
+   empty cells null) and lays the rows out as the format's reader would (e.g. ILOSTAT's source_ref and
+   notes); whatever depends only on codes (ILOSTAT time, sex and area codes, the indicator code map, region
+   resolution by date, the registry's unit and kind) is worked out by the same polars functions as for small
+   files (dwi.readers, dwi.harmonise), once per distinct combination of codes, and joined to the rows; the
+   row rules are the same polars expressions as the pandera schema's (schemas.observations.rules), each
+   evaluated on the distinct values it depends on, the value rules (SQL text shared with the schema) on
+   every row; kept rows are appended to the target table by one INSERT; the rows that break a rule are read
+   back and reported with dwi.validate.failure_issues, as for small files; region-date warnings likewise;
+3. the key's uniqueness (every row of a duplicated key is quarantined, loaded or not; key hashes find the
+   candidates, their keys are compared exactly), then the checks that compare rows (dwi.validate.
+   group_warnings: totals, shares), on the loaded rows of the indicators they concern, read back per group
+   of years, which is exact because those checks only compare rows of the same year;
 4. in one transaction: removes the duplicated rows and records the load row and the issues
    (dwi.load.record), so rows_in = rows_loaded + rows_quarantined as for small files.
 
-Appended batches are committed and checkpointed as they go: DuckDB keeps a transaction's appended rows
-in memory, so one transaction per file would make memory grow with the file. This is invisible outside:
-the writer works on a private copy of the warehouse that is published only when the whole run succeeds
-(dwi.warehouse.writer); a failure here deletes the load's rows before it is recorded as failed.
-Memory is about one batch plus DuckDB's buffer (DWI_MEMORY, default 512MB: see dwi.warehouse.writer).
+All of this runs on the writer's private copy of the warehouse, published only when the whole run succeeds
+(dwi.warehouse.writer); a failure here deletes the load's rows before it is recorded as failed. Memory is
+the distinct codes plus DuckDB's capped buffer (DWI_MEMORY, default 512MB: see dwi.warehouse.writer): DuckDB
+streams the file, and a single INSERT writes whole row groups as they fill.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import gzip
 import os
+import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from dwi import harmonise
 from dwi import validate as validate_mod
 from dwi.batch import Batch, issues
 from dwi.load import TARGETS, next_load_id, record
-from dwi.read import Rejected, check_columns, encoding_rejection
+from dwi.read import Rejected, check_columns, encoding_rejection, first_bad_record
 from dwi.readers.common import apply_code_map, extend_reference, read_code_map, split_time
 from dwi.reference import Reference
 from schemas.observations import KEY, VALUE_RULES
 from schemas.observations import rules as observation_rules
 
-BLOCK_BYTES = 32 << 20  # one batch checked and loaded at a time: about 400k rows of an ILOSTAT bulk file
-READ_BYTES = 2 << 20  # the CSV reader's block (see read_batches)
+CSV_BUFFER: int | None = None  # DuckDB's CSV buffer in bytes (None: its default); tests read in small buffers
 CROSS_ROW_ROWS = 500_000  # rows read back per group of years for the cross-row checks
-CHECKPOINT_ROWS = 5_000_000  # CHECKPOINT after about this many appended rows
 # loaded observations under the names dwi.harmonise gives them, for the cross-row checks
 LOADED_AS_HARMONISED = ("source_row::BIGINT AS _row, indicator_code, region_code, region_reported AS region, sex, "
                         "year, period, value, value_reported, country, classif1, classif2")
@@ -105,14 +103,18 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) ->
     con.register(name, frame.to_arrow())
 
 
-# What a format's step returns: the indicators the batch registers on the fly (None when the batch has no
-# observation) and, when the step knows them, the distinct (region, year_reported, period, country) in order
-# of first appearance (else they are read from bulk_tidy).
-Tidied = tuple[pl.DataFrame | None, pl.DataFrame | None]
+# What a format's step returns: the number of rows of bulk_tidy, the indicators the file registers on the fly
+# (None when it has no observation) and, when the step knows them, the distinct (region, year_reported,
+# period, country) in order of first appearance (else they are read from bulk_tidy).
+Tidied = tuple[int, pl.DataFrame | None, pl.DataFrame | None]
+
+
+def _rows(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT count(*) FROM bulk_raw.raw").fetchall()[0][0]
 
 
 def _tidy_ilostat(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -> Tidied:
-    """bulk_clean (an ILOSTAT batch) -> view bulk_tidy in the tidy layout of dwi.readers.ilostat.from_strings."""
+    """bulk_clean (an ILOSTAT file) -> view bulk_tidy in the tidy layout of dwi.readers.ilostat.from_strings."""
     from dwi.readers import ilostat
 
     empty = con.execute("SELECT count(*), list(_row ORDER BY _row)[1:10] FROM bulk_clean "
@@ -122,7 +124,7 @@ def _tidy_ilostat(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -
                      f"{' ...' if empty[0] > 10 else ''}); empty cells are missing values, not observations")
     areas = _first_seen(con, "ref_area, sex, time", "bulk_clean WHERE obs_value IS NOT NULL")
     if not areas.height:
-        return None, None
+        return 0, None, None
     year, period = split_time(pl.col("time"))
     areas = areas.with_columns(
         pl.col("ref_area").str.to_uppercase().alias("_country"),
@@ -156,21 +158,21 @@ def _tidy_ilostat(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -
         JOIN bulk_code_map m ON c.indicator {DISTINCT} m.source_code
              AND c."indicator.label" {DISTINCT} m.source_label AND c.classif1 {DISTINCT} m.classif1
         WHERE c.obs_value IS NOT NULL""")
-    return fresh, places
+    return _rows(con) - empty[0], fresh, places
 
 
 def _tidy_observations(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -> Tidied:
-    """bulk_clean (a tidy observations batch) -> view bulk_tidy, with dwi.harmonise's defaults."""
+    """bulk_clean (a tidy observations file) -> view bulk_tidy, with dwi.harmonise's defaults."""
     con.execute("""
         CREATE OR REPLACE TEMP VIEW bulk_tidy AS
         SELECT _row, indicator_code, region, coalesce(sex, 'T') AS sex, year AS year_reported,
                coalesce(period, 'Y') AS period, value AS value_reported, unit, obs_status, source_ref, note,
                'KAZ' AS country, NULL::VARCHAR AS classif1, NULL::VARCHAR AS classif2, NULL::VARCHAR AS scale
         FROM bulk_clean""")
-    return pl.DataFrame(), None
+    return _rows(con), pl.DataFrame(), None
 
 
-# format -> step from the cleaned batch (bulk_clean) to the tidy layout (view bulk_tidy)
+# format -> step from the cleaned cells (bulk_clean) to the tidy layout (view bulk_tidy)
 TIDY: dict[str, Callable[[duckdb.DuckDBPyConnection, str, list[str]], Tidied]] = {
     "observations": _tidy_observations, "ilostat": _tidy_ilostat}
 
@@ -186,10 +188,6 @@ def _is_gzip(path: Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
-def _open(path: Path) -> pa.NativeFile:
-    return pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
-
-
 def _header(path: Path, file: str) -> tuple[str, list[str]]:
     """The header line, decoded as dwi.read.decode would (BOM noted, UTF-8 required)."""
     opener = gzip.open if _is_gzip(path) else open
@@ -197,8 +195,7 @@ def _header(path: Path, file: str) -> tuple[str, list[str]]:
         with opener(path, "rb") as fh:
             line = fh.readline(1 << 20)
     except (EOFError, OSError) as exc:
-        raise Rejected(file, f"gzip data is truncated or corrupt ({exc}); download the file again",
-                       "file:gzip") from None
+        raise _gzip_error(file, exc) from None
     notes = []
     if line.startswith(b"\xef\xbb\xbf"):
         line = line[3:]
@@ -212,7 +209,12 @@ def _header(path: Path, file: str) -> tuple[str, list[str]]:
     return text, notes
 
 
-def _encoding_error(path: Path, file: str) -> Rejected:
+def _gzip_error(file: str, exc: BaseException) -> Rejected:
+    return Rejected(file, f"gzip data is truncated or corrupt ({str(exc).splitlines()[0]}); download the file "
+                    "again", "file:gzip")
+
+
+def _encoding_error(path: Path, file: str) -> Rejected | None:
     """The first byte that is not UTF-8, named as dwi.read.decode names it (the file is scanned in blocks)."""
     decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
     with (gzip.open if _is_gzip(path) else open)(path, "rb") as fh:
@@ -223,71 +225,77 @@ def _encoding_error(path: Path, file: str) -> Rejected:
                 start = max(exc.start, 0)
                 return encoding_rejection(file, block, start, line + block[:start].count(b"\n"))
             line += block.count(b"\n")
-    return Rejected(file, "expected UTF-8 text; save the file as UTF-8", "file:encoding")
+    return None
 
 
-def read_batches(batch: Batch, notes: list[str]) -> Iterator[pa.Table]:
-    """The file as record batches of strings under the canonical column names, with `_row` (header = row 1),
-    and the optional columns the file lacks."""
+def _unreadable(path: Path, file: str) -> Rejected | None:
+    """Why the file cannot be read, named as the in-memory path names it (dwi.read): corrupt gzip data, the
+    first byte that is not UTF-8, or the first record whose field count differs from the header's."""
+    if _is_gzip(path):
+        try:
+            with gzip.open(path, "rb") as fh:
+                while fh.read(1 << 24):
+                    pass
+        except (EOFError, OSError) as exc:
+            return _gzip_error(file, exc)
+    if (encoding := _encoding_error(path, file)) is not None:
+        return encoding
+    with (gzip.open if _is_gzip(path) else open)(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        where = first_bad_record(fh)
+    return Rejected(file, f"not a readable comma-separated file: {where}", "file:csv") if where else None
+
+
+# Columns whose cells mostly differ from row to row: a cell is stripped only when a test finds whitespace at
+# either end. The others are stripped as they are, which DuckDB does once per distinct value (it keeps such
+# columns dictionary-coded); stripping every cell of a column like obs_value would cost ten times the read.
+PER_ROW = {"obs_value", "value", "source_ref", "note"}
+
+
+def _cleaned(column: str) -> str:
+    """SQL for a cell as dwi.read.clean leaves it: stripped of Unicode whitespace, null when empty."""
+    stripped = f"nullif(trim({_q(column)}, {_text(WHITESPACE)}), '')"
+    if column not in PER_ROW:
+        return stripped
+    edge = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
+    return f"CASE WHEN regexp_matches({_q(column)}, '^{edge}|{edge}$') THEN {stripped} ELSE {_q(column)} END"
+
+
+def _text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _read(con: duckdb.DuckDBPyConnection, batch: Batch, notes: list[str]) -> None:
+    """The file into table bulk_raw.raw (a scratch database attached by the caller) by DuckDB's own CSV reader,
+    every column as text; then view bulk_clean: cells as dwi.read.clean leaves them, the optional columns the
+    file lacks as nulls, `_row` as dwi.read numbers rows (header = row 1: the rowid of a table filled by one
+    statement in insertion order follows the file)."""
     required, optional = _columns_spec(batch.source.format)
-    file = batch.source.display
-    header_line, header_notes = _header(batch.source.path, file)
+    path, file = batch.source.path, batch.source.display
+    header_line, header_notes = _header(path, file)
     notes.extend(header_notes)
     names = next(csv.reader([header_line]))
     columns = check_columns(names, header_line, file, required, optional)
-    absent = [c for c in optional if c not in columns]
-    row, pending = 2, []
-
-    def flush() -> pa.Table:
-        nonlocal row
-        table = _clean(pa.Table.from_batches(pending), columns, absent, row)
-        row += table.num_rows
-        pending.clear()
-        return table
-
+    types = "{" + ", ".join(f"{_text(c)}: 'VARCHAR'" for c in columns) + "}"
+    buffer = f", buffer_size = {CSV_BUFFER}, max_line_size = {CSV_BUFFER}" if CSV_BUFFER else ""
+    con.execute("SET preserve_insertion_order = true")
     try:
-        # pyarrow's streaming reader parses ahead of the consumer with no bound: small blocks keep what it
-        # holds small; they are gathered into batches of about BLOCK_BYTES of text for DuckDB.
-        reader = pacsv.open_csv(
-            _open(batch.source.path),
-            read_options=pacsv.ReadOptions(block_size=max(min(BLOCK_BYTES, READ_BYTES), 4 * len(header_line)),
-                                           column_names=names, skip_rows=1),
-            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
-                                                 strings_can_be_null=False))
-        size = 0
-        for record_batch in reader:
-            if record_batch.num_rows:
-                pending.append(record_batch)
-                size += record_batch.nbytes
-            if size >= BLOCK_BYTES:
-                yield flush()
-                size = 0
-        if pending:
-            yield flush()
-    except OSError as exc:
-        if not _is_gzip(batch.source.path):
-            raise
-        raise Rejected(file, f"gzip data is truncated or corrupt ({str(exc).splitlines()[0]}); download the file "
-                       "again", "file:gzip") from None
-    except pa.ArrowInvalid as exc:
-        message = str(exc).splitlines()[0]
-        if "utf8" in message.lower():
-            raise _encoding_error(batch.source.path, file) from None
-        raise Rejected(file, f"not a readable comma-separated file: {message}", "file:csv") from None
-    if row == 2:
-        raise Rejected(file, "header only, no data rows", "file:no_rows")
-
-
-def _clean(table: pa.Table, columns: list[str], absent: list[str], first_row: int) -> pa.Table:
-    """As dwi.read.clean: cells stripped of whitespace, empty cells null, the optional columns the file
-    lacks as nulls, `_row` from `first_row` on (under the canonical column names). The table keeps the
-    reader's chunks, which DuckDB scans in parallel."""
-    cells = [pc.utf8_trim(c, characters=WHITESPACE) for c in table.columns]
-    cells = [pc.if_else(pc.equal(c, ""), pa.scalar(None, pa.string()), c) for c in cells]
-    n = table.num_rows
-    rows = pa.array(range(first_row, first_row + n), pa.int64())
-    nulls = [pa.nulls(n, pa.string()) for _ in absent]
-    return pa.Table.from_arrays([rows, *cells, *nulls], names=["_row", *columns, *absent])
+        con.execute(f"""
+            CREATE TABLE bulk_raw.raw AS SELECT * FROM read_csv($path, header = true, columns = {types},
+                auto_detect = false, delim = ',', quote = '"', escape = '"', strict_mode = true,
+                null_padding = false, compression = '{'gzip' if _is_gzip(path) else 'none'}'{buffer})""",
+                    {"path": str(path)})
+    except duckdb.Error as exc:
+        rejected = _unreadable(path, file)
+        if rejected is None and isinstance(exc, duckdb.IOException):
+            raise  # e.g. the disk is full: not the file's fault
+        raise rejected or Rejected(file, f"not a readable comma-separated file: {str(exc).splitlines()[0]}",
+                                   "file:csv") from None
+    finally:
+        con.execute("SET preserve_insertion_order = false")  # rows carry their source_row; appends are cheaper
+    absent = "".join(f", NULL::VARCHAR AS {_q(c)}" for c in optional if c not in columns)
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW bulk_clean AS
+                    SELECT rowid + 2 AS _row, {', '.join(f'{_cleaned(c)} AS {_q(c)}' for c in columns)}{absent}
+                    FROM bulk_raw.raw""")
 
 
 # The columns each table of distinct values carries; a rule is evaluated on the first table that has every
@@ -355,15 +363,14 @@ def _harmonise(con: duckdb.DuckDBPyConnection, ref: Reference, places: pl.DataFr
     return rules["values"]
 
 
-def _batch(con: duckdb.DuckDBPyConnection, part: Batch, ref: Reference, load_id: int, table: str,
+def _append(con: duckdb.DuckDBPyConnection, part: Batch, ref: Reference, load_id: int, table: str,
            select_sql: str, value_rules: dict[str, pl.Expr]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Check one harmonised batch (view bulk_rows) and append its kept rows. Returns the errors, the
-    region-date warnings and the keys of the quarantined rows; sets part.rows_in and rows_quarantined."""
+    """Check the harmonised rows (view bulk_rows) and append the kept ones. Returns the errors, the
+    region-date warnings and the keys of the quarantined rows; sets part.rows_quarantined."""
     loaded = con.execute(f"INSERT INTO {table} {select_sql.replace('FROM batch_rows', 'FROM bulk_rows WHERE _ok')}",
                          {"load_id": load_id, "source_id": part.source.id}).fetchall()[0][0]
-    part.rows_in = con.execute("SELECT count(*) FROM bulk_tidy").fetchall()[0][0]
     # The few rows to report are found in a narrow pass and only then read back whole: the broken rows (if
-    # any) and the rows of a region or name with dates (if the batch has any, see dwi.validate).
+    # any) and the rows of a region or name with dates (if the file has any, see dwi.validate).
     bounded = validate_mod.dated_regions(ref)
     places = con.sql("SELECT region_code, alias_valid_from, alias_valid_to FROM bulk_places").pl()
     has_dated = places.filter(pl.col("region_code").is_in(bounded.implode()) | pl.col("alias_valid_from").is_not_null()
@@ -392,53 +399,54 @@ def _batch(con: duckdb.DuckDBPyConnection, part: Batch, ref: Reference, load_id:
     errors = validate_mod.failure_issues(part, bad.drop("_fail"), cases) if bad.height else issues()
     part.rows_quarantined = bad.height
     warnings = validate_mod.region_date_warnings(part, rows(dated_rows).drop("_fail"), ref)
-    for name in ("bulk_places", "bulk_codes_checked", "bulk_scaled", "bulk_codes", "bulk_code_map"):
-        con.unregister(name)
     return errors, warnings, bad.select("_row", *KEY)
 
 
+@contextlib.contextmanager
+def _scratch(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Database bulk_raw, attached for the file's cells as read: a file next to the warehouse (the writer's
+    private copy), removed afterwards, with the views and tables over it."""
+    home = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
+    path = Path(home + ".bulk") if home else Path(tempfile.mkdtemp(prefix="dwi-bulk-")) / "raw.duckdb"
+    path.unlink(missing_ok=True)
+    con.execute("ATTACH $path AS bulk_raw", {"path": str(path)})
+    try:
+        yield
+    finally:
+        for view in ("bulk_rows", "bulk_tidy", "bulk_clean"):
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+        for name in ("bulk_places", "bulk_codes_checked", "bulk_scaled", "bulk_codes", "bulk_code_map"):
+            con.unregister(name)
+        con.execute("DETACH bulk_raw")
+        path.unlink(missing_ok=True)
+        Path(str(path) + ".wal").unlink(missing_ok=True)
+        if not home:
+            path.parent.rmdir()
+
+
 def _load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, load_id: int) -> pl.DataFrame:
-    """Check and append the file batch by batch; returns the rows (`row`) to remove as duplicates."""
-    con.execute("SET preserve_insertion_order = false")  # rows carry their source_row; appends are cheaper
+    """Check and append the file; returns the rows (`row`) to remove as duplicates."""
     source, notes = batch.source, []
     table, select_sql = TARGETS[source.format]
-    tidy = TIDY[source.format]
-    quarantined_keys, errors, warnings, found = [], [], [], []
-    batch.rows_in = batch.rows_quarantined = 0
-    with ThreadPoolExecutor(1, thread_name_prefix="dwi-bulk-read") as pool:
-        batches = read_batches(batch, notes)
-        reading = pool.submit(next, batches, None)  # the next batch is parsed while this one is checked
-        while (record_batch := reading.result()) is not None:
-            reading = pool.submit(next, batches, None)
-            con.register("bulk_clean", record_batch)
-            fresh, places = tidy(con, source.display, notes)
-            if fresh is None:
-                continue
+    batch.rows_quarantined = 0
+    errors, warnings = [issues()], [issues()]
+    with _scratch(con):
+        _read(con, batch, notes)
+        batch.rows_in, fresh, places = TIDY[source.format](con, source.display, notes)
+        if fresh is not None:
             if fresh.height:  # codes registered on the fly, as in dwi.stages
-                found.append(fresh)
-                batch.indicators = pl.concat(found).unique("code", keep="first", maintain_order=True)
-                ref = extend_reference(ref, batch.indicators)
+                batch.indicators = fresh
+                ref = extend_reference(ref, fresh)
             value_rules = _harmonise(con, ref, places)
-            part = Batch(source, batch.sha256)
-            part_errors, part_warnings, keys = _batch(con, part, ref, load_id, table, select_sql, value_rules)
-            errors.append(part_errors)
-            warnings.append(part_warnings)
-            quarantined_keys.append(keys)
-            checkpoint = batch.rows_in // CHECKPOINT_ROWS != (batch.rows_in + part.rows_in) // CHECKPOINT_ROWS
-            batch.rows_in += part.rows_in
-            batch.rows_quarantined += part.rows_quarantined
-            if checkpoint:
-                con.execute("CHECKPOINT")
-    con.unregister("bulk_clean")
+            error, warning, quarantined = _append(con, batch, ref, load_id, table, select_sql, value_rules)
+            errors.append(error)
+            warnings.append(warning)
     if not batch.rows_in:
         if batch.source.format == "ilostat":
             raise Rejected(source.display, "no row has an obs_value; nothing to load", "file:no_rows", "obs_value")
         raise Rejected(source.display, "header only, no data rows", "file:no_rows")
     part = Batch(source, batch.sha256)
-    quarantined = pl.concat(quarantined_keys, how="vertical_relaxed")
     dup = _duplicates(con, part, table, load_id, quarantined)
-    for name in ("bulk_rows", "bulk_tidy"):
-        con.execute(f"DROP VIEW IF EXISTS {name}")
     dup_rows = dup.select("row").unique()
     if dup.height:
         errors.append(dup)
@@ -569,7 +577,7 @@ def load(con: duckdb.DuckDBPyConnection, batch: Batch, ref: Reference, started: 
 
 
 def _discard(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> None:
-    """Undo a load that did not finish: its open transaction, then the batches already appended."""
+    """Undo a load that did not finish: its open transaction, then the rows already appended."""
     try:
         con.execute("ROLLBACK")
     except duckdb.Error:

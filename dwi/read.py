@@ -12,6 +12,7 @@ import io
 import re
 import zipfile
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
@@ -82,7 +83,7 @@ def read_csv(path: Path, file: str, required: list[str], optional: list[str]) ->
     try:
         frame = pl.read_csv(io.StringIO(text), infer_schema=False, has_header=True)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        where = _first_bad_record(text) or str(exc).splitlines()[0]
+        where = first_bad_record(io.StringIO(text)) or str(exc).splitlines()[0]
         raise Rejected(file, f"not a readable comma-separated file: {where}", "file:csv") from None
     columns = check_columns(frame.columns, header_line, file, required, optional)
     frame.columns = columns
@@ -122,9 +123,10 @@ def clean(frame: pl.DataFrame, optional: list[str], first_row: int) -> pl.DataFr
     return frame.with_columns([pl.lit(None, pl.String).alias(c) for c in optional if c not in frame.columns])
 
 
-def _first_bad_record(text: str) -> str:
-    """On a parse error only: the first record whose field count differs from the header's, with its row."""
-    reader = csv.reader(io.StringIO(text))
+def first_bad_record(lines: Iterable[str]) -> str:
+    """On a parse error only: the first record whose field count differs from the header's, with its row
+    (`lines`: the text, e.g. a file opened with newline="")."""
+    reader = csv.reader(lines)
     width = len(next(reader, []))
     start = reader.line_num + 1
     for record in reader:
