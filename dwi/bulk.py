@@ -57,6 +57,7 @@ from schemas.observations import rules as observation_rules
 
 CSV_BUFFER: int | None = None  # DuckDB's CSV buffer in bytes (None: its default); tests read in small buffers
 CROSS_ROW_ROWS = 500_000  # rows read back per group of years for the cross-row checks
+READ_BACK_ROWS = 500_000  # broken (or region-dated) rows read back at a time to be reported
 # loaded observations under the names dwi.harmonise gives them, for the cross-row checks
 LOADED_AS_HARMONISED = ("source_row::BIGINT AS _row, indicator_code, region_code, region_reported AS region, sex, "
                         "year, period, value, value_reported, country, classif1, classif2")
@@ -392,14 +393,21 @@ def _append(con: duckdb.DuckDBPyConnection, part: Batch, ref: Reference, load_id
         con.unregister("bulk_pick")
         return out
 
-    bad = rows(bad_rows)
-    bad = bad.with_columns(pl.concat_list("_fail", _failed(value_rules)).alias("_fail"))
-    cases = (bad.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("index"), pl.col("_fail").alias("check"))
-             .explode("check").with_columns(pl.lit(None, pl.String).alias("column")))
-    errors = validate_mod.failure_issues(part, bad.drop("_fail"), cases) if bad.height else issues()
-    part.rows_quarantined = bad.height
-    warnings = validate_mod.region_date_warnings(part, rows(dated_rows).drop("_fail"), ref)
-    return errors, warnings, bad.select("_row", *KEY)
+    def chunks(numbers: list[int]) -> Iterator[pl.DataFrame]:  # read back READ_BACK_ROWS at a time
+        for start in range(0, len(numbers), READ_BACK_ROWS):
+            yield rows(numbers[start:start + READ_BACK_ROWS])
+
+    errors, warnings, keys = [issues()], [issues()], [rows([]).select("_row", *KEY)]
+    for bad in chunks(bad_rows):
+        bad = bad.with_columns(pl.concat_list("_fail", _failed(value_rules)).alias("_fail"))
+        cases = (bad.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("index"), pl.col("_fail").alias("check"))
+                 .explode("check").with_columns(pl.lit(None, pl.String).alias("column")))
+        errors.append(validate_mod.failure_issues(part, bad.drop("_fail"), cases))
+        keys.append(bad.select("_row", *KEY))
+    for dated in chunks(dated_rows):
+        warnings.append(validate_mod.region_date_warnings(part, dated.drop("_fail"), ref))
+    part.rows_quarantined = len(bad_rows)
+    return pl.concat(errors), pl.concat(warnings), pl.concat(keys)
 
 
 @contextlib.contextmanager

@@ -8,11 +8,14 @@ written as an SVG file (vl-convert, offline) for slides.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import json
 import math
 import os
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +33,7 @@ from dwi.exports import values_frame, views, vintage
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # also in dwi.publish
 VL_VERSION = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+SVG_CACHE_DAYS = 30  # cached chart SVGs unused for this long are dropped
 NATIONAL = "KZ"
 GRADE_MAX = 6  # the review's six-point scale
 PERIOD_OFFSET = {"Y": 0.0, "H1": 0.25, "H2": 0.75, "Q1": 0.125, "Q2": 0.375, "Q3": 0.625, "Q4": 0.875}
@@ -745,31 +749,61 @@ def write_report(
         for old in charts_dir.glob("*.svg"):
             old.unlink()
         def render(c: Chart) -> str:
-            svg = vl_convert.vegalite_to_svg(c.spec, vl_version=VL_VERSION)
-            (charts_dir / f"{c.id}.svg").write_text(svg, encoding="utf-8")
+            (charts_dir / f"{c.id}.svg").write_text(svg(c.spec), encoding="utf-8")
             return c.id
 
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # vl-convert renders charts in parallel
             for i, done in enumerate(pool.map(render, charts), start=1):
                 step(f"chart {i}/{len(charts)}: {done}.svg")
+        _prune(_cache() / "svg")
     return path
+
+
+def _cache() -> Path:
+    """dwi's folder in the user's cache ($XDG_CACHE_HOME, else ~/.cache)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dwi"
+
+
+def _cached(path: Path, make: Callable[[], str]) -> str:
+    """The text in `path` if it is there (its time is refreshed), else make() written there; a cache that
+    cannot be written is skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        os.utime(path)
+        return text
+    except OSError:
+        pass
+    text = make()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # no writable cache: make it next time too
+    return text
+
+
+def svg(spec: dict) -> str:
+    """The chart as SVG. Rendering takes most of a report's time, so each SVG is kept in the user's cache under
+    the hash of its spec (data included) and the renderer's version: a run re-renders only the charts whose
+    data or layout changed."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    key = hashlib.sha256(f"{vl_convert.__version__}|{VL_VERSION}|{text}".encode()).hexdigest()
+    return _cached(_cache() / "svg" / f"{key}.svg", lambda: vl_convert.vegalite_to_svg(spec, vl_version=VL_VERSION))
+
+
+def _prune(folder: Path, days: int = SVG_CACHE_DAYS) -> None:
+    """Drop cached charts no report has used for `days` days, so the cache does not grow with every run."""
+    cutoff = dt.datetime.now().timestamp() - days * 86400
+    for old in folder.glob("*.svg"):
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
 
 
 def vega_bundle() -> str:
     """vl-convert's Vega/Vega-Lite/vega-embed JavaScript bundle (inlined in the report, which works offline).
     Building it takes seconds, so it is kept in the user's cache, one file per vl-convert version."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dwi"
-    path = cache / f"vega-bundle-{vl_convert.__version__}-vl{VL_VERSION}.js"
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        pass
-    bundle = vl_convert.javascript_bundle(vl_version=VL_VERSION)
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(bundle, encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
-        pass  # no writable cache: build it next time too
-    return bundle
+    return _cached(_cache() / f"vega-bundle-{vl_convert.__version__}-vl{VL_VERSION}.js",
+                   lambda: vl_convert.javascript_bundle(vl_version=VL_VERSION))

@@ -3,6 +3,8 @@ correlations, reconciliation, dwcp_scores and dwi.scorecard.radar_series) of the
 
 from __future__ import annotations
 
+import os
+
 import openpyxl
 import polars as pl
 import pytest
@@ -70,3 +72,19 @@ def test_vega_bundle_is_built_once_per_vl_convert_version(tmp_path, monkeypatch)
     assert len(calls) == 1  # the second report read it from the cache
     assert [p.name for p in (tmp_path / "dwi").iterdir()] == [
         f"vega-bundle-{vl_convert.__version__}-vl{report.VL_VERSION}.js"]
+
+
+def test_chart_svgs_are_rendered_once_per_spec(tmp_path, monkeypatch):
+    """A run re-renders only the charts whose spec (data included) changed; the cache drops stale SVGs."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(vl_convert, "vegalite_to_svg", lambda spec, **kw: calls.append(spec) or f"<svg>{spec}</svg>")
+    one, two = {"mark": "bar", "data": {"values": [{"x": 1}]}}, {"mark": "bar", "data": {"values": [{"x": 2}]}}
+    assert report.svg(one) == report.svg(dict(reversed(one.items()))) == f"<svg>{one}</svg>"
+    assert report.svg(two) == f"<svg>{two}</svg>"
+    assert calls == [one, two]  # the same spec twice: rendered once; other data: rendered again
+    cached = sorted((tmp_path / "dwi" / "svg").glob("*.svg"))
+    assert len(cached) == 2
+    os.utime(cached[0], (0, 0))  # unused for decades
+    report._prune(tmp_path / "dwi" / "svg")
+    assert sorted((tmp_path / "dwi" / "svg").glob("*.svg")) == cached[1:]
