@@ -5,8 +5,10 @@ stages; `load` (called by dwi.stages.load_one inside the writer's session) inste
 
 1. reads the file with DuckDB's own CSV reader, every column as text, into a scratch database next to the
    warehouse (a table filled by one statement keeps the file's order, so rowid + 2 is the row as dwi.read
-   numbers it, header = row 1); a file DuckDB cannot read is rejected with the reason dwi.read gives (gzip
-   data, the first byte that is not UTF-8, the first record with the wrong number of fields);
+   numbers it, header = row 1; blank lines, which DuckDB skips and polars reads as rows of empty cells, are
+   added back; short records are padded with nulls, as polars pads them); a file DuckDB cannot read is
+   rejected with the reason dwi.read gives (gzip data, the first byte that is not UTF-8, the first record
+   with too many fields or an unclosed quote);
 2. over the whole file, inside DuckDB: cleans the cells as dwi.read.clean does (Unicode whitespace stripped,
    empty cells null) and lays the rows out as the format's reader would (e.g. ILOSTAT's source_ref and
    notes); whatever depends only on codes (ILOSTAT time, sex and area codes, the indicator code map, region
@@ -39,6 +41,7 @@ import gzip
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -111,7 +114,11 @@ Tidied = tuple[int, pl.DataFrame | None, pl.DataFrame | None]
 
 
 def _rows(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute("SELECT count(*) FROM bulk_raw.raw").fetchall()[0][0]
+    """The rows of the file (bulk_clean), counted without reading them."""
+    blanks = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'bulk_raw' "
+                         "AND table_name = 'blanks'").fetchall()[0][0]
+    return con.execute("SELECT (SELECT count(*) FROM bulk_raw.raw)"
+                       + (" + (SELECT count(*) FROM bulk_raw.blanks)" if blanks else "")).fetchall()[0][0]
 
 
 def _tidy_ilostat(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -> Tidied:
@@ -231,7 +238,7 @@ def _encoding_error(path: Path, file: str) -> Rejected | None:
 
 def _unreadable(path: Path, file: str) -> Rejected | None:
     """Why the file cannot be read, named as the in-memory path names it (dwi.read): corrupt gzip data, the
-    first byte that is not UTF-8, or the first record whose field count differs from the header's."""
+    first byte that is not UTF-8, or the first record with too many fields or an unclosed quote."""
     if _is_gzip(path):
         try:
             with gzip.open(path, "rb") as fh:
@@ -265,11 +272,32 @@ def _text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _blank_rows(path: Path) -> list[int]:
+    """The rows (numbered as dwi.read numbers them) that are blank lines: polars reads each as a row of empty
+    cells, DuckDB's reader skips it. A byte search tells whether the file can have one at all; only then does
+    the csv module find them (a blank line inside a quoted cell is no row)."""
+    opener = gzip.open if _is_gzip(path) else open
+    with opener(path, "rb") as fh:
+        tail = b""
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            chunk = tail + block
+            if b"\n\n" in chunk or b"\n\r\n" in chunk:
+                break
+            tail = chunk[-2:]
+        else:
+            return []
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        records = csv.reader(fh)
+        next(records, None)
+        return [row for row, record in enumerate(records, start=2) if not record]
+
+
 def _read(con: duckdb.DuckDBPyConnection, batch: Batch, notes: list[str]) -> None:
     """The file into table bulk_raw.raw (a scratch database attached by the caller) by DuckDB's own CSV reader,
-    every column as text; then view bulk_clean: cells as dwi.read.clean leaves them, the optional columns the
-    file lacks as nulls, `_row` as dwi.read numbers rows (header = row 1: the rowid of a table filled by one
-    statement in insertion order follows the file)."""
+    every column as text, short records padded with nulls as polars pads them; then view bulk_clean: cells as
+    dwi.read.clean leaves them, the optional columns the file lacks as nulls, `_row` as dwi.read numbers rows
+    (header = row 1; the rowid of a table filled by one statement in insertion order follows the file, and
+    blank lines, which DuckDB skips, are added back as rows of empty cells)."""
     required, optional = _columns_spec(batch.source.format)
     path, file = batch.source.path, batch.source.display
     header_line, header_notes = _header(path, file)
@@ -278,25 +306,50 @@ def _read(con: duckdb.DuckDBPyConnection, batch: Batch, notes: list[str]) -> Non
     columns = check_columns(names, header_line, file, required, optional)
     types = "{" + ", ".join(f"{_text(c)}: 'VARCHAR'" for c in columns) + "}"
     buffer = f", buffer_size = {CSV_BUFFER}, max_line_size = {CSV_BUFFER}" if CSV_BUFFER else ""
-    con.execute("SET preserve_insertion_order = true")
-    try:
+
+    def read(padded: bool) -> None:
         con.execute(f"""
-            CREATE TABLE bulk_raw.raw AS SELECT * FROM read_csv($path, header = true, columns = {types},
-                auto_detect = false, delim = ',', quote = '"', escape = '"', strict_mode = true,
-                null_padding = false, compression = '{'gzip' if _is_gzip(path) else 'none'}'{buffer})""",
-                    {"path": str(path)})
-    except duckdb.Error as exc:
-        rejected = _unreadable(path, file)
-        if rejected is None and isinstance(exc, duckdb.IOException):
-            raise  # e.g. the disk is full: not the file's fault
-        raise rejected or Rejected(file, f"not a readable comma-separated file: {str(exc).splitlines()[0]}",
-                                   "file:csv") from None
-    finally:
-        con.execute("SET preserve_insertion_order = false")  # rows carry their source_row; appends are cheaper
+            CREATE OR REPLACE TABLE bulk_raw.raw AS SELECT * FROM read_csv($path, header = true,
+                columns = {types}, auto_detect = false, delim = ',', quote = '"', escape = '"',
+                strict_mode = true, null_padding = {padded}, parallel = {not padded},
+                compression = '{'gzip' if _is_gzip(path) else 'none'}'{buffer})""", {"path": str(path)})
+
+    con.execute("SET preserve_insertion_order = true")
+    with ThreadPoolExecutor(1, thread_name_prefix="dwi-blank-lines") as pool:
+        blank_lines = pool.submit(_blank_rows, path)  # searched while DuckDB reads
+        try:
+            try:
+                read(padded=False)
+            except duckdb.IOException:
+                raise
+            except duckdb.Error:  # e.g. a short record, which polars pads with nulls: so does DuckDB, on one thread
+                read(padded=True)
+        except duckdb.Error as exc:
+            rejected = _unreadable(path, file)
+            if rejected is None and isinstance(exc, duckdb.IOException):
+                raise  # e.g. the disk is full: not the file's fault
+            raise rejected or Rejected(file, f"not a readable comma-separated file: {str(exc).splitlines()[0]}",
+                                       "file:csv") from None
+        finally:
+            con.execute("SET preserve_insertion_order = false")  # rows carry their source_row; appends are cheaper
+        blanks = blank_lines.result()
     absent = "".join(f", NULL::VARCHAR AS {_q(c)}" for c in optional if c not in columns)
+    cells = ", ".join(f"{_cleaned(c)} AS {_q(c)}" for c in columns)
+    if not blanks:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW bulk_clean AS SELECT rowid + 2 AS _row, {cells}{absent} "
+                    "FROM bulk_raw.raw")
+        return
+    # a record after j blank lines is j rows further down: shift = j from the rowid of the first one on
+    shifts = pl.DataFrame({"rowid": [b - 2 - j for j, b in enumerate(blanks)], "shift": range(1, len(blanks) + 1)})
+    _register(con, "bulk_blanks", pl.DataFrame({"_row": blanks}))
+    _register(con, "bulk_shifts", shifts.group_by("rowid").agg(pl.col("shift").max()))
+    con.execute("CREATE TABLE bulk_raw.blanks AS SELECT * FROM bulk_blanks; "
+                "CREATE TABLE bulk_raw.shifts AS SELECT * FROM bulk_shifts")
+    nulls = ", ".join(f"NULL::VARCHAR AS {_q(c)}" for c in columns)
     con.execute(f"""CREATE OR REPLACE TEMP VIEW bulk_clean AS
-                    SELECT rowid + 2 AS _row, {', '.join(f'{_cleaned(c)} AS {_q(c)}' for c in columns)}{absent}
-                    FROM bulk_raw.raw""")
+                    SELECT r.rowid + 2 + coalesce(s.shift, 0) AS _row, {cells}{absent}
+                    FROM bulk_raw.raw r ASOF LEFT JOIN bulk_raw.shifts s ON r.rowid >= s.rowid
+                    UNION ALL SELECT _row::BIGINT, {nulls}{absent} FROM bulk_raw.blanks""")
 
 
 # The columns each table of distinct values carries; a rule is evaluated on the first table that has every
@@ -423,7 +476,8 @@ def _scratch(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     finally:
         for view in ("bulk_rows", "bulk_tidy", "bulk_clean"):
             con.execute(f"DROP VIEW IF EXISTS {view}")
-        for name in ("bulk_places", "bulk_codes_checked", "bulk_scaled", "bulk_codes", "bulk_code_map"):
+        for name in ("bulk_places", "bulk_codes_checked", "bulk_scaled", "bulk_codes", "bulk_code_map", "bulk_blanks",
+                     "bulk_shifts"):
             con.unregister(name)
         con.execute("DETACH bulk_raw")
         path.unlink(missing_ok=True)

@@ -124,14 +124,15 @@ def clean(frame: pl.DataFrame, optional: list[str], first_row: int) -> pl.DataFr
 
 
 def first_bad_record(lines: Iterable[str]) -> str:
-    """On a parse error only: the first record whose field count differs from the header's, with its row
-    (`lines`: the text, e.g. a file opened with newline="")."""
+    """On a parse error only: the first record with more fields than the header, or cut short by a quote that
+    is never closed, with its row (`lines`: the text, e.g. a file opened with newline="")."""
     reader = csv.reader(lines)
     width = len(next(reader, []))
     start = reader.line_num + 1
     for record in reader:
-        if len(record) != width:
-            hint = " (an unclosed quote runs to the end of the file?)" if any("\n" in f for f in record) else ""
+        unclosed = any("\n" in f for f in record)
+        if len(record) > width or (len(record) != width and unclosed):  # polars pads short records, blank ones too
+            hint = " (an unclosed quote runs to the end of the file?)" if unclosed else ""
             return f"row {start}: expected {width} fields, found {len(record)}{hint}"
         start = reader.line_num + 1
     return ""

@@ -189,3 +189,42 @@ def test_every_rule_has_a_place_in_the_streamed_path():
     split = bulk._split_rules(load_reference())
     assert sorted(n for rules_of in split.values() for n in rules_of) == sorted(rules(load_reference()))
     assert set(split["values"]) == {n for n in rules(load_reference()) if n.startswith("value:")}
+
+
+@pytest.mark.parametrize("column", ["obs_value", "ref_area"])  # tested per row first; stripped per distinct value
+def test_duckdb_strips_cells_as_polars_does(column):
+    """dwi.bulk strips cells in SQL; dwi.read.clean with polars' strip_chars. Every Unicode character, alone,
+    at both ends and inside a cell."""
+    import polars as pl
+
+    chars = [chr(c) for c in range(1, 0x110000) if not 0xD800 <= c <= 0xDFFF]
+    cells = chars + [f"{c}1.5{c}" for c in chars] + [f"1{c}5" for c in chars] + ["", "  ", None]
+    frame = pl.DataFrame({column: cells})
+    by_polars = frame[column].str.strip_chars().replace("", None)
+    by_duckdb = duckdb.connect().sql(f"SELECT {bulk._cleaned(column)} AS c FROM frame").pl()["c"]
+    same = (by_polars == by_duckdb) | (by_polars.is_null() & by_duckdb.is_null())
+    assert same.all(), frame.filter(~same).head(10)
+    assert by_polars.is_null().sum() > 20 and (by_polars == "1.5").sum() > 20  # whitespace met, alone and at ends
+
+
+@pytest.mark.parametrize("short", [False, True], ids=["parallel", "short-record"])
+def test_duckdb_reads_odd_but_valid_csv_as_polars_does(tmp_path, monkeypatch, short):
+    """CRLF line ends, a blank line (DuckDB skips it, polars reads a row of empty cells), quoted cells with
+    commas, doubled quotes and a line break, padded cells, a cell of spaces, no newline at the end: the same
+    rows, row numbers, cells and issues through both paths. A short record (polars pads it with nulls) makes
+    DuckDB read again on one thread, with the same padding."""
+    header = "indicator_code,region,sex,year,period,value,unit,obs_status,source_ref,note"
+    lines = [header,
+             'TEMP_EMP,Akmola,T,2019,Y,467312,persons,,"table 1, row 2","a ""quoted"" note"',
+             "",
+             'TEMP_EMP,Aktobe,T,2019,Y, 1200 ,persons,,t2,"two\r\nlines"',
+             "TEMP_EMP,Atyrau,T,2019,Y,1300,persons,   ,t3,\u00a0padded\u00a0",
+             "TEMP_EMP,Zhambyl,T,2019,Y,1400,persons,E,t4,"] + ["TEMP_EMP,Karaganda,T,2019,Y,1500,persons"] * short
+    raw = make_raw(tmp_path, {"odd.csv": "\r\n".join(lines).encode()})
+    small, streamed = _both(tmp_path, raw, monkeypatch)
+    assert streamed == small
+    assert small[0][0][1:5] == ("loaded", 5 + short, 4 + short, 1)  # the blank line: a row of empty cells
+    assert {r[1] for r in small[1] if r[5] == "error"} == {3}
+    # source_row: the record with a quoted line break is one row; value_reported stripped
+    assert [r[1] for r in small[2]] == [2, 4, 5, 6, 7][:4 + short]
+    assert [r[9] for r in small[2]] == ["467312", "1200", "1300", "1400", "1500"][:4 + short]
