@@ -769,10 +769,12 @@ def _cached(path: Path, make: Callable[[], str]) -> str:
     cannot be written is skipped."""
     try:
         text = path.read_text(encoding="utf-8")
-        os.utime(path)
-        return text
     except OSError:
-        pass
+        text = None
+    if text is not None:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # kept by _prune while reports use it
+        return text
     text = make()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
