@@ -115,10 +115,8 @@ Tidied = tuple[int, pl.DataFrame | None, pl.DataFrame | None]
 
 def _rows(con: duckdb.DuckDBPyConnection) -> int:
     """The rows of the file (bulk_clean), counted without reading them."""
-    blanks = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'bulk_raw' "
-                         "AND table_name = 'blanks'").fetchall()[0][0]
-    return con.execute("SELECT (SELECT count(*) FROM bulk_raw.raw)"
-                       + (" + (SELECT count(*) FROM bulk_raw.blanks)" if blanks else "")).fetchall()[0][0]
+    return con.execute("SELECT (SELECT count(*) FROM bulk_raw.raw) + (SELECT count(*) FROM bulk_raw.blanks)"
+                       ).fetchall()[0][0]
 
 
 def _tidy_ilostat(con: duckdb.DuckDBPyConnection, file: str, notes: list[str]) -> Tidied:
@@ -335,21 +333,21 @@ def _read(con: duckdb.DuckDBPyConnection, batch: Batch, notes: list[str]) -> Non
         blanks = blank_lines.result()
     absent = "".join(f", NULL::VARCHAR AS {_q(c)}" for c in optional if c not in columns)
     cells = ", ".join(f"{_cleaned(c)} AS {_q(c)}" for c in columns)
+    _register(con, "bulk_blanks", pl.DataFrame({"_row": blanks}, schema={"_row": pl.Int64}))
+    con.execute("CREATE TABLE bulk_raw.blanks AS SELECT * FROM bulk_blanks")
     if not blanks:
         con.execute(f"CREATE OR REPLACE TEMP VIEW bulk_clean AS SELECT rowid + 2 AS _row, {cells}{absent} "
                     "FROM bulk_raw.raw")
         return
     # a record after j blank lines is j rows further down: shift = j from the rowid of the first one on
     shifts = pl.DataFrame({"rowid": [b - 2 - j for j, b in enumerate(blanks)], "shift": range(1, len(blanks) + 1)})
-    _register(con, "bulk_blanks", pl.DataFrame({"_row": blanks}))
     _register(con, "bulk_shifts", shifts.group_by("rowid").agg(pl.col("shift").max()))
-    con.execute("CREATE TABLE bulk_raw.blanks AS SELECT * FROM bulk_blanks; "
-                "CREATE TABLE bulk_raw.shifts AS SELECT * FROM bulk_shifts")
+    con.execute("CREATE TABLE bulk_raw.shifts AS SELECT * FROM bulk_shifts")
     nulls = ", ".join(f"NULL::VARCHAR AS {_q(c)}" for c in columns)
     con.execute(f"""CREATE OR REPLACE TEMP VIEW bulk_clean AS
                     SELECT r.rowid + 2 + coalesce(s.shift, 0) AS _row, {cells}{absent}
                     FROM bulk_raw.raw r ASOF LEFT JOIN bulk_raw.shifts s ON r.rowid >= s.rowid
-                    UNION ALL SELECT _row::BIGINT, {nulls}{absent} FROM bulk_raw.blanks""")
+                    UNION ALL SELECT _row, {nulls}{absent} FROM bulk_raw.blanks""")
 
 
 # The columns each table of distinct values carries; a rule is evaluated on the first table that has every
