@@ -43,6 +43,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 import duckdb
 import polars as pl
@@ -52,7 +53,7 @@ from dwi import harmonise
 from dwi import validate as validate_mod
 from dwi.batch import Batch, issues
 from dwi.load import TARGETS, next_load_id, record
-from dwi.read import Rejected, check_columns, encoding_rejection, first_bad_record
+from dwi.read import Rejected, check_columns, encoding_rejection, first_bad_record, gzip_rejection
 from dwi.readers.common import apply_code_map, extend_reference, read_code_map, split_time
 from dwi.reference import Reference
 from schemas.observations import KEY, VALUE_RULES
@@ -194,14 +195,18 @@ def _is_gzip(path: Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
+def _open(path: Path, mode: str = "rb", **text) -> IO:
+    """The file, decompressed if it is gzip."""
+    return (gzip.open if _is_gzip(path) else open)(path, mode, **text)
+
+
 def _header(path: Path, file: str) -> tuple[str, list[str]]:
     """The header line, decoded as dwi.read.decode would (BOM noted, UTF-8 required)."""
-    opener = gzip.open if _is_gzip(path) else open
     try:
-        with opener(path, "rb") as fh:
+        with _open(path) as fh:
             line = fh.readline(1 << 20)
     except (EOFError, OSError) as exc:
-        raise _gzip_error(file, exc) from None
+        raise gzip_rejection(file, exc) from None
     notes = []
     if line.startswith(b"\xef\xbb\xbf"):
         line = line[3:]
@@ -215,15 +220,10 @@ def _header(path: Path, file: str) -> tuple[str, list[str]]:
     return text, notes
 
 
-def _gzip_error(file: str, exc: BaseException) -> Rejected:
-    return Rejected(file, f"gzip data is truncated or corrupt ({str(exc).splitlines()[0]}); download the file "
-                    "again", "file:gzip")
-
-
 def _encoding_error(path: Path, file: str) -> Rejected | None:
     """The first byte that is not UTF-8, named as dwi.read.decode names it (the file is scanned in blocks)."""
     decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
-    with (gzip.open if _is_gzip(path) else open)(path, "rb") as fh:
+    with _open(path) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             try:
                 decoder.decode(block)
@@ -239,14 +239,14 @@ def _unreadable(path: Path, file: str) -> Rejected | None:
     first byte that is not UTF-8, or the first record with too many fields or an unclosed quote."""
     if _is_gzip(path):
         try:
-            with gzip.open(path, "rb") as fh:
+            with _open(path) as fh:
                 while fh.read(1 << 24):
                     pass
         except (EOFError, OSError) as exc:
-            return _gzip_error(file, exc)
+            return gzip_rejection(file, exc)
     if (encoding := _encoding_error(path, file)) is not None:
         return encoding
-    with (gzip.open if _is_gzip(path) else open)(path, "rt", encoding="utf-8-sig", newline="") as fh:
+    with _open(path, "rt", encoding="utf-8-sig", newline="") as fh:
         where = first_bad_record(fh)
     return Rejected(file, f"not a readable comma-separated file: {where}", "file:csv") if where else None
 
@@ -274,8 +274,7 @@ def _blank_rows(path: Path) -> list[int]:
     """The rows (numbered as dwi.read numbers them) that are blank lines: polars reads each as a row of empty
     cells, DuckDB's reader skips it. A byte search tells whether the file can have one at all; only then does
     the csv module find them (a blank line inside a quoted cell is no row)."""
-    opener = gzip.open if _is_gzip(path) else open
-    with opener(path, "rb") as fh:
+    with _open(path) as fh:
         tail = b""
         for block in iter(lambda: fh.read(1 << 24), b""):
             chunk = tail + block
@@ -284,7 +283,7 @@ def _blank_rows(path: Path) -> list[int]:
             tail = chunk[-2:]
         else:
             return []
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+    with _open(path, "rt", encoding="utf-8-sig", newline="") as fh:
         records = csv.reader(fh)
         next(records, None)
         return [row for row, record in enumerate(records, start=2) if not record]

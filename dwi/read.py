@@ -50,8 +50,7 @@ def decode(data: bytes, file: str) -> tuple[str, list[str]]:
         try:
             data = gzip.decompress(data)
         except (EOFError, OSError, zlib.error) as exc:
-            raise Rejected(file, f"gzip data is truncated or corrupt ({exc}); download the file again",
-                           "file:gzip") from None
+            raise gzip_rejection(file, exc) from None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
         notes.append("file starts with a UTF-8 byte-order mark; it was ignored")
@@ -60,6 +59,12 @@ def decode(data: bytes, file: str) -> tuple[str, list[str]]:
     except UnicodeDecodeError as exc:
         raise encoding_rejection(file, data, exc.start, data[: exc.start].count(b"\n") + 1) from None
     return text, notes
+
+
+def gzip_rejection(file: str, exc: BaseException) -> Rejected:
+    """The one message for gzip data that cannot be decompressed."""
+    return Rejected(file, f"gzip data is truncated or corrupt ({str(exc).splitlines()[0]}); download the file "
+                    "again", "file:gzip")
 
 
 def encoding_rejection(file: str, data: bytes, start: int, row: int) -> Rejected:
