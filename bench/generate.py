@@ -55,7 +55,24 @@ def cells(n: int) -> np.ndarray:
     return np.sort((np.arange(n, dtype=np.int64) * STRIDE) % N_CELLS)
 
 
-def chunk(cell: np.ndarray, seed: int) -> pl.DataFrame:
+BROKEN = {"obs_value": ["12,5", "n/a", "1 234"], "time": ["20X1"], "sex": ["SEX_X"]}  # one rule broken each
+
+
+def _break(frame: pl.DataFrame, fraction: float, seed: int) -> pl.DataFrame:
+    """A seeded `fraction` of the rows with one cell broken (a value that is not a number, a time that is not
+    a year, an unknown sex), for the benchmark's quarantine path."""
+    rng = np.random.default_rng(seed + 7919)
+    hit = rng.random(frame.height) < fraction
+    kinds = [(col, bad) for col, values in BROKEN.items() for bad in values]
+    which = rng.integers(0, len(kinds), frame.height)
+    return frame.with_columns(
+        pl.when(pl.Series(hit & np.isin(which, [i for i, k in enumerate(kinds) if k[0] == col])))
+        .then(pl.Series([kinds[i][1] for i in which]))
+        .otherwise(pl.col(col)).alias(col)
+        for col in BROKEN)
+
+
+def chunk(cell: np.ndarray, seed: int, broken: float = 0.0) -> pl.DataFrame:
     """Three rows (T, M, F) per cell."""
     rng = np.random.default_rng(seed)
     n = len(cell)
@@ -75,7 +92,7 @@ def chunk(cell: np.ndarray, seed: int) -> pl.DataFrame:
         "year": rep(year_i + YEARS[0]), "sex": np.tile(np.array(["SEX_T", "SEX_M", "SEX_F"]), n),
         "v": thousandths, "obs_status": rep(status), "note": rep(note),
     })
-    return frame.select(
+    frame = frame.select(
         "ref_area",
         pl.concat_str(pl.lit("BA:"), (pl.col("area") * 7 + 1000).cast(pl.String)).alias("source"),
         "indicator", "sex", "classif1",
@@ -87,18 +104,20 @@ def chunk(cell: np.ndarray, seed: int) -> pl.DataFrame:
         pl.when(pl.col("note") > 0.97).then(pl.lit("T5:1430_T35:4051")).alias("note_indicator"),
         pl.when(pl.col("note") > 0.6).then(pl.lit("R1:3903_S3:1_S4:12")).alias("note_source"),
     )
+    return _break(frame, broken, seed) if broken else frame
 
 
-def generate(rows: int, out: Path | None = None, seed: int = SEED) -> Path:
-    """Write `rows` rows (plus header) to `out` (default bench/data/ilostat_<rows>.csv); returns the path."""
-    out = out or DATA / f"ilostat_{rows}.csv"
+def generate(rows: int, out: Path | None = None, seed: int = SEED, broken: float = 0.0) -> Path:
+    """Write `rows` rows (plus header) to `out` (default bench/data/ilostat_<rows>.csv); returns the path.
+    `broken`: the fraction of rows with one broken cell."""
+    out = out or DATA / (f"ilostat_{rows}.csv" if not broken else f"ilostat_{rows}_broken{broken:g}.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     all_cells = cells(-(-rows // 3))
     tmp = out.with_name(out.name + ".part")
     with open(tmp, "wb") as fh:
         written = 0
         for i, start in enumerate(range(0, len(all_cells), CHUNK_CELLS)):
-            frame = chunk(all_cells[start:start + CHUNK_CELLS], seed + i)
+            frame = chunk(all_cells[start:start + CHUNK_CELLS], seed + i, broken)
             frame = frame.head(rows - written)
             frame.write_csv(fh, include_header=(i == 0))
             written += frame.height
@@ -111,8 +130,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--broken", type=float, default=0.0, help="fraction of rows with one broken cell")
     args = ap.parse_args(argv)
-    path = generate(args.rows, args.out, args.seed)
+    path = generate(args.rows, args.out, args.seed, args.broken)
     print(path)
 
 
