@@ -64,9 +64,9 @@ def step_dwi(file: Path, warehouse: Path) -> float:
     import importlib
 
     from dwi import bulk  # noqa: F401  (imports outside the timing)
-    from dwi.build import BUILDERS
     from dwi.ingest import ingest
     from dwi.reference import load_reference
+    from dwi.store.build import BUILDERS
 
     for spec in BUILDERS:  # the derived-table builders import scipy etc. lazily: import them before the clock
         importlib.import_module(spec.split(":")[0])

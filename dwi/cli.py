@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from dwi import config
 from dwi.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, DwiError
+from dwi.publish.terminal import err, out, outputs_table, print_issues, summary_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="dwi: decent-work indicators from official labour statistics, in DuckDB.")
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 WarehouseOpt = Annotated[Path | None, typer.Option("--warehouse", help="DuckDB file [env DWI_WAREHOUSE]")]
 RawOpt = Annotated[Path | None, typer.Option("--raw", help="source folder with manifest.yaml [env DWI_RAW]")]
@@ -72,44 +70,6 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
-def _cell(v) -> str:
-    """Whole-number floats (counts stored as DOUBLE) print without '.0'."""
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-        return str(int(v))
-    return str(v)
-
-
-def summary_table(batches) -> Table:
-    table = Table(title="dwi run", show_lines=False)
-    for col, just in (("source", "left"), ("status", "left"), ("rows in", "right"), ("loaded", "right"),
-                      ("quarantined", "right"), ("warnings", "right")):
-        table.add_column(col, justify=just)
-    style = {"loaded": "green", "unchanged": "dim", "rejected": "bold red", "failed": "bold red", "checked": "yellow"}
-    for b in batches:
-        warnings = b.issues.filter(b.issues["severity"] == "warning").height
-        status = b.status
-        if b.status == "unchanged" and b.has_problems:
-            status = f"unchanged (last load: {b.previous[0]}, {b.previous[1]} quarantined)"
-        table.add_row(b.source.id, f"[{style.get(b.status, '')}]{status}[/]",
-                      *(str(x) if b.status != "unchanged" else "-" for x in
-                        (b.rows_in, b.rows_loaded, b.rows_quarantined, warnings)))
-    return table
-
-
-def print_issues(batches, limit: int = 50) -> None:
-    shown = 0
-    for b in batches:
-        for sev, msg in b.issues.select("severity", "message").iter_rows():
-            if sev == "error" and shown < limit:
-                err.print(f"[red]{sev}:[/] {msg}", soft_wrap=True)
-                shown += 1
-    total = sum(b.issues.filter(b.issues["severity"] == "error").height for b in batches)
-    if total > shown:
-        err.print(f"... and {total - shown} more; see the quality_issues view")
-
-
 NoExportsOpt = Annotated[bool, typer.Option("--no-exports", help="skip the exports and the report")]
 ExportsOpt = Annotated[Path | None, typer.Option("--exports", help="folder for the exports and the report "
                                                                   "[env DWI_EXPORTS; default exports/]")]
@@ -124,28 +84,27 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt 
     """Load every changed source in raw/ into the warehouse, rebuild the views, write the exports and the
     report (unless up to date), print a summary."""
     _quiet_prefect()
-    from flows.pipeline import run_plan
+    from dwi.flows.pipeline import run_plan
+    from dwi.publish.terminal import progress
 
     _console_without_tracebacks()
     wh, raw_path = config.warehouse_path(warehouse), config.raw_dir(raw)
-    dask = dask or os.environ.get("DWI_DASK")
+    dask = dask or config.settings().dask
     runner = None
     if dask:
         from prefect_dask import DaskTaskRunner
 
         runner = DaskTaskRunner(address=dask)
     try:
-        from dwi.publish import exports_dir
-
-        folder = None if no_exports else exports_dir(exports)
-        with err.status("running the dwi-run flow (plan, check, load, build, publish)..."):
-            p = run_plan(raw_path, wh, folder, runner)
+        folder = None if no_exports else config.exports_dir(exports)
+        with progress() as report:
+            p = run_plan(raw_path, wh, folder, runner, report)
     except OSError as exc:
         if not dask:
             raise
         raise DwiError(f"cannot reach the Dask cluster at {dask}: {str(exc).splitlines()[0]}; "
                        "start it or check --dask / DWI_DASK") from None
-    for message in p.fetch_failures:  # URL sources (dwi.fetch)
+    for message in p.fetch_failures:  # URL sources (dwi.sources.fetch)
         err.print(f"[red]fetch failed:[/] {message}", soft_wrap=True)
     print_issues(p.batches)
     failed = any(b.has_problems for b in p.batches) or bool(p.fetch_failures)
@@ -160,26 +119,6 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt 
     raise typer.Exit(EXIT_DATA if failed else EXIT_OK)
 
 
-def outputs_table(wh: Path, published) -> Table:
-    from dwi.publish import CHARTS, facts
-
-    table = Table(title="dwi run: summary", show_header=False)
-    table.add_column("what", style="bold")
-    table.add_column("", overflow="fold")
-    for k, v in facts(wh).items():
-        table.add_row(k, v)
-    table.add_row("warehouse", str(wh))
-    if published is None:
-        table.add_row("exports", "not written (--no-exports)")
-    else:
-        state = "up to date, not rewritten" if published.skipped else "written"
-        names = ", ".join(f.name for f in published.files)
-        table.add_row("exports", f"{published.folder} ({state}): {names}")
-        table.add_row("report", str(published.report))
-        table.add_row("charts", f"{published.folder / CHARTS} ({published.charts} SVG files)")
-    return table
-
-
 @app.command()
 @friendly
 def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (format from the manifest "
@@ -187,32 +126,12 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (f
              raw: RawOpt = None) -> None:
     """Check files against the rules and report every problem; loads nothing."""
     from dwi import stages
-    from dwi.batch import Batch
-    from dwi.manifest import Source, load_manifest, sha256
-    from dwi.readers.detect import detect_format
+    from dwi.publish.terminal import progress
 
-    raw_path = config.raw_dir(raw)
-    listed = {}
-    if (raw_path / "manifest.yaml").is_file():
-        listed = {s.path: s for s in load_manifest(raw_path)}
-    batches = []
-    for path in paths:
-        if not path.is_file():
-            raise DwiError(f"{path}: no such file")
-        source = listed.get(path.resolve()) or Source(path.stem, path.resolve(), detect_format(path),
-                                                      {"_relpath": str(path)})
-        batches.append(Batch(source, sha256(path)))
-    stages.check(batches)
-    from dwi import bulk
-    from dwi.reference import load_reference
-
-    for b in batches:
-        if bulk.streams(b):  # a big file: streamed through the same rules into a throwaway database
-            bulk.check(b, load_reference())
+    with progress() as report:
+        batches = stages.validate(paths, config.raw_dir(raw), stages.Runner(report))
     print_issues(batches, limit=10_000)
-    table = summary_table(batches)
-    table.title = "dwi validate (nothing loaded)"
-    out.print(table)
+    out.print(summary_table(batches, "dwi validate (nothing loaded)"))
     raise typer.Exit(EXIT_DATA if any(b.has_problems for b in batches) else EXIT_OK)
 
 
@@ -222,7 +141,7 @@ def sql(query: Annotated[str, typer.Argument(help="one read-only SQL statement")
         fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
         warehouse: WarehouseOpt = None) -> None:
     """Run a read-only query against the warehouse and print the result."""
-    from dwi.query import run_query
+    from dwi.store.query import run_query
 
     if fmt not in ("table", "csv", "json"):
         raise DwiError(f"--format must be table, csv or json, not '{fmt}'")
@@ -232,12 +151,9 @@ def sql(query: Annotated[str, typer.Argument(help="one read-only SQL statement")
     elif fmt == "json":
         sys.stdout.write(json.dumps(frame.to_dicts(), default=str, ensure_ascii=False, indent=1) + "\n")
     else:
-        table = Table(show_lines=False)
-        for c in frame.columns:
-            table.add_column(c, overflow="fold")
-        for row in frame.iter_rows():
-            table.add_row(*(_cell(v) for v in row))
-        out.print(table)
+        from dwi.publish.terminal import frame_table
+
+        out.print(frame_table(frame))
         out.print(f"{frame.height} row(s)")
 
 
@@ -247,7 +163,7 @@ def scorecard(programme: Annotated[str | None, typer.Option("--programme", help=
               warehouse: WarehouseOpt = None) -> None:
     """Print each programme's scorecard tree: reported and computed grades, discrepancies, missing and
     inferred grades (the dwcp_scores view; read-only)."""
-    from dwi.scorecard import read_scores, render
+    from dwi.derive.scorecard import read_scores, render
 
     for part in render(read_scores(config.warehouse_path(warehouse), programme)):
         out.print(part)
@@ -261,9 +177,9 @@ def correlate(x: Annotated[str, typer.Argument(help="indicator code (x)")],
               warehouse: WarehouseOpt = None) -> None:
     """Correlate two indicators exactly as the `correlations` view does (scipy; flags for small n, trends,
     influential points, mixed sources)."""
-    from dwi.correlations import correlate as compute
-    from dwi.correlations import known_code
-    from dwi.warehouse import connect_read_only
+    from dwi.derive.correlations import correlate as compute
+    from dwi.derive.correlations import known_code
+    from dwi.store.warehouse import connect_read_only
 
     if scope not in ("national", "regions"):
         raise DwiError(f"--scope must be national or regions, not '{scope}'")
@@ -305,11 +221,10 @@ def export_cmd(fmt: Annotated[list[str] | None, typer.Option("--format", help="c
                                                                 "(repeatable)")] = None,
                warehouse: WarehouseOpt = None) -> None:
     """Write indicator values with their metadata and provenance (CSV, Parquet, XLSX, JSON, SDMX-CSV)."""
-    from dwi.exports import FORMATS, export
-    from dwi.publish import exports_dir
-    from dwi.warehouse import connect_read_only
+    from dwi.publish.exports import FORMATS, export
+    from dwi.store.warehouse import connect_read_only
 
-    folder = exports_dir(out_dir)
+    folder = config.exports_dir(out_dir)
     con = connect_read_only(config.warehouse_path(warehouse))
     try:
         files = export(con, folder, fmt or FORMATS, indicator or (), region or (),
@@ -327,11 +242,11 @@ def report(out_file: Annotated[Path | None, typer.Option("--out", help="HTML fil
                                                 "to it")] = True,
            warehouse: WarehouseOpt = None) -> None:
     """Write the self-contained HTML report (works offline) and one SVG per chart."""
-    from dwi.publish import CHARTS, REPORT, exports_dir
-    from dwi.report import write_report
-    from dwi.warehouse import connect_read_only
+    from dwi.publish.outputs import CHARTS, REPORT
+    from dwi.publish.report import write_report
+    from dwi.store.warehouse import connect_read_only
 
-    path = (out_file or exports_dir() / REPORT).resolve()
+    path = (out_file or config.exports_dir() / REPORT).resolve()
     con = connect_read_only(config.warehouse_path(warehouse))
     try:
         with err.status("writing the report...") as status:
@@ -353,17 +268,17 @@ def ingest(path: Annotated[Path, typer.Argument(help="the file to load (.csv, .c
                                                       "in dwi/reference/layouts/")] = None,
            warehouse: WarehouseOpt = None) -> None:
     """Load one file through the same validation, quarantine and provenance as `dwi run`."""
-    from dwi.ingest import ingest as ingest_file
+    from dwi import stages
+    from dwi.publish.terminal import progress
 
     wh = config.warehouse_path(warehouse)
-    batch = ingest_file(path, wh, fmt, source_id, layout)
+    with progress() as report:
+        batch = stages.ingest(path, wh, fmt, source_id, layout, stages.Runner(report))
     if batch.status == "unchanged":
         out.print(f"{path}: already loaded as source '{batch.source.id}' with this content; nothing to do")
         raise typer.Exit(EXIT_OK)
     print_issues([batch])
-    table = summary_table([batch])
-    table.title = f"dwi ingest ({batch.source.format})"
-    out.print(table)
+    out.print(summary_table([batch], f"dwi ingest ({batch.source.format})"))
     out.print(f"warehouse: {wh}")
     raise typer.Exit(EXIT_DATA if batch.has_problems else EXIT_OK)
 
@@ -383,15 +298,14 @@ def serve(cron: CronOpt = None,
     _quiet_prefect()
     from prefect.settings import get_current_settings
 
-    from flows.pipeline import dwi_run
+    from dwi.flows.pipeline import dwi_run
 
     if not get_current_settings().api.url:
         raise DwiError("dwi serve needs a Prefect server: start one with `prefect server start` and set "
                        "PREFECT_API_URL=http://127.0.0.1:4200/api")
-    from dwi.publish import exports_dir
-
+    
     params = {"raw": str(config.raw_dir(raw)), "warehouse": str(config.warehouse_path(warehouse)),
-              "exports": None if no_exports else str(exports_dir(exports))}
+              "exports": None if no_exports else str(config.exports_dir(exports))}
     schedules = None
     if cron:
         from prefect.client.schemas.schedules import CronSchedule

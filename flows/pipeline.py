@@ -1,10 +1,10 @@
-"""The main job as a Prefect flow: plan -> read/harmonise/validate -> load -> build.
+"""The main job as a Prefect flow: dwi.stages.run, with each step a Prefect task.
 
-Tasks are coarse (plan; read-harmonise-validate once per changed source; one load-and-build) because a
-Prefect task costs milliseconds. The per-source checks run on the flow's task runner: threads by default,
-an existing Dask cluster with `dwi run --dask ADDRESS` (prefect-dask's DaskTaskRunner).
-Validation failures are data, not transient errors: they are never retried. The only retried step is
-taking the warehouse when another run holds it (WarehouseBusy), which is transient by nature.
+Steps are coarse: plan; one check task per batch of a file (a small file is one batch; a big one is a stream of
+them), sent to the flow's task runner (threads by default, an existing Dask cluster with `dwi run --dask
+ADDRESS`, prefect-dask's DaskTaskRunner); one load-and-build; publish. Validation failures are data, not
+transient errors: they are never retried. The only retried step is taking the warehouse when another run holds
+it (WarehouseBusy), which is transient by nature.
 
 The flow run's final state says what happened to the data (see `outcome`):
   Completed            every changed source loaded, nothing quarantined
@@ -14,20 +14,21 @@ The flow run's final state says what happened to the data (see `outcome`):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
-from dwi import config, stages
-from dwi.batch import Batch
+from dwi import stages
+from dwi.config import settings
 from dwi.errors import WarehouseBusy
-from dwi.reference import load_reference
-from dwi.warehouse import writer
 
 BUSY_RETRIES = 2
+_progress: stages.Progress | None = None  # set by run_plan for the command line's progress display
 
 
 def _busy(task, task_run, state) -> bool:
@@ -41,42 +42,29 @@ def _busy(task, task_run, state) -> bool:
     return False
 
 
-@task(name="plan", cache_policy=NO_CACHE)
-def plan_task(raw: Path, warehouse: Path) -> stages.Plan:
-    return stages.plan(raw, warehouse)
+@task(name="check", cache_policy=NO_CACHE)
+def check_task(fn: Callable, *args):
+    """The check of one batch of a file; runs wherever the flow's task runner puts it."""
+    return fn(*args)
 
 
-@task(name="read-harmonise-validate", cache_policy=NO_CACHE)
-def check_task(batch: Batch) -> Batch:
-    """One source; runs wherever the flow's task runner puts it (threads, or a Dask cluster: `dwi run --dask`)."""
-    return stages.check([batch], load_reference())[0]
+class PrefectRunner(stages.Runner):
+    """dwi.stages.Runner with every step a Prefect task of the current flow run."""
 
+    def step(self, name: str, fn: Callable, *args):
+        options = {"name": name, "cache_policy": NO_CACHE}
+        if name == "load-and-build":
+            options |= {"retries": BUSY_RETRIES, "retry_delay_seconds": settings().busy_retry_delay,
+                        "retry_condition_fn": _busy}
+        return task(fn, **options)(*args)
 
-def check_all(p: stages.Plan) -> stages.Plan:
-    """A task per changed source, submitted to the flow's task runner; the plan gets the checked batches back."""
-    futures = [check_task.with_options(task_run_name=f"check-{b.source.id}").submit(b)
-               for b in p.batches if b.status == "pending"]
-    checked = {b.source.id: b for b in (f.result() for f in futures)}
-    p.batches = [checked.get(b.source.id, b) for b in p.batches]
-    return p
+    def submit(self, fn: Callable, *args) -> PrefectFuture:
+        source, part = args[3].id, args[4].stem
+        return check_task.with_options(task_run_name=f"check-{source}-{part}").submit(fn, *args)
 
-
-@task(name="load-and-build", cache_policy=NO_CACHE, retries=BUSY_RETRIES,
-      retry_delay_seconds=config.busy_retry_delay(), retry_condition_fn=_busy)
-def load_build_task(p: stages.Plan) -> stages.Plan:
-    """One writer session: each source in its own transaction, then the derived objects, then the swap."""
-    with writer(p.warehouse) as con:
-        stages.load(con, p, flow_run.get_id())
-        stages.build(con, p)
-    return p
-
-
-@task(name="publish", cache_policy=NO_CACHE)
-def publish_task(warehouse: Path, exports: Path):
-    """Exports, report and chart files (skipped when they are up to date with the warehouse)."""
-    from dwi.publish import publish
-
-    return publish(warehouse, exports)
+    @property
+    def flow_run_id(self) -> str | None:
+        return flow_run.get_id()
 
 
 def outcome(p: stages.Plan) -> State:
@@ -102,33 +90,32 @@ def dwi_run(raw: Path, warehouse: Path, exports: Path | None = None) -> State:
     """Load every changed source in raw/ into the warehouse, rebuild the views and, when `exports` is a
     folder, write the exports and the report there (unless they are up to date)."""
     logger = get_run_logger()
-    warehouse = Path(warehouse)  # a deployment passes the parameters as strings
-    p = plan_task(Path(raw), warehouse)
+    p = stages.run(Path(raw), Path(warehouse), PrefectRunner(_progress), Path(exports) if exports else None)
     for message in p.fetch_failures:
         logger.warning(message)
     if p.nothing_to_do:
         logger.info("nothing changed since the last run; the warehouse was not touched")
-    else:
-        p = check_all(p)
-        if p.needs_writer:
-            p = load_build_task(p)
-        else:
-            logger.warning("every changed source was rejected: the warehouse was not touched")
-        for b in p.batches:
-            for msg in b.issues.filter(b.issues["severity"] == "error")["message"].to_list()[:20]:
-                logger.warning(msg)
-    if exports is not None and warehouse.is_file():
-        p.published = publish_task(warehouse, Path(exports))
+    elif not p.needs_writer:
+        logger.warning("every changed source was rejected: the warehouse was not touched")
+    for b in p.batches:
+        for msg in b.issues.filter(b.issues["severity"] == "error")["message"].to_list()[:20]:
+            logger.warning(msg)
     state = outcome(p)
     (logger.error if state.is_failed() else logger.info)(state.message)
     return state
 
 
-def run_plan(raw: Path, warehouse: Path, exports: Path | None = None, task_runner=None) -> stages.Plan:
+def run_plan(raw: Path, warehouse: Path, exports: Path | None = None, task_runner=None,
+             progress: stages.Progress | None = None) -> stages.Plan:
     """Run the flow and return its Plan, whatever the data outcome; errors (busy, disk) are raised.
-    `task_runner` (e.g. prefect-dask's DaskTaskRunner) runs the per-source checks elsewhere."""
-    job = dwi_run.with_options(task_runner=task_runner) if task_runner is not None else dwi_run
-    state = job(raw, warehouse, exports, return_state=True)
+    `task_runner` (e.g. prefect-dask's DaskTaskRunner) runs the checks of every file's batches elsewhere."""
+    global _progress
+    _progress = progress
+    try:
+        job = dwi_run.with_options(task_runner=task_runner) if task_runner is not None else dwi_run
+        state = job(raw, warehouse, exports, return_state=True)
+    finally:
+        _progress = None
     result = state.result(raise_on_failure=False)
     if isinstance(result, BaseException):
         raise result

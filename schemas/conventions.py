@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandera.polars as pa
 import polars as pl
-
-from schemas import rule
+from dwi.schemas import COMMON, rule
 
 REQUIRED = ["convention_no", "title", "ratification_date"]
 OPTIONAL = ["note"]
@@ -27,6 +26,12 @@ def schema(ref) -> pa.DataFrameSchema:
             rule("title:required", pl.col("title").is_not_null()),
             rule("ratification_date:date", pl.col("ratification_date").is_not_null()),
         ],
-        unique=KEY,
         strict=False,
     )
+
+MESSAGES = {
+    **COMMON,
+    "integer": "a whole year such as 2011",
+    "in_range": "a value in the allowed range (years: 1991 to next year)",
+    "date": "a date written YYYY-MM-DD",
+}

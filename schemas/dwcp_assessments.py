@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pandera.polars as pa
 import polars as pl
-
-from schemas import rule
+from dwi.schemas import COMMON, rule
 
 REQUIRED = ["programme", "level", "code", "parent_code", "title", "status_text", "grade", "grade_basis",
             "evidence", "location", "note"]
@@ -63,24 +62,35 @@ def schema(ref) -> pa.DataFrameSchema:
                                                           & pl.col("location").is_not_null())),
             rule("title:required", pl.col("title").is_not_null()),
         ],
-        unique=KEY,
         strict=False,
     )
 
 
-def held_back(batch, frame: pl.DataFrame, kept: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def held_back(file: str, frame: pl.DataFrame, bad_rows: list[int]) -> tuple[str, str]:
     """A programme file loads whole or not at all: grades are averaged up a tree, and a tree with a
     quarantined node (or a row that a typo moved to another programme) would give wrong means without
-    saying so. Returns the rows kept (all or none) and, if any row broke a rule, one error for the file."""
-    from dwi.batch import issues
-
-    if kept.height == frame.height:
-        return kept, issues()
-    bad = frame.filter(~pl.col("_row").is_in(kept["_row"].implode()))["_row"].sort().cast(pl.String).to_list()
+    saying so. For a file with rows breaking a rule (`bad_rows`): the programmes held back and the message."""
+    bad = ", ".join(str(r) for r in sorted(bad_rows))
     programmes = ", ".join(frame["programme"].drop_nulls().unique(maintain_order=True).to_list())
-    message = (f"{batch.source.display}: expected every row valid, found {len(bad)} row(s) breaking a rule "
-               f"(rows {', '.join(bad)}), so all {frame.height} rows (programme {programmes}) are held back: "
-               "a grade tree with a node missing would give wrong means; fix those rows and run again")
-    return kept.clear(), issues([{"source_id": batch.source.id, "file": batch.source.display,
-                                  "column": "programme", "check": "programme_held_back", "value": programmes,
-                                  "message": message, "severity": "error"}])
+    return programmes, (f"{file}: expected every row valid, found {len(bad_rows)} row(s) breaking a rule "
+                        f"(rows {bad}), so all {frame.height} rows (programme {programmes}) are held back: "
+                        "a grade tree with a node missing would give wrong means; fix those rows and run again")
+
+
+MESSAGES = {
+    **COMMON,
+    "number": "a plain number with '.' as the decimal separator and no thousands separators",
+    "known_level": "priority, outcome, activity or sub_activity",
+    "code_format": "a dotted code such as 1, 1.2, 1.2.3 or 1.1.1.a",
+    "known_basis": "stated, implied, inferred or missing",
+    "in_scale": "a grade from 1 to 6 (the six-point scale)",
+    "missing_has_no_grade": "no grade when grade_basis is 'missing'",
+    "graded_has_grade": "a grade unless grade_basis is 'missing'",
+    "parent_exists": "the code of an existing node one level up (priority > outcome > activity > sub_activity)",
+    "programme_id": "a programme id of letters, digits, '_', '-' or '.' (no spaces)",
+    "whole_point": "a whole point 1-6 for an activity without sub-activities (Table 2 has no half points)",
+    "matches_parent": "the parent's code plus one segment (1 > 1.2 > 1.2.3 > 1.2.3.a; a priority: no dot)",
+    "reasoning_required": "a note with the reasoning when grade_basis is 'inferred' or 'missing'",
+    "graded_has_evidence": "an evidence quote and its location when a grade is given",
+    "programme_held_back": "every row of the programme valid (a tree with a node missing gives wrong means)",
+}

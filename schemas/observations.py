@@ -10,8 +10,7 @@ import datetime as dt
 
 import pandera.polars as pa
 import polars as pl
-
-from schemas import rule
+from dwi.schemas import COMMON, rule
 
 KEY = ["indicator_code", "country", "region_code", "sex", "year", "period", "classif1", "classif2"]
 OBS_STATUS = ["A", "B", "E", "F", "I", "P", "U"]
@@ -68,9 +67,24 @@ def schema(ref) -> pa.DataFrameSchema:
             "obs_status": pa.Column(pl.String, nullable=True),
         },
         checks=[rule(name, expr) for name, expr in rules(ref).items()],
-        unique=KEY,
         strict=False,
     )
 
 REQUIRED = ["indicator_code", "region", "sex", "year", "period", "value", "unit"]
 OPTIONAL = ["obs_status", "source_ref", "note"]
+
+MESSAGES = {
+    **COMMON,
+    "known_indicator": "an indicator code from the registry (dwi/reference/indicators.yaml)",
+    "known_region": "a region name or code from the alias table (dwi/reference/region_aliases.csv)",
+    "known_sex": "T, M or F",
+    "known_period": "Y, H1-H2, Q1-Q4 or M01-M12",
+    "known_status": "an ILOSTAT obs_status flag (A, B, E, F, I, P, U) or nothing",
+    "integer": "a whole year such as 2011",
+    "in_range": f"a value in the allowed range (years: {FIRST_YEAR} to next year)",
+    "number": "a plain number with '.' as the decimal separator and no thousands separators",
+    "non_negative": "a value >= 0",
+    "whole_count": "a whole number (it is a count)",
+    "share_range": "a percentage from 0 to 100",
+    "registry_unit": "the registry's unit for this indicator",
+}

@@ -159,12 +159,12 @@ def test_duckdb_parses_values_as_polars_does():
 
 
 def test_value_rules_are_the_same_in_duckdb_and_polars():
-    """schemas.observations.VALUE_RULES is SQL text run by polars (pandera) and by DuckDB (dwi.bulk)."""
+    """dwi.schemas.observations.VALUE_RULES is SQL text run by polars (pandera) and by DuckDB (dwi.bulk)."""
     import polars as pl
+    from dwi.schemas.observations import VALUE_RULES, rules
 
-    from dwi.harmonise import value
+    from dwi.check.harmonise import value
     from dwi.reference import load_reference
-    from schemas.observations import VALUE_RULES, rules
 
     texts = _fuzz_values(5_000) + [None, "150", "-3", "2.5", "0", "100"]
     kinds = ["count", "share", "level", "ratio", "rate", None]
@@ -183,8 +183,9 @@ def test_value_rules_are_the_same_in_duckdb_and_polars():
 
 def test_every_rule_has_a_place_in_the_streamed_path():
     """dwi.bulk evaluates each observation rule on a table of distinct codes or per row; none is left out."""
+    from dwi.schemas.observations import rules
+
     from dwi.reference import load_reference
-    from schemas.observations import rules
 
     split = bulk._split_rules(load_reference())
     assert sorted(n for rules_of in split.values() for n in rules_of) == sorted(rules(load_reference()))
@@ -193,7 +194,7 @@ def test_every_rule_has_a_place_in_the_streamed_path():
 
 @pytest.mark.parametrize("column", ["obs_value", "ref_area"])  # tested per row first; stripped per distinct value
 def test_duckdb_strips_cells_as_polars_does(column):
-    """dwi.bulk strips cells in SQL; dwi.read.clean with polars' strip_chars. Every Unicode character, alone,
+    """dwi.bulk strips cells in SQL; dwi.readers.text.clean with polars' strip_chars. Every Unicode character, alone,
     at both ends and inside a cell."""
     import polars as pl
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import RAW
 from scipy import stats
 from typer.testing import CliRunner
 
 from dwi.cli import app
-from dwi.correlations import correlate
+from dwi.derive.correlations import correlate
 from tests.views import records as rows
 
 # The review's figures (section 2.1) and the IMF constant-price levels.
@@ -120,13 +121,13 @@ def test_build_with_one_source_keeps_every_pair_row(tmp_path):
 
     import yaml
 
-    from dwi import config, stages
-    from dwi.warehouse import connect_read_only
+    from dwi import stages
+    from dwi.store.warehouse import connect_read_only
 
     raw = tmp_path / "raw"
     (raw / "imf_weo_2024").mkdir(parents=True)
-    shutil.copy(config.DEFAULT_RAW / "imf_weo_2024" / "gdp_levels.csv", raw / "imf_weo_2024")
-    manifest = yaml.safe_load((config.DEFAULT_RAW / "manifest.yaml").read_text(encoding="utf-8"))
+    shutil.copy(RAW / "imf_weo_2024" / "gdp_levels.csv", raw / "imf_weo_2024")
+    manifest = yaml.safe_load((RAW / "manifest.yaml").read_text(encoding="utf-8"))
     manifest["sources"] = [s for s in manifest["sources"] if s["id"] == "imf_weo_2024_gdp"]
     (raw / "manifest.yaml").write_text(yaml.safe_dump(manifest), encoding="utf-8")
     stages.run(raw, tmp_path / "wh.duckdb")

@@ -12,9 +12,8 @@ distributed = pytest.importorskip("distributed")
 
 def test_dwi_run_on_a_local_dask_cluster_loads_what_the_plain_run_loads(tmp_path, warehouse, monkeypatch):
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # a busy machine
+    from dwi.flows.pipeline import dwi_run
     from prefect_dask import DaskTaskRunner
-
-    from flows.pipeline import dwi_run
 
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
                                   dashboard_address=":0") as cluster, distributed.Client(cluster) as client:

@@ -221,7 +221,7 @@ def test_ingest_of_a_revised_file_is_a_new_vintage(tmp_path):
 
 @pytest.mark.parametrize("source_id", ["..", "../../etc", "/etc/passwd", ".hidden", "a/b\\c"])
 def test_snapshot_folder_cannot_escape(tmp_path, source_id):
-    from dwi.fetch import SNAPSHOTS, snapshot_dir
+    from dwi.sources.fetch import SNAPSHOTS, snapshot_dir
 
     folder = snapshot_dir(tmp_path, source_id).resolve()
     assert folder.parent == (tmp_path / SNAPSHOTS).resolve()

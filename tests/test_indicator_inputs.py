@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from dwi.indicators import compute, read_inputs
+from dwi.derive.indicators import compute, read_inputs
 from dwi.ingest import ingest
 from dwi.reference import load_reference
 from tests.conftest import rows

@@ -15,12 +15,12 @@ from conftest import RAW, rows
 from typer.testing import CliRunner
 
 from dwi import stages
-from dwi.batch import Batch
+from dwi.check.batch import Batch
 from dwi.cli import app
 from dwi.ingest import ingest
-from dwi.manifest import Source
 from dwi.readers.detect import detect_format
 from dwi.readers.xlsx import LAYOUTS
+from dwi.sources.manifest import Source
 
 FIX = Path(__file__).parent / "fixtures" / "readers"
 GOOD, BROKEN = FIX / "good", FIX / "broken"
@@ -177,7 +177,7 @@ def test_xlsx_matches_the_transcribed_table4(con):
 
 
 def test_ingest_records_provenance_and_passes_the_sql_tests(con):
-    from dwi.build import sql_tests
+    from dwi.store.build import sql_tests
 
     assert all(n == 0 for n in sql_tests(con).values())
     srcs = dict(rows(con, "SELECT id, format FROM sources"))

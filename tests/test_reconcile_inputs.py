@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from dwi import reconcile
-from dwi.correlations import correlate, pairs
+from dwi.derive import reconcile
+from dwi.derive.correlations import correlate, pairs
 from dwi.ingest import ingest
 from dwi.reference import load_reference
 from tests.conftest import rows

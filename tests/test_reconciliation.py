@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dwi import stages
-from dwi.warehouse import connect_read_only
+from dwi.store.warehouse import connect_read_only
 from tests.conftest import copy_raw
 from tests.views import records as rows
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from dwi import harmonise
+from dwi.check import harmonise
 from dwi.reference import load_reference
 
 REVIEW_SPELLINGS = {

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from dwi import stages
-from dwi.batch import Batch
-from dwi.manifest import Source
+from dwi.check.batch import Batch
 from dwi.reference import load_reference
+from dwi.sources.manifest import Source
 
 HEADER = "indicator_code,region,sex,year,period,value,unit,obs_status,source_ref,note\n"
 
@@ -134,7 +134,7 @@ def test_aliases_in_three_languages_codes_and_transliterations(tmp_path, alias, 
 
 def test_a_name_with_two_meanings_resolves_by_date():
     """The mechanism: an alias valid for different regions in different periods picks the one in force."""
-    from dwi.harmonise import resolve_regions
+    from dwi.check.harmonise import resolve_regions
 
     ref = load_reference()
     extra = pl.DataFrame(

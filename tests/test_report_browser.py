@@ -13,7 +13,7 @@ import pytest
 from test_exports import hostile_raw
 
 from dwi import stages
-from dwi.publish import CHARTS, REPORT, publish
+from dwi.publish.outputs import CHARTS, REPORT, publish
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 import vl_convert
 
-from dwi import exports, publish, report
+from dwi.publish.outputs import exports, report
+from dwi.publish.outputs import outputs as publish
 from tests.conftest import rows
 
 

@@ -12,9 +12,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from conftest import RAW
 
-from dwi import build, config, stages
-from dwi.scorecard import DEC, half_up, radar_series, score, tree
+from dwi import stages
+from dwi.derive.scorecard import DEC, half_up, radar_series, score, tree
+from dwi.store import build
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scorecard"
 KAZ = "KAZ_DWCP_2010_2012"
@@ -23,7 +25,7 @@ KAZ = "KAZ_DWCP_2010_2012"
 @pytest.fixture(scope="module")
 def kaz_warehouse(tmp_path_factory) -> Path:
     wh = tmp_path_factory.mktemp("kaz") / "dwi.duckdb"
-    stages.run(config.DEFAULT_RAW, wh)
+    stages.run(RAW, wh)
     return wh
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dwi import stages
-from dwi.batch import Batch
-from dwi.manifest import Source, sha256
+from dwi.check.batch import Batch
+from dwi.sources.manifest import Source, sha256
 
 BAD = Path(__file__).parent / "fixtures" / "bad"
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dwi import build, stages
+from dwi import stages
 from dwi.errors import DwiError, WarehouseBusy
-from dwi.query import run_query
-from dwi.warehouse import writer_lock
+from dwi.store import build
+from dwi.store.query import run_query
+from dwi.store.warehouse import writer_lock
 from tests.conftest import copy_raw, make_raw, rows
 
 GOOD = "indicator_code,region,sex,year,period,value,unit\nTEMP_EMP,Kazakhstan,T,2005,Y,467312,persons\n"
@@ -81,7 +82,7 @@ def test_failed_build_leaves_the_warehouse_exactly_as_it_was(tmp_path, monkeypat
 
 def test_failing_source_transaction_rolls_back_alone(tmp_path, monkeypatch):
     """A source whose insert fails half-way leaves nothing of itself; the other sources still load."""
-    import dwi.load as load_mod
+    import dwi.store.load as load_mod
 
     raw, wh = copy_raw(tmp_path), tmp_path / "wh.duckdb"
     stages.run(raw, wh)

@@ -1,13 +1,26 @@
-"""Readers for the files users bring: ILOSTAT bulk CSV, WDI-style CSV and agency spreadsheets.
+"""Readers: one per file format, each turning a file into batches of string rows.
 
-Every reader returns a `Tidy` result: a frame of strings in the tidy observation layout
-(schemas/observations.py REQUIRED + OPTIONAL, plus `country`, `classif1`, `classif2`, `scale`
-and `_row` = the row in the file), so that harmonise, validate, quarantine, load and provenance are
-the same as for the project's own tidy files.
+A reader is a function `read(path, file, options) -> Read`. Its batches are polars frames of strings in the
+layout of the rows they become (dwi/schemas: observations, conventions or programme assessments), with `_row`,
+the row in the file. Readers of other agencies' files (ILOSTAT, World Bank, spreadsheets) lay their cells out
+as observations, so the checks, the quarantine and the provenance are the same for every file. Readers never
+touch the warehouse; which reader reads which file is declared in dwi/formats.py.
 """
 
 from __future__ import annotations
 
-from dwi.readers.common import READER_FORMATS, Tidy, frame_format, read_source
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-__all__ = ["READER_FORMATS", "Tidy", "frame_format", "read_source"]
+import polars as pl
+
+
+@dataclass
+class Read:
+    """A file being read: its batches (a generator: the file is read as they are taken), what the reader
+    noticed (`notes`, complete once the batches are exhausted) and the indicators it registered on the fly
+    (codes no mapping table covers; up to date with every batch taken)."""
+
+    batches: Iterator[pl.DataFrame]
+    notes: list[str] = field(default_factory=list)
+    indicators: pl.DataFrame | None = None

@@ -6,12 +6,14 @@ dwi/reference/ilostat_map.csv; codes it does not cover load under their own ILOS
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
-from dwi.read import Rejected, read_csv
-from dwi.readers.common import Tidy, apply_code_map, per_distinct, read_code_map, split_time, tidy
+from dwi.readers import Read
+from dwi.readers.codes import apply_code_map, merge_indicators, per_distinct, read_code_map, split_time, tidy
+from dwi.readers.text import Rejected, read_table, table_batches
 
 REQUIRED = ["ref_area", "indicator", "time", "obs_value"]
 CODES = [
@@ -38,22 +40,41 @@ def _text(col: str) -> pl.Expr:
     return pl.coalesce(pl.col(f"{col}.label"), pl.col(col))
 
 
-def read(path: Path, file: str, options: dict) -> Tidy:
-    frame, notes = read_csv(path, file, REQUIRED, OPTIONAL)
-    return from_strings(frame, file, notes)
+def detect(header: set[str]) -> bool:
+    """A header with ILOSTAT's code columns (or their `.label` twins)."""
+    return set(REQUIRED) <= {c.removesuffix(".label") for c in header}
 
 
-def from_strings(frame: pl.DataFrame, file: str, notes: list[str]) -> Tidy:
-    """Rows as read (strings + `_row`) to the tidy layout; also used per batch on big files (dwi.bulk)."""
-    empty = frame.filter(pl.col("obs_value").is_null())
-    if empty.height:
-        notes.append(
-            f"{empty.height} row(s) have no obs_value (rows {', '.join(map(str, empty['_row'][:10]))}"
-            f"{' ...' if empty.height > 10 else ''}); empty cells are missing values, not observations"
-        )
+def read(path: Path, file: str, options: dict) -> Read:
+    csv_file, columns = read_table(path, file, REQUIRED, OPTIONAL)
+    result = Read(iter(()), csv_file.notes)
+    result.batches = _batches(table_batches(csv_file, columns, OPTIONAL), file, result)
+    return result
+
+
+def _batches(frames: Iterator[pl.DataFrame], file: str, result: Read) -> Iterator[pl.DataFrame]:
+    """Rows without obs_value are missing values, not observations: counted in a note, not read."""
+    code_map, empty, empty_rows, kept = read_code_map(MAP), 0, [], 0
+    for frame in frames:
+        missing = frame.filter(pl.col("obs_value").is_null())["_row"]
+        empty += missing.len()
+        empty_rows += missing.head(10 - len(empty_rows)).to_list()
         frame = frame.filter(pl.col("obs_value").is_not_null())
-    if not frame.height:
+        if frame.height:
+            kept += frame.height
+            rows, fresh = from_strings(frame, file, code_map)
+            result.indicators = merge_indicators(result.indicators, fresh)
+            yield rows
+    if empty:
+        result.notes.append(f"{empty} row(s) have no obs_value (rows {', '.join(map(str, empty_rows))}"
+                            f"{' ...' if empty > 10 else ''}); empty cells are missing values, not observations")
+    if not kept:
         raise Rejected(file, "no row has an obs_value; nothing to load", "file:no_rows", "obs_value")
+
+
+def from_strings(frame: pl.DataFrame, file: str, code_map: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows as read (strings + `_row`, every one with an obs_value) to the tidy layout, and the codes the
+    mapping table does not cover (registered as indicators of their own)."""
     year, period = split_time(pl.col("time"))
     note = pl.concat_str(
         [pl.when(_text(n).is_not_null()).then(pl.concat_str(pl.lit(f"{n}: "), _text(n))) for n in NOTES],
@@ -83,5 +104,5 @@ def from_strings(frame: pl.DataFrame, file: str, notes: list[str]) -> Tidy:
         ).alias("source_ref"),
         pl.when(note != "").then(note).alias("note"),
     )
-    mapped, fresh = apply_code_map(frame, read_code_map(MAP), file, MAP, ilostat=True)
-    return Tidy(tidy(mapped), fresh, notes)
+    mapped, fresh = apply_code_map(frame, code_map, file, MAP, ilostat=True)
+    return tidy(mapped), fresh

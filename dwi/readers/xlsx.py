@@ -14,8 +14,9 @@ import polars as pl
 import yaml
 
 from dwi.config import REFERENCE_DIR
-from dwi.read import Rejected
-from dwi.readers.common import Tidy, tidy
+from dwi.readers import Read
+from dwi.readers.codes import tidy
+from dwi.readers.text import Rejected
 
 LAYOUTS = REFERENCE_DIR / "layouts"
 MISSING = ["", "-", "–", "—", "..", "…", "x", "X"]
@@ -118,7 +119,12 @@ def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, s
     return frame, name
 
 
-def read(path: Path, file: str, options: dict) -> Tidy:
+def detect(magic: bytes, names: list[str]) -> bool:
+    """A zip archive with a workbook's parts (xl/...)."""
+    return magic == b"PK\x03\x04" and any(n.startswith("xl/") for n in names)
+
+
+def read(path: Path, file: str, options: dict) -> Read:
     layout_file = find_layout(path, file, options.get("layout"))
     layout = read_layout(layout_file, file)
     grid, sheet = read_sheet(path, file, layout.get("sheet", 0))
@@ -226,8 +232,7 @@ def read(path: Path, file: str, options: dict) -> Tidy:
         )
         .sort("_row", "letter")
     )
-    notes = [f"read with layout {layout_file}"]
-    return Tidy(tidy(long), notes=notes)
+    return Read(iter([tidy(long)]), [f"read with layout {layout_file}"])
 
 
 def measure_row_text(row: tuple, c: int) -> str:

@@ -76,9 +76,8 @@ def record_run(out: dict[str, pl.DataFrame], tmp: Path) -> None:
 
 
 def _case(group: str, file: Path, fmt: str | None, tmp: Path) -> dict[str, pl.DataFrame]:
-    from dwi import stages
+    from dwi import formats, stages
     from dwi.errors import DwiError
-    from dwi.readers.detect import detect_format
 
     raw = tmp / group / file.name / "raw"
     raw.mkdir(parents=True)
@@ -86,7 +85,7 @@ def _case(group: str, file: Path, fmt: str | None, tmp: Path) -> dict[str, pl.Da
     for companion in file.parent.glob(file.name.split(".")[0] + ".layout.yaml"):
         shutil.copy(companion, raw / companion.name)
     try:
-        fmt = fmt or detect_format(raw / file.name)
+        fmt = fmt or formats.detect(raw / file.name).name
     except DwiError as exc:
         return {"loads": pl.DataFrame({"case": [f"{group}/{file.name}"], "status": ["detect failed"],
                                        "message": [str(exc).replace(str(raw), "RAW")]})}
@@ -100,7 +99,7 @@ def _case(group: str, file: Path, fmt: str | None, tmp: Path) -> dict[str, pl.Da
                                        "message": [str(exc).replace(str(raw), "RAW")]})}
     if not wh.exists():  # a rejected file alone: the warehouse is not written
         p = stages.plan(raw, wh)
-        stages.check(p.batches)
+        stages.check(p.batches, stages.Runner(), tmp / "staging")
         b = p.batches[0]
         issues = b.issues.with_columns(pl.lit(f"{group}/{file.name}").alias("case"))
         loads = pl.DataFrame({"case": [f"{group}/{file.name}"], "status": [b.status], "rows_in": [b.rows_in],
@@ -132,7 +131,7 @@ def record_inputs(out: dict[str, pl.DataFrame], tmp: Path) -> None:
 
 
 def _big_case(name: str, broken: float, tmp: Path) -> pl.DataFrame:
-    from dwi.ingest import ingest
+    from dwi.stages import ingest
 
     data = tmp / name
     data.mkdir()

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import RAW as DEFAULT_RAW
 
 from dwi import stages
-from dwi.config import DEFAULT_RAW
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CORPUS = FIXTURES / "bad_inputs"

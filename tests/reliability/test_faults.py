@@ -22,16 +22,16 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from dwi.flows.pipeline import BUSY_RETRIES
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 from prefect.client.schemas.sorting import TaskRunSort
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from dwi import config, stages
-from dwi.query import run_query
 from dwi.reference import load_reference
-from dwi.warehouse import writer_lock
-from flows.pipeline import BUSY_RETRIES
+from dwi.store.query import run_query
+from dwi.store.warehouse import writer_lock
 from reliability.prefect_server import prefect_env
 
 pytestmark = [pytest.mark.prefect_server, pytest.mark.reliability]

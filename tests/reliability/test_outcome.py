@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+from dwi.flows.pipeline import _busy, outcome
 from prefect.states import Failed
 
-from dwi.batch import Batch, issues
+from dwi.check.batch import Batch, issues
 from dwi.errors import DwiError, WarehouseBusy, WarehouseIOError
-from dwi.manifest import Source
+from dwi.sources.manifest import Source
 from dwi.stages import Plan
-from flows.pipeline import _busy, outcome
 
 
 def _batch(sid: str, status: str, rows_in: int = 3, quarantined: int = 0, message: str = "") -> Batch:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import RAW
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from dwi import config
 from reliability.prefect_server import VENV_BIN, prefect_env
 
 pytestmark = pytest.mark.prefect_server
@@ -23,7 +23,7 @@ BAD_ROW = "ENT_MEDIUM,Atlantis,T,2011,Y,274,enterprises,,test,\n"
 
 
 def _raw_copy(dest: Path) -> Path:
-    shutil.copytree(config.DEFAULT_RAW, dest)
+    shutil.copytree(RAW, dest)
     return dest
 
 

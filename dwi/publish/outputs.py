@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dwi import config
 from dwi.errors import DwiError
-from dwi.warehouse import connect_read_only, read_state
+from dwi.store.warehouse import connect_read_only, read_state
 
 STAMP = ".dwi-exports.json"
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # the report's; part of the up-to-date check
@@ -44,11 +43,6 @@ class Published:
     skipped: bool = False  # up to date: nothing was rewritten
 
 
-def exports_dir(arg: str | Path | None = None) -> Path:
-    """--exports, else $DWI_EXPORTS, else exports/ in the project."""
-    return Path(arg or os.environ.get("DWI_EXPORTS") or config.DEFAULT_EXPORTS).resolve()
-
-
 def state_key(warehouse: Path) -> str:
     """A hash of what the outputs are made from: each source's loaded content, the build, the template."""
     shas, fingerprint = read_state(warehouse)
@@ -73,9 +67,9 @@ def up_to_date(folder: Path, key: str) -> bool:
 def publish(warehouse: Path, folder: Path, force: bool = False, step: Step | None = None) -> Published:
     """Write every export format, the report and the chart SVGs into `folder`, unless they are up to date.
     One publisher at a time per folder (a second run waits, then usually finds the outputs up to date)."""
-    from dwi.warehouse import writer_lock
+    from dwi.store.warehouse import writer_lock
 
-    with writer_lock(folder / ".publish", timeout=max(config.lock_timeout(), 300)):
+    with writer_lock(folder / ".publish", timeout=max(config.settings().lock_timeout, 300)):
         return _publish(warehouse, folder, force, step)
 
 
@@ -85,8 +79,8 @@ def _publish(warehouse: Path, folder: Path, force: bool, step: Step | None) -> P
     if not force and up_to_date(folder, key):
         charts = len(list((folder / CHARTS).glob("*.svg")))
         return Published(folder, expected(folder)[:-1], folder / REPORT, charts, skipped=True)
-    from dwi.exports import FORMATS, export  # the writers and the plotting library: only when needed
-    from dwi.report import write_report
+    from dwi.publish.exports import FORMATS, export  # the writers and the plotting library: only when needed
+    from dwi.publish.report import write_report
 
     (folder / STAMP).unlink(missing_ok=True)
     con = connect_read_only(warehouse)

@@ -25,10 +25,9 @@ import duckdb
 import polars as pl
 import yaml
 
-from dwi.build import write_table
 from dwi.config import REFERENCE_DIR
-from dwi.correlations import correlate
-from dwi.indicators import NATIONAL, registry
+from dwi.derive.correlations import correlate
+from dwi.derive.indicators import NATIONAL, registry
 from dwi.reference import Reference
 
 OK, BAD, NA = "consistent", "inconsistent", "not checkable"
@@ -649,7 +648,3 @@ def compute(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
         .alias("severity")
     )
 
-
-def build_reconciliation(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
-    """BUILDERS step: write _reconciliation."""
-    write_table(con, "_reconciliation", compute(con, ref))

@@ -34,7 +34,7 @@ def connect_read_only(path: Path, wait: float | None = None) -> duckdb.DuckDBPyC
     """A read-only connection; waits (bounded) if the file is momentarily locked."""
     if not path.is_file():
         raise DwiError(f"no warehouse at {path}; run `dwi run` first (or pass --warehouse)")
-    deadline = time.monotonic() + (config.lock_timeout() if wait is None else wait)
+    deadline = time.monotonic() + (config.settings().lock_timeout if wait is None else wait)
     while True:
         try:
             return duckdb.connect(str(path), read_only=True)
@@ -47,7 +47,7 @@ def connect_read_only(path: Path, wait: float | None = None) -> duckdb.DuckDBPyC
 @contextlib.contextmanager
 def writer_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
     """Exclusive lock for writers. Waits up to `timeout` seconds, then fails with 'warehouse is busy'."""
-    timeout = config.lock_timeout() if timeout is None else timeout
+    timeout = config.settings().lock_timeout if timeout is None else timeout
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -86,7 +86,7 @@ def writer(path: Path, timeout: float | None = None) -> Iterator[duckdb.DuckDBPy
             if path.exists():
                 shutil.copyfile(path, tmp)
             # DuckDB's buffer is capped, so a build over millions of rows spills to disk instead of growing.
-            con = duckdb.connect(str(tmp), config={"memory_limit": os.environ.get("DWI_MEMORY", "512MB")})
+            con = duckdb.connect(str(tmp), config={"memory_limit": config.settings().memory})
             run_sql_file(con, config.SQL_DIR / "schema.sql")
             yield con
             con.execute("CHECKPOINT")
@@ -119,8 +119,10 @@ def run_sql_file(con: duckdb.DuckDBPyConnection, file: Path) -> None:
 def fingerprint(raw: Path) -> str:
     """Hash of everything besides the source files that shapes the warehouse: code, SQL, reference, manifest."""
     digest = hashlib.sha256()
+    from dwi import schemas  # installed as dwi.schemas from the top-level schemas/ (see pyproject.toml)
+
     files = [*sorted(config.SQL_DIR.rglob("*.sql")), *sorted(config.REFERENCE_DIR.rglob("*")),
-             *sorted(Path(__file__).parent.rglob("*.py")), *sorted((config.ROOT / "schemas").glob("*.py")),
+             *sorted(config.PACKAGE.rglob("*.py")), *sorted(Path(schemas.__file__).parent.glob("*.py")),
              raw / "manifest.yaml"]
     for f in files:
         if f.is_file():

@@ -33,10 +33,9 @@ import polars as pl
 import yaml
 from scipy import stats
 
-from dwi.build import write_table
 from dwi.config import REFERENCE_DIR
+from dwi.derive.indicators import NATIONAL, registry
 from dwi.errors import DwiError
-from dwi.indicators import NATIONAL, registry
 from dwi.reference import Reference
 
 SMALL_N = 8
@@ -270,10 +269,10 @@ def correlate(
     }
 
 
-def build_correlations(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
-    """BUILDERS step: write _correlations for the pairs in correlation_pairs.yaml."""
+def compute(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
+    """The rows of _correlations: the pairs in correlation_pairs.yaml."""
     rows = [correlate(con, p["x"], p["y"], p["scope"], p.get("why")) for p in pairs()]
-    write_table(con, "_correlations", pl.DataFrame(rows, schema=SCHEMA))
+    return pl.DataFrame(rows, schema=SCHEMA)
 
 
 def known_code(con: duckdb.DuckDBPyConnection, code: str) -> bool:

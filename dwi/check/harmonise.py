@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from dwi.readers.common import join_distinct
+from dwi.readers.codes import join_distinct
 from dwi.reference import Reference, normalise
 
 # Months each period covers: Y, H1-H2, Q1-Q4, M01-M12 (anything else: null, left to validation).
@@ -91,7 +91,7 @@ def conventions(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
 def dwcp_assessments(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     """Parse grades; mark whether each node's parent exists at the level above it in the same programme,
     and whether it has children (a leaf activity is graded in whole points)."""
-    from schemas.dwcp_assessments import PARENT_LEVEL
+    from dwi.schemas.dwcp_assessments import PARENT_LEVEL
 
     parents = frame.select("programme", pl.col("code").alias("parent_code"), pl.col("level").alias("parent_level"))
     with_children = frame.select("programme", pl.col("parent_code").alias("code")).drop_nulls().unique()

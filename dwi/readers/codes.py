@@ -1,19 +1,15 @@
-"""What the readers share: the result type, the code-mapping tables and on-the-fly indicators."""
+"""What the readers of other agencies' files share: the tidy observation layout, code-mapping tables,
+indicators registered on the fly, and computing a column once per distinct code rather than per row."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
 from dwi.config import REFERENCE_DIR
 from dwi.reference import INDICATOR_FIELDS, Reference
 
-# Formats read by a module in dwi/readers/ and loaded as observations.
-READER_FORMATS = ("ilostat", "wdi", "xlsx")
 TIDY_COLUMNS = [
     "indicator_code",
     "region",
@@ -31,23 +27,6 @@ TIDY_COLUMNS = [
     "scale",
 ]
 AS_IN_SOURCE = "as in source"
-
-
-@dataclass
-class Tidy:
-    frame: pl.DataFrame  # TIDY_COLUMNS as strings + `_row` (Int64)
-    indicators: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=INDICATOR_FIELDS))
-    notes: list[str] = field(default_factory=list)
-
-
-def frame_format(fmt: str) -> str:
-    """The format whose harmonise/schema/load target a frame of this file format uses."""
-    return "observations" if fmt in READER_FORMATS else fmt
-
-
-def read_source(path: Path, file: str, fmt: str, options: dict | None = None) -> Tidy:
-    """Read a file with the reader for `fmt` (a module in dwi/readers/ with a `read` function)."""
-    return importlib.import_module(f"dwi.readers.{fmt}").read(path, file, options or {})
 
 
 def tidy(frame: pl.DataFrame) -> pl.DataFrame:
@@ -171,6 +150,13 @@ def apply_code_map(
     rows = join_distinct(frame.drop([c for c in ("indicator_code", "unit", "scale") if c in frame.columns]),
                          out.select(*on, "indicator_code", "unit", "scale"), on)
     return rows, fresh
+
+
+def merge_indicators(known: pl.DataFrame | None, fresh: pl.DataFrame) -> pl.DataFrame:
+    """Indicators registered so far plus those of a new batch (the first registration of a code wins)."""
+    if known is None or not known.height:
+        return fresh
+    return pl.concat([known, fresh.filter(~pl.col("code").is_in(known["code"].implode()))])
 
 
 def extend_reference(ref: Reference, indicators: pl.DataFrame | None) -> Reference:

@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from dwi.errors import DwiError
-from dwi.warehouse import connect_read_only
+from dwi.store.warehouse import connect_read_only
 
 ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 

@@ -23,20 +23,11 @@ from urllib.parse import urlparse
 
 import httpx
 
-from dwi.manifest import Source
+from dwi.config import settings
+from dwi.sources.manifest import Source
 
 SNAPSHOTS = "snapshots"
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
-
-
-def settings() -> tuple[float, int, float]:
-    """(timeout s, retries, first backoff s): $DWI_FETCH_TIMEOUT, $DWI_FETCH_RETRIES, $DWI_FETCH_BACKOFF."""
-    env = os.environ.get
-    return (
-        float(env("DWI_FETCH_TIMEOUT", "30")),
-        int(env("DWI_FETCH_RETRIES", "3")),
-        float(env("DWI_FETCH_BACKOFF", "1")),
-    )
 
 
 @dataclass
@@ -106,7 +97,8 @@ def _download(
 def fetch(source: Source, raw: Path, client: httpx.Client | None = None) -> Fetched:
     """Download a URL source if it changed; never touches existing snapshots."""
     url = source.meta["url"]
-    timeout, retries, backoff = settings()
+    conf = settings()
+    timeout, retries, backoff = conf.fetch_timeout, conf.fetch_retries, conf.fetch_backoff
     directory = snapshot_dir(raw, source.id)
     directory.mkdir(parents=True, exist_ok=True)
     previous = latest(directory)

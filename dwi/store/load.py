@@ -1,4 +1,4 @@
-"""Load checked batches into the warehouse: one transaction per source, rows and accounting together."""
+"""Load checked sources into the warehouse: one transaction per source, its rows and its accounting together."""
 
 from __future__ import annotations
 
@@ -7,36 +7,24 @@ import datetime as dt
 
 import duckdb
 
-from dwi.batch import ISSUE_SCHEMA, Batch
-from dwi.readers.common import READER_FORMATS
-
-TARGETS = {
-    "observations": ("_observations", """
-        SELECT $load_id, $source_id, _row, indicator_code, region_code, region, sex, year, period, value,
-               value_reported, unit, obs_status, source_ref, note, country, classif1, classif2
-        FROM batch_rows"""),
-    "conventions": ("_conventions", """
-        SELECT $load_id, $source_id, _row, convention_no, title, ratification_date, note FROM batch_rows"""),
-    "dwcp_assessments": ("_dwcp_assessments", """
-        SELECT $load_id, $source_id, _row, programme, level, code, parent_code, title, status_text, grade,
-               grade_reported, grade_basis, evidence, location, note FROM batch_rows"""),
-}
+from dwi.check.batch import ISSUE_SCHEMA, Batch
+from dwi.formats import Target
 
 
-TARGETS.update({fmt: TARGETS["observations"] for fmt in READER_FORMATS})  # readers yield observations
-
-
-def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetime, flow_run_id: str | None) -> None:
-    """Record one source in a single transaction: its rows (if any), its load row and its issues."""
+def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, target: Target, started: dt.datetime,
+               flow_run_id: str | None) -> None:
+    """Record one source in a single transaction: the staged rows that passed (one INSERT, whatever the
+    size), its load row and its issues; or, for a rejected or failed source, only the last two."""
     con.execute("BEGIN TRANSACTION")
     try:
         load_id = next_load_id(con)
         params = {"load_id": load_id, "source_id": batch.source.id}
-        if batch.status not in ("rejected", "failed") and batch.frame is not None and batch.frame.height:
-            table, select_sql = TARGETS[batch.source.format]
-            con.register("batch_rows", batch.frame.to_arrow())
-            con.execute(f"INSERT INTO {table} {select_sql}", params)
-            con.unregister("batch_rows")
+        if batch.status not in ("rejected", "failed") and batch.parts and not batch.hold_all:
+            con.register("batch_drop", batch.drop.to_frame("_i").to_arrow())
+            con.execute(f"INSERT INTO {target.table} SELECT {target.columns} FROM read_parquet($parts) "
+                        "WHERE _ok AND _i NOT IN (SELECT _i FROM batch_drop)",
+                        {**params, "parts": [str(p) for p in batch.parts]})
+            con.unregister("batch_drop")
         record(con, batch, load_id, started, flow_run_id)
         con.execute("COMMIT")
         if batch.status not in ("rejected", "failed"):

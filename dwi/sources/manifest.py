@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import yaml
 
 from dwi.errors import DwiError
 
-FORMATS = ("observations", "conventions", "dwcp_assessments", "ilostat", "wdi", "xlsx")
 META_FIELDS = ("title", "publisher", "document", "table", "page", "reference_date", "coverage", "notes")
 MANIFEST = "manifest.yaml"
 
@@ -45,8 +45,9 @@ def resolve_inside(base: Path, relpath: str, what: str) -> Path:
     return candidate
 
 
-def load_manifest(raw: Path) -> list[Source]:
-    """Read and check raw/manifest.yaml. Every problem is reported with the entry it belongs to."""
+def load_manifest(raw: Path, formats: Collection[str]) -> list[Source]:
+    """Read and check raw/manifest.yaml (`formats`: the format names dwi knows). Every problem is reported
+    with the entry it belongs to."""
     file = raw / MANIFEST
     if not file.is_file():
         raise DwiError(f"{file}: no manifest; the source folder must hold a {MANIFEST} listing its files")
@@ -71,8 +72,8 @@ def load_manifest(raw: Path) -> list[Source]:
         if sid in seen:
             raise DwiError(f"{where}: duplicate source id '{sid}'")
         seen.add(sid)
-        if entry["format"] not in FORMATS:
-            raise DwiError(f"{where} ({sid}): format '{entry['format']}' is not one of {', '.join(FORMATS)}")
+        if entry["format"] not in formats:
+            raise DwiError(f"{where} ({sid}): format '{entry['format']}' is not one of {', '.join(formats)}")
         relpath = str(entry.get("path") or Path("snapshots") / sid)  # url sources: see dwi.fetch
         path = resolve_inside(raw, relpath, f"{where} ({sid})")
         if not entry.get("url") and not path.is_file():

@@ -118,25 +118,3 @@ CREATE TABLE IF NOT EXISTS _ingested_sources (
     ingested TIMESTAMPTZ
 );
 
--- Values computed by dwi/indicators.py (every row derived = true), replaced by every build. Observed values
--- are not copied here: the `_indicator_values` view (warehouse/sql/marts/_indicator_values.sql) reads them
--- from `observations` and appends these rows. Created empty here so that the view binds before the first
--- build. Columns: as the `indicator_values` view (warehouse/sql/marts/indicator_values.sql), in its order.
-CREATE TABLE IF NOT EXISTS _derived_values (
-    indicator_code VARCHAR,
-    region_code VARCHAR,
-    year INTEGER,
-    period VARCHAR,
-    value DOUBLE,                   -- NULL when an input is missing (see note)
-    unit VARCHAR,
-    derived BOOLEAN,                -- always true
-    method VARCHAR,
-    inputs VARCHAR,                 -- every input with its value and origin
-    source_id VARCHAR,              -- the sources of the inputs
-    source_row BIGINT,              -- NULL (observed rows only)
-    obs_status VARCHAR,             -- NULL (observed rows only)
-    base_code VARCHAR,              -- changes, ranks, dispersion: the indicator they are computed from
-    span_from INTEGER,              -- changes: the base year
-    span_years INTEGER,             -- changes: year - span_from (> 1 across a gap)
-    note VARCHAR
-);

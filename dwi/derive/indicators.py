@@ -439,14 +439,3 @@ def compute(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
     return pl.concat([derived, changes(base, kinds), rank_dispersion(base, names)]).sort(
         "indicator_code", "region_code", "year", "period"
     )
-
-
-def build_indicator_values(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
-    """BUILDERS step: replace the rows of _derived_values (the table is declared in warehouse/sql/schema.sql,
-    read through the _indicator_values view)."""
-    con.register("_frame", compute(con, ref).to_arrow())
-    try:
-        con.execute("DELETE FROM _derived_values")
-        con.execute("INSERT INTO _derived_values BY NAME SELECT * FROM _frame")
-    finally:
-        con.unregister("_frame")

@@ -306,7 +306,7 @@ def write_sdmx_csv(values: pl.DataFrame, con: duckdb.DuckDBPyConnection, path: P
 
 
 def write_xlsx(values: pl.DataFrame, con: duckdb.DuckDBPyConnection, path: Path, meta: dict) -> None:
-    from dwi.xlsx import write_workbook
+    from dwi.publish.workbook import write_workbook
 
     present = views(con)
     tables = {"indicator_values": values}

@@ -29,7 +29,7 @@ import polars as pl
 import vl_convert
 
 from dwi import __version__
-from dwi.exports import values_frame, views, vintage
+from dwi.publish.exports import values_frame, views, vintage
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # also in dwi.publish
 VL_VERSION = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
@@ -493,11 +493,11 @@ def radar_frame(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str]:
     grades in _dwcp_assessments (one chart per priority over its outcomes, per outcome over its
     activities)."""
     try:
-        from dwi.scorecard import radar_series  # type: ignore[import-not-found]
+        from dwi.derive.scorecard import radar_series  # type: ignore[import-not-found]
     except ImportError:
         radar_series = None
     if radar_series is not None:
-        return radar_series(con), "dwi.scorecard (computed and reported grades)"
+        return radar_series(con), "dwi.derive.scorecard (computed and reported grades)"
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     if "_dwcp_assessments" not in tables or "stg_current_loads" not in views(con):
         return pl.DataFrame(), ""

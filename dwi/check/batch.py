@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
-from dwi.manifest import Source
+from dwi.sources.manifest import Source
 
 ISSUE_SCHEMA = {
     "source_id": pl.String, "file": pl.String, "row": pl.Int64, "column": pl.String, "check": pl.String,
@@ -22,10 +23,16 @@ def issues(records: list[dict] | None = None) -> pl.DataFrame:
 
 @dataclass
 class Batch:
+    """One source through plan -> check -> load. After `check` its rows wait in Parquet files (`parts`, see
+    dwi.check.engine): those that passed every row rule (`_ok`), minus the rows in `drop` (a key that occurs
+    twice), or none of them when `hold_all` (a file that loads whole or not at all)."""
+
     source: Source
     sha256: str
     status: str = "pending"  # pending | unchanged | rejected | checked | loaded | failed
-    frame: pl.DataFrame | None = None  # rows as read, then harmonised, then only the valid ones
+    parts: list[Path] = field(default_factory=list)  # staged rows, one Parquet file per batch of the file
+    drop: pl.Series = field(default_factory=lambda: pl.Series("_i", [], pl.Int64))
+    hold_all: bool = False
     indicators: pl.DataFrame | None = None  # indicators the file registered on the fly (dwi/readers)
     rows_in: int = 0
     rows_quarantined: int = 0
@@ -42,7 +49,7 @@ class Batch:
 
     @property
     def rows_loaded(self) -> int:
-        """Rows in minus rows quarantined (a streamed file keeps no frame: see dwi.bulk)."""
+        """Rows in minus rows quarantined."""
         return 0 if self.status in ("rejected", "failed", "unchanged") else self.rows_in - self.rows_quarantined
 
     def add_issues(self, more: pl.DataFrame) -> None:
@@ -50,7 +57,7 @@ class Batch:
             self.issues = pl.concat([self.issues, more.select(list(ISSUE_SCHEMA))])
 
     def reject(self, message: str, check: str, column: str | None = None) -> None:
-        self.status, self.message, self.frame = "rejected", message, None
+        self.status, self.message, self.parts = "rejected", message, []
         self.rows_quarantined = self.rows_in
         self.add_issues(issues([{"source_id": self.source.id, "file": self.source.display, "column": column,
                                  "check": check, "message": message, "severity": "error"}]))
