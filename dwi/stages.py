@@ -9,12 +9,14 @@ batches of every file, big ones included, to the flow's task runner (threads, or
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ from dwi.errors import DwiError
 from dwi.reference import Reference, load_reference
 from dwi.sources import fetch as fetch_mod
 from dwi.sources.manifest import META_FIELDS, Source, load_manifest, sha256
+from dwi.store.load import load_batch
 from dwi.store.warehouse import fingerprint, read_state
 
 Progress = Callable[[str, str, int, int | None], None]  # (stage, what, done, total)
@@ -104,18 +107,39 @@ def plan(raw: Path, warehouse: Path) -> Plan:
     return Plan(raw, warehouse, sources, batches, fp, rebuild, fetched)
 
 
-def staging_root(warehouse: Path | None) -> Path:
-    """Where this process stages checked rows: beside the warehouse (a place every Dask worker of the run can
-    reach when the warehouse is on shared storage), else in a temporary folder. Folders left by processes
-    that no longer run are removed."""
+@contextlib.contextmanager
+def staging(warehouse: Path | None) -> Iterator[Path]:
+    """A folder of this process's own for checked rows: beside the warehouse (a place every Dask worker of the
+    run can reach when the warehouse is on shared storage), else a temporary folder; removed afterwards.
+    Folders left by processes that no longer run are removed too."""
     if warehouse is None:
-        return Path(tempfile.mkdtemp(prefix="dwi-check-"))
-    root = warehouse.with_name(warehouse.name + ".staging")
-    for old in root.glob("*") if root.is_dir() else []:
-        pid = int(old.name) if old.name.isdigit() else 0
-        if pid != os.getpid() and not _alive(pid):
+        root = Path(tempfile.mkdtemp(prefix="dwi-check-"))
+        try:
+            yield root
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        return
+    parent = warehouse.with_name(warehouse.name + ".staging")
+    for old in parent.glob("*") if parent.is_dir() else []:
+        if not _alive(int(old.name) if old.name.isdigit() else 0):
             shutil.rmtree(old, ignore_errors=True)
-    return root / str(os.getpid())
+    root = parent / str(os.getpid())
+    from dwi.store.warehouse import io_error
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # the warehouse's folder: read-only, not ours
+        raise io_error(warehouse, exc) from None
+    try:
+        yield root
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        raise io_error(warehouse, exc) from None  # staging filled the warehouse's disk
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            parent.rmdir()  # only when no other process stages there
 
 
 def _alive(pid: int) -> bool:
@@ -128,11 +152,14 @@ def _alive(pid: int) -> bool:
     return pid > 0
 
 
-def check(batches: list[Batch], runner: Runner, root: Path, ref: Reference | None = None) -> list[Batch]:
-    """Read, harmonise and check every pending source (see dwi.check.engine); stage its rows under `root`."""
+def check(batches: list[Batch], runner: Runner | None = None, root: Path | None = None,
+          ref: Reference | None = None) -> list[Batch]:
+    """Read, harmonise and check every pending source (see dwi.check.engine); stage its rows under `root`
+    (default: a temporary folder)."""
     from dwi.check import engine  # pandera: imported when there is something to check
 
-    ref = ref or load_reference()
+    runner, ref = runner or Runner(), ref or load_reference()
+    root = root or Path(tempfile.mkdtemp(prefix="dwi-check-"))
     for i, batch in enumerate(batches):
         if batch.status == "pending":
             runner.progress("check", batch.source.id, i, len(batches))
@@ -160,7 +187,6 @@ def load(con: duckdb.DuckDBPyConnection, p: Plan, flow_run_id: str | None) -> No
 def load_one(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetime, flow_run_id: str | None) -> None:
     """One checked source in its own transaction; a database error records it as failed and goes on."""
     from dwi.check.engine import discard
-    from dwi.store.load import load_batch
 
     target = formats.get(batch.source.format).target
     try:
@@ -188,20 +214,10 @@ def load_and_build(p: Plan, flow_run_id: str | None = None) -> Plan:
     """One writer session: each source in its own transaction, then the derived objects, then the swap."""
     from dwi.store.warehouse import writer
 
-    try:
-        with writer(p.warehouse) as con:
-            load(con, p, flow_run_id)
-            build(con, p.sources, p.fingerprint)
-    finally:
-        _discard_all(p.batches)
+    with writer(p.warehouse) as con:
+        load(con, p, flow_run_id)
+        build(con, p.sources, p.fingerprint)
     return p
-
-
-def _discard_all(batches: list[Batch]) -> None:
-    from dwi.check.engine import discard
-
-    for b in batches:
-        discard(b)
 
 
 def run(raw: Path, warehouse: Path, runner: Runner | None = None, exports: Path | None = None) -> Plan:
@@ -209,16 +225,11 @@ def run(raw: Path, warehouse: Path, runner: Runner | None = None, exports: Path 
     runner = runner or Runner()
     p = runner.step("plan", plan, raw, warehouse)
     if not p.nothing_to_do:
-        try:
-            check(p.batches, runner, staging_root(warehouse))
-        except BaseException:
-            _discard_all(p.batches)
-            raise
-        if p.needs_writer:
-            runner.progress("load", "warehouse", 0, None)
-            p = runner.step("load-and-build", load_and_build, p, runner.flow_run_id)
-        else:
-            _discard_all(p.batches)
+        with staging(warehouse) as root:
+            check(p.batches, runner, root)
+            if p.needs_writer:
+                runner.progress("load", "warehouse", 0, None)
+                p = runner.step("load-and-build", load_and_build, p, runner.flow_run_id)
     if exports is not None and warehouse.is_file():
         from dwi.publish.outputs import publish
 
@@ -239,13 +250,10 @@ def validate(paths: list[Path], raw: Path, runner: Runner | None = None) -> list
         source = listed.get(path.resolve()) or Source(path.stem, path.resolve(), formats.detect(path).name,
                                                       {"_relpath": str(path)})
         batches.append(Batch(source, sha256(path)))
-    root = staging_root(None)
-    try:
+    with staging(None) as root:
         check(batches, runner, root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-        for b in batches:
-            b.parts = []
+    for b in batches:
+        b.parts = []
     return batches
 
 
@@ -273,6 +281,8 @@ def ingest(path: Path, warehouse: Path, fmt: str | None = None, source_id: str |
     runner = runner or Runner()
     if not path.is_file():
         raise DwiError(f"{path}: no such file")
+    if fmt and fmt not in {*formats.FORMATS, *formats.ALIASES}:
+        raise DwiError(f"--format must be one of {', '.join([*formats.FORMATS, *formats.ALIASES])}, not '{fmt}'")
     name = (formats.get(fmt) if fmt else formats.detect(path)).name
     sid = source_id or source_id_for(path)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", sid):
@@ -287,8 +297,8 @@ def ingest(path: Path, warehouse: Path, fmt: str | None = None, source_id: str |
         batch.status = "unchanged"
         return batch
     started = dt.datetime.now(dt.UTC)
-    try:
-        check([batch], runner, staging_root(warehouse))
+    with staging(warehouse) as root:
+        check([batch], runner, root)
         runner.progress("load", sid, 0, None)
         with writer(warehouse) as con:
             sources = [s for s in _current_sources(con) if s.id != sid]  # a new vintage of a listed source
@@ -298,6 +308,4 @@ def ingest(path: Path, warehouse: Path, fmt: str | None = None, source_id: str |
                         [sid, str(path), name, meta["title"], meta["notes"]])
             runner.progress("build", "views", 0, None)
             build(con, [*sources, batch.source], fp or "")
-    finally:
-        _discard_all([batch])
     return batch

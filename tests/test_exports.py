@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from dwi import stages
 from dwi.cli import app
 from dwi.errors import DwiError
-from dwi.publish.outputs import exports, report
+from dwi.publish import exports, report
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMULA = '=HYPERLINK("http://evil.example","x")'
@@ -295,7 +295,7 @@ def test_report_escapes_data_text(con, tmp_path):
 
 
 def test_publish_knows_the_export_file_names():
-    from dwi.publish.outputs import outputs as publish
+    from dwi.publish import outputs as publish
 
     assert publish.EXPORT_FILES == tuple(exports.WRITERS[f][0] for f in exports.FORMATS)
     assert publish.TEMPLATE_DIR == report.TEMPLATE_DIR

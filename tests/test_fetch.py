@@ -201,7 +201,7 @@ def test_first_fetch_failing_rejects_the_source_with_a_clear_message(raw, server
 
 def test_ingest_of_a_revised_file_is_a_new_vintage(tmp_path):
     """The same through `dwi ingest`: load a fixture, then its revised version under the same source id."""
-    from dwi.ingest import ingest
+    from dwi.stages import ingest
 
     wh = tmp_path / "wh.duckdb"
     assert ingest(FIX / "gdp_growth_v1.csv", wh, "tidy", "gdp_growth").status == "loaded"

@@ -13,8 +13,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from dwi.derive.indicators import compute, read_inputs
-from dwi.ingest import ingest
 from dwi.reference import load_reference
+from dwi.stages import ingest
 from tests.conftest import rows
 
 COUNTRIES = [

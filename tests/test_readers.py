@@ -15,12 +15,13 @@ from conftest import RAW, rows
 from typer.testing import CliRunner
 
 from dwi import stages
+from dwi.check import engine
 from dwi.check.batch import Batch
 from dwi.cli import app
-from dwi.ingest import ingest
-from dwi.readers.detect import detect_format
+from dwi.formats import detect
 from dwi.readers.xlsx import LAYOUTS
 from dwi.sources.manifest import Source
+from dwi.stages import ingest
 
 FIX = Path(__file__).parent / "fixtures" / "readers"
 GOOD, BROKEN = FIX / "good", FIX / "broken"
@@ -45,18 +46,18 @@ def con(ingested):
 
 
 def test_detects_each_format_from_content(tmp_path):
-    assert detect_format(GOOD / "EMP_TEMP_SEX_AGE_NB_A.csv.gz") == "ilostat"
-    assert detect_format(GOOD / "ilostat_labels.csv") == "ilostat"
-    assert detect_format(GOOD / "wdi_kaz.csv") == "wdi"
-    assert detect_format(GOOD / "table4_regions.xlsx") == "xlsx"
-    assert detect_format(RAW / "reported_growth" / "gdp_growth_reported.csv") == "observations"
-    assert detect_format(RAW / "review_2012" / "annex_conventions.csv") == "conventions"
+    assert detect(GOOD / "EMP_TEMP_SEX_AGE_NB_A.csv.gz").name == "ilostat"
+    assert detect(GOOD / "ilostat_labels.csv").name == "ilostat"
+    assert detect(GOOD / "wdi_kaz.csv").name == "wdi"
+    assert detect(GOOD / "table4_regions.xlsx").name == "xlsx"
+    assert detect(RAW / "reported_growth" / "gdp_growth_reported.csv").name == "observations"
+    assert detect(RAW / "review_2012" / "annex_conventions.csv").name == "conventions"
     disguised = tmp_path / "really_a_workbook.csv"  # content, not extension
     shutil.copy(GOOD / "table4_regions.xlsx", disguised)
-    assert detect_format(disguised) == "xlsx"
+    assert detect(disguised).name == "xlsx"
     gz_wdi = tmp_path / "wdi.txt"
     gz_wdi.write_bytes(gzip.compress((GOOD / "wdi_kaz.csv").read_bytes()))
-    assert detect_format(gz_wdi) == "wdi"
+    assert detect(gz_wdi).name == "wdi"
 
 
 def test_ilostat_total_employment_is_scaled_from_thousands_to_persons(con):
@@ -338,6 +339,6 @@ def test_xlsx_cells_are_named_right_when_the_sheet_does_not_start_at_a1(tmp_path
     ws.write(6, 3, 21)
     wb.close()
     batch = check_file(path, "xlsx", TABLE4)
-    got = batch.frame.select("_row", "region_code", "year", "period", "value", "source_ref").rows()
+    got = engine.rows(batch).select("_row", "region_code", "year", "period", "value", "source_ref").rows()
     assert [r[:5] for r in got] == [(7, "KZ-11", 2012, "H1", 25.0), (7, "KZ-11", 2011, "Y", 21.0)]
     assert "cell C7 (" in got[0][5] and "cell D7 (" in got[1][5]

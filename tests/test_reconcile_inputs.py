@@ -15,8 +15,8 @@ from polars.testing import assert_frame_equal
 
 from dwi.derive import reconcile
 from dwi.derive.correlations import correlate, pairs
-from dwi.ingest import ingest
 from dwi.reference import load_reference
+from dwi.stages import ingest
 from tests.conftest import rows
 from tests.test_indicator_inputs import COUNTRIES, YEARS, Counting, world_file
 

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from dwi import stages
+from dwi.check import engine
 from dwi.check.batch import Batch
 from dwi.reference import load_reference
 from dwi.sources.manifest import Source
@@ -31,7 +32,7 @@ def check(tmp_path: Path, rows: list[tuple[str, int, str]]) -> Batch:
 
 
 def codes(batch: Batch) -> list[str]:
-    return batch.frame.sort("_row")["region_code"].to_list()
+    return engine.rows(batch).sort("_row")["region_code"].to_list()
 
 
 def warnings(batch: Batch, check: str) -> list[int]:

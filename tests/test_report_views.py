@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 import vl_convert
 
-from dwi.publish.outputs import exports, report
-from dwi.publish.outputs import outputs as publish
+from dwi.publish import exports, report
+from dwi.publish import outputs as publish
 from tests.conftest import rows
 
 

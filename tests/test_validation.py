@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dwi import stages
+from dwi.check import engine
 from dwi.check.batch import Batch
 from dwi.sources.manifest import Source, sha256
 
@@ -106,7 +107,7 @@ def test_good_rows_survive_next_to_bad_ones(tmp_path):
                     "TEMP_EMP,Kazakhstan,T,2011,Y,189809,persons,,,\n", encoding="utf-8")
     batch = check_file(path)
     assert (batch.rows_in, batch.rows_loaded, batch.rows_quarantined) == (2, 1, 1)
-    assert batch.frame["value"].to_list() == [189809.0]
+    assert engine.rows(batch)["value"].to_list() == [189809.0]
 
 
 def test_validate_command_reports_and_exits_nonzero():

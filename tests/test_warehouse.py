@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -92,10 +93,10 @@ def test_failing_source_transaction_rolls_back_alone(tmp_path, monkeypatch):
         path.write_text(path.read_text().replace("Akmolinskaya,T,", "Akmola Region,T,"))
     real = load_mod.load_batch
 
-    def flaky(con, batch, *args):
-        if batch.source.id == "review2012_table5" and batch.frame is not None:
-            batch.frame = batch.frame.drop("unit")  # the INSERT fails half-way through the run
-        return real(con, batch, *args)
+    def flaky(con, batch, target, *args):
+        if batch.source.id == "review2012_table5":  # the INSERT fails half-way through the run
+            target = dataclasses.replace(target, columns=target.columns.replace("unit", "no_such_column"))
+        return real(con, batch, target, *args)
     monkeypatch.setattr(stages, "load_batch", flaky)
     p = stages.run(raw, wh)
     assert {b.source.id: b.status for b in p.changed} == {"review2012_table3": "loaded", "review2012_table5": "failed"}

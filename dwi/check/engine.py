@@ -18,6 +18,8 @@ Nothing here writes the warehouse: dwi.store.load inserts the staged rows that p
 
 from __future__ import annotations
 
+import errno
+import re
 import shutil
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -68,7 +70,11 @@ def check_part(frame: pl.DataFrame, target: Target, ref: Reference, source: Sour
     found = [errors]
     if target.row_findings is not None:
         found.append(target.row_findings(source, frame.filter("_ok"), ref))
-    frame.select("_i", "_row", "_ok", "_key_hash", *target.staged).write_parquet(path, compression="lz4")
+    try:
+        frame.select("_i", "_row", "_ok", "_key_hash", *target.staged).write_parquet(path, compression="lz4")
+    except pl.exceptions.ComputeError as exc:  # polars reports a full disk as its own error
+        code = re.search(r"os error (\d+)", str(exc))
+        raise OSError(int(code.group(1)) if code else errno.EIO, str(exc).splitlines()[0]) from None
     return Part(path, frame.height, bad.len(), pl.concat(found, how="vertical_relaxed"))
 
 
@@ -186,6 +192,14 @@ def _group_findings(con: duckdb.DuckDBPyConnection, batch: Batch, target: Target
                            params={**params, "a": start, "b": year}).pl()
             yield target.group_findings(batch.source, rows, ref)
             start, size = None, 0
+
+
+def rows(batch: Batch) -> pl.DataFrame:
+    """The checked rows of a batch that a load would insert (harmonised, in file order)."""
+    if not batch.parts or batch.hold_all:
+        return pl.DataFrame()
+    staged = pl.read_parquet(batch.parts)
+    return staged.filter(pl.col("_ok") & ~pl.col("_i").is_in(batch.drop.implode())).sort("_i")
 
 
 def parquet_list(paths: list[Path]) -> str:

@@ -168,10 +168,9 @@ class CsvFile:
             if not self._buf.strip() and self._at_end:
                 raise Rejected(file, "the file is empty; expected a header row and data rows", "file:empty")
             for _ in range(skip):
-                del self._buf[: self._buf.find(b"\n") + 1 or len(self._buf)]
-            end = self._buf.find(b"\n") + 1 or len(self._buf)
-            self._header = bytes(self._buf[:end]) if self._buf.endswith(b"\n") or end < len(self._buf) else \
-                bytes(self._buf[:end]) + b"\n"
+                del self._buf[: self._line_end()]
+            end = self._line_end()
+            self._header = bytes(self._buf[:end]) + (b"" if self._buf[:end].endswith(b"\n") else b"\n")
             del self._buf[:end]
             try:
                 self.header_line = self._header.decode("utf-8").rstrip("\r\n")
@@ -184,6 +183,12 @@ class CsvFile:
             raise
 
     _at_end = False
+
+    def _line_end(self) -> int:
+        """The end of the buffer's first line (reading on until it ends or the file does)."""
+        while (nl := self._buf.find(b"\n")) < 0 and not self._at_end:
+            self._buf += self._read(max(settings().chunk_bytes, 1 << 16))
+        return nl + 1 if nl >= 0 else len(self._buf)
 
     def close(self) -> None:
         self._stream.close()

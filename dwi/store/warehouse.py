@@ -24,7 +24,7 @@ from dwi import config
 from dwi.errors import DwiError, WarehouseBusy, WarehouseIOError
 
 
-def _io_error(path: Path, exc: OSError) -> WarehouseIOError:
+def io_error(path: Path, exc: OSError) -> WarehouseIOError:
     why = {errno.ENOSPC: "the disk is full", errno.EACCES: "permission denied", errno.EROFS: "read-only file system",
            errno.EPERM: "permission denied"}.get(exc.errno, exc.strerror or str(exc))
     return WarehouseIOError(f"cannot write the warehouse {path}: {why}; nothing was changed")
@@ -52,7 +52,7 @@ def writer_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise _io_error(path, exc) from None
+        raise io_error(path, exc) from None
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -101,7 +101,7 @@ def writer(path: Path, timeout: float | None = None) -> Iterator[duckdb.DuckDBPy
             finally:
                 os.close(dir_fd)
         except OSError as exc:
-            raise _io_error(path, exc) from None
+            raise io_error(path, exc) from None
         except duckdb.IOException as exc:
             raise WarehouseIOError(f"cannot write the warehouse {path}: {str(exc).splitlines()[0]}; "
                                    "nothing was changed") from None

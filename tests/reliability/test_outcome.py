@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
 from dwi.flows.pipeline import _busy, outcome
 from prefect.states import Failed
 
@@ -17,7 +16,6 @@ from dwi.stages import Plan
 def _batch(sid: str, status: str, rows_in: int = 3, quarantined: int = 0, message: str = "") -> Batch:
     b = Batch(Source(sid, Path(f"/raw/{sid}.csv"), "observations", {"_relpath": f"raw/{sid}.csv"}), "sha")
     b.status, b.rows_in, b.rows_quarantined, b.message = status, rows_in, quarantined, message
-    b.frame = pl.DataFrame({"x": list(range(rows_in - quarantined))})
     if quarantined:
         b.add_issues(
             issues(
@@ -52,7 +50,6 @@ def test_quarantined_rows_are_partial_with_the_first_problem():
 
 def test_rejected_source_fails_the_run():
     rejected = _batch("a", "rejected", rows_in=0, message="raw/a.csv: the file is empty (rule file:empty)")
-    rejected.frame = None
     state = outcome(_plan(rejected, _batch("b", "loaded")))
     assert state.is_failed()
     assert state.message.startswith("a rejected: raw/a.csv: the file is empty (rule file:empty). 3 rows loaded")
