@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reliability.prefect_server import client_home, prefect_api  # noqa: F401  (session fixtures)
+from tests.reliability.prefect_server import client_home, prefect_api  # noqa: F401  (session fixtures)
 
 
 def pytest_configure(config):

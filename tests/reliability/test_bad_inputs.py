@@ -23,9 +23,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import RAW as DEFAULT_RAW
 
 from dwi import stages
+from tests.conftest import RAW as DEFAULT_RAW
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CORPUS = FIXTURES / "bad_inputs"
@@ -170,7 +170,7 @@ def test_validate_cli_reports_every_corpus_file_without_a_traceback():
 @pytest.mark.prefect_server
 def test_run_cli_exit_code_and_one_line_per_problem(tmp_path, prefect_api, client_home):
     """`dwi run` (the Prefect flow) on a raw folder with one good and one cp1251 file: exit 1, no traceback."""
-    from reliability.prefect_server import prefect_env
+    from tests.reliability.prefect_server import prefect_env
 
     raw = tmp_path / "raw"
     raw.mkdir()

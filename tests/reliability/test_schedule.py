@@ -9,13 +9,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import RAW
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from reliability.prefect_server import VENV_BIN, prefect_env
+from tests.conftest import RAW
+from tests.reliability.prefect_server import VENV_BIN, prefect_env
 
 pytestmark = pytest.mark.prefect_server
 DEPLOYMENT = "dwi-run/dwi-test"

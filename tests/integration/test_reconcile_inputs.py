@@ -18,7 +18,7 @@ from dwi.derive.correlations import correlate, pairs
 from dwi.reference import load_reference
 from dwi.stages import ingest
 from tests.conftest import rows
-from tests.test_indicator_inputs import COUNTRIES, YEARS, Counting, world_file
+from tests.integration.test_indicator_inputs import COUNTRIES, YEARS, Counting, world_file
 
 WDI_CODES = {  # both mapped by dwi/reference/wdi_map.csv to registry codes
     "NY.GDP.MKTP.KD.ZG": "GDP growth (annual %)",  # -> GDP_GROWTH: a `derived_variants` code (revisions)

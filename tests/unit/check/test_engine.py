@@ -12,11 +12,11 @@ import duckdb
 import pytest
 
 from dwi import stages
-from tests.conftest import make_raw
+from tests.conftest import FIXTURES, ROOT, make_raw
 from tests.golden import record
 
-BAD = Path(__file__).parent / "fixtures" / "bad"
-GOLDEN = Path(__file__).parent / "golden" / "expected" / "inputs"
+BAD = FIXTURES / "bad"
+GOLDEN = (ROOT / "tests" / "golden") / "expected" / "inputs"
 
 
 def _warehouse(raw: Path, wh: Path) -> tuple[list, list, list]:

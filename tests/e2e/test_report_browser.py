@@ -10,12 +10,12 @@ import os
 from pathlib import Path
 
 import pytest
-from test_exports import hostile_raw
 
 from dwi import stages
 from dwi.publish.outputs import CHARTS, REPORT, publish
+from tests.conftest import ROOT
+from tests.unit.publish.test_exports import hostile_raw
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--headless",

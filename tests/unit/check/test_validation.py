@@ -13,8 +13,9 @@ from dwi import stages
 from dwi.check import engine
 from dwi.check.batch import Batch
 from dwi.sources.manifest import Source, sha256
+from tests.conftest import FIXTURES, ROOT
 
-BAD = Path(__file__).parent / "fixtures" / "bad"
+BAD = FIXTURES / "bad"
 
 # file -> (outcome, check, row, column)
 CASES = {
@@ -122,6 +123,6 @@ def test_validate_command_reports_and_exits_nonzero():
 def test_validate_command_passes_the_review_table():
     proc = subprocess.run([sys.executable, "-m", "dwi.cli", "validate",
                            "raw/review_2012/table5_collective_agreements.csv"],
-                          capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+                          capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "51" in proc.stdout

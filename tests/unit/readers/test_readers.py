@@ -11,7 +11,6 @@ import duckdb
 import polars as pl
 import pytest
 import yaml
-from conftest import RAW, rows
 from typer.testing import CliRunner
 
 from dwi import stages
@@ -22,8 +21,9 @@ from dwi.formats import detect
 from dwi.readers.xlsx import LAYOUTS
 from dwi.sources.manifest import Source
 from dwi.stages import ingest
+from tests.conftest import FIXTURES, RAW, rows
 
-FIX = Path(__file__).parent / "fixtures" / "readers"
+FIX = FIXTURES / "readers"
 GOOD, BROKEN = FIX / "good", FIX / "broken"
 
 

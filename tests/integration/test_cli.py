@@ -6,9 +6,8 @@ import hashlib
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
 
 
 def dwi(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -12,13 +12,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import RAW
 
 from dwi import stages
 from dwi.derive.scorecard import DEC, half_up, radar_series, score, tree
 from dwi.store import build
+from tests.conftest import FIXTURES, RAW
 
-FIXTURES = Path(__file__).parent / "fixtures" / "scorecard"
+FIXTURES = FIXTURES / "scorecard"
 KAZ = "KAZ_DWCP_2010_2012"
 
 

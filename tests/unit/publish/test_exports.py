@@ -22,8 +22,8 @@ from dwi import stages
 from dwi.cli import app
 from dwi.errors import DwiError
 from dwi.publish import exports, report
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 FORMULA = '=HYPERLINK("http://evil.example","x")'
 TITLE = "=1+1 <script>alert('x')</script><!-- National series"
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-from conftest import rows
 
 from dwi import stages
+from tests.conftest import FIXTURES, rows
 
-FIX = Path(__file__).parent / "fixtures" / "readers" / "good"
+FIX = FIXTURES / "readers" / "good"
 V1, V2 = (FIX / "gdp_growth_v1.csv").read_bytes(), (FIX / "gdp_growth_v2.csv").read_bytes()
 LAST_MODIFIED = "Tue, 01 Feb 2011 00:00:00 GMT"
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import RAW
 from scipy import stats
 from typer.testing import CliRunner
 
 from dwi.cli import app
 from dwi.derive.correlations import correlate
+from tests.conftest import RAW
 from tests.views import records as rows
 
 # The review's figures (section 2.1) and the IMF constant-price levels.
