@@ -20,8 +20,19 @@ import numpy as np
 import polars as pl
 
 DATA = Path(__file__).resolve().parent / "data"
-COLUMNS = ["ref_area", "source", "indicator", "sex", "classif1", "time", "obs_value", "obs_status",
-           "note_classif", "note_indicator", "note_source"]
+COLUMNS = [
+    "ref_area",
+    "source",
+    "indicator",
+    "sex",
+    "classif1",
+    "time",
+    "obs_value",
+    "obs_status",
+    "note_classif",
+    "note_indicator",
+    "note_source",
+]
 YEARS = list(range(2000, 2025))
 CHUNK_CELLS = 400_000
 SEED = 20121126
@@ -40,9 +51,10 @@ def _codes(n: int, seed: int, length: int, keep: str) -> list[str]:
 
 
 AREAS = _codes(200, 1, 3, "KAZ")
-INDICATORS = ["EMP_TEMP_SEX_AGE_NB"] + [f"{c}_{d}_SEX_{e}_NB" for c, d, e in
-                                        zip(_codes(49, 2, 3, "EMP"), _codes(49, 3, 4, "TEMP"),
-                                            _codes(49, 4, 3, "ECO"), strict=True)]
+INDICATORS = ["EMP_TEMP_SEX_AGE_NB"] + [
+    f"{c}_{d}_SEX_{e}_NB"
+    for c, d, e in zip(_codes(49, 2, 3, "EMP"), _codes(49, 3, 4, "TEMP"), _codes(49, 4, 3, "ECO"), strict=True)
+]
 CLASSIF1 = ["AGE_YTHADULT_YGE15"] + [f"ECO_SECTOR_{c}" for c in _codes(19, 5, 3, "TOT")]
 N_CELLS = len(AREAS) * len(INDICATORS) * len(CLASSIF1) * len(YEARS)
 STRIDE = 2654435761  # odd and not a multiple of 5: coprime with N_CELLS = 2^6 * 5^7, so i -> i*STRIDE is a bijection
@@ -68,8 +80,10 @@ def _break(frame: pl.DataFrame, fraction: float, seed: int) -> pl.DataFrame:
     return frame.with_columns(
         pl.when(pl.Series(hit & np.isin(which, [i for i, k in enumerate(kinds) if k[0] == col])))
         .then(pl.Series([kinds[i][1] for i in which]))
-        .otherwise(pl.col(col)).alias(col)
-        for col in BROKEN)
+        .otherwise(pl.col(col))
+        .alias(col)
+        for col in BROKEN
+    )
 
 
 def chunk(cell: np.ndarray, seed: int, broken: float = 0.0) -> pl.DataFrame:
@@ -86,19 +100,29 @@ def chunk(cell: np.ndarray, seed: int, broken: float = 0.0) -> pl.DataFrame:
     status = rng.choice(np.array(["", "B", "E", "P", "U"]), n, p=[0.94, 0.015, 0.02, 0.015, 0.01])
     note = rng.random(n)
     rep = lambda a: np.repeat(a, 3)  # noqa: E731
-    frame = pl.DataFrame({
-        "ref_area": np.array(AREAS)[rep(area_i)], "area": rep(area_i),
-        "indicator": np.array(INDICATORS)[rep(ind_i)], "classif1": np.array(CLASSIF1)[rep(classif_i)],
-        "year": rep(year_i + YEARS[0]), "sex": np.tile(np.array(["SEX_T", "SEX_M", "SEX_F"]), n),
-        "v": thousandths, "obs_status": rep(status), "note": rep(note),
-    })
+    frame = pl.DataFrame(
+        {
+            "ref_area": np.array(AREAS)[rep(area_i)],
+            "area": rep(area_i),
+            "indicator": np.array(INDICATORS)[rep(ind_i)],
+            "classif1": np.array(CLASSIF1)[rep(classif_i)],
+            "year": rep(year_i + YEARS[0]),
+            "sex": np.tile(np.array(["SEX_T", "SEX_M", "SEX_F"]), n),
+            "v": thousandths,
+            "obs_status": rep(status),
+            "note": rep(note),
+        }
+    )
     frame = frame.select(
         "ref_area",
         pl.concat_str(pl.lit("BA:"), (pl.col("area") * 7 + 1000).cast(pl.String)).alias("source"),
-        "indicator", "sex", "classif1",
+        "indicator",
+        "sex",
+        "classif1",
         pl.col("year").cast(pl.String).alias("time"),
-        pl.concat_str((pl.col("v") // 1000).cast(pl.String), pl.lit("."),
-                      (pl.col("v") % 1000).cast(pl.String).str.zfill(3)).alias("obs_value"),
+        pl.concat_str(
+            (pl.col("v") // 1000).cast(pl.String), pl.lit("."), (pl.col("v") % 1000).cast(pl.String).str.zfill(3)
+        ).alias("obs_value"),
         pl.col("obs_status").replace("", None),
         pl.when(pl.col("note") < 0.02).then(pl.lit("T2:84")).alias("note_classif"),
         pl.when(pl.col("note") > 0.97).then(pl.lit("T5:1430_T35:4051")).alias("note_indicator"),
@@ -117,7 +141,7 @@ def generate(rows: int, out: Path | None = None, seed: int = SEED, broken: float
     with open(tmp, "wb") as fh:
         written = 0
         for i, start in enumerate(range(0, len(all_cells), CHUNK_CELLS)):
-            frame = chunk(all_cells[start:start + CHUNK_CELLS], seed + i, broken)
+            frame = chunk(all_cells[start : start + CHUNK_CELLS], seed + i, broken)
             frame = frame.head(rows - written)
             frame.write_csv(fh, include_header=(i == 0))
             written += frame.height

@@ -33,19 +33,35 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
-COLUMN_TYPES = {"ref_area": "VARCHAR", "source": "VARCHAR", "indicator": "VARCHAR", "sex": "VARCHAR",
-                "classif1": "VARCHAR", "time": "VARCHAR", "obs_value": "DOUBLE", "obs_status": "VARCHAR",
-                "note_classif": "VARCHAR", "note_indicator": "VARCHAR", "note_source": "VARCHAR"}
-TARGETS = {"b/a": ("<=", 1.5), "c/b": (">=", 2.0), "d/a (server)": ("<=", 2.0),
-           "dwi run / one-task flow (server)": ("<=", 1.3), "dwi run / one-task flow (no server)": ("<=", 1.3),
-           "dwi run --no-exports / one-task flow (server)": ("<=", 1.3),
-           "dwi run --no-exports / one-task flow (no server)": ("<=", 1.3),
-           "no-op re-run / one-task flow (server)": ("<=", 1.1),
-           "no-op re-run / one-task flow (no server)": ("<=", 1.1)}
+COLUMN_TYPES = {
+    "ref_area": "VARCHAR",
+    "source": "VARCHAR",
+    "indicator": "VARCHAR",
+    "sex": "VARCHAR",
+    "classif1": "VARCHAR",
+    "time": "VARCHAR",
+    "obs_value": "DOUBLE",
+    "obs_status": "VARCHAR",
+    "note_classif": "VARCHAR",
+    "note_indicator": "VARCHAR",
+    "note_source": "VARCHAR",
+}
+TARGETS = {
+    "b/a": ("<=", 1.5),
+    "c/b": (">=", 2.0),
+    "d/a (server)": ("<=", 2.0),
+    "dwi run / one-task flow (server)": ("<=", 1.3),
+    "dwi run / one-task flow (no server)": ("<=", 1.3),
+    "dwi run --no-exports / one-task flow (server)": ("<=", 1.3),
+    "dwi run --no-exports / one-task flow (no server)": ("<=", 1.3),
+    "no-op re-run / one-task flow (server)": ("<=", 1.1),
+    "no-op re-run / one-task flow (no server)": ("<=", 1.1),
+}
 RSS_TARGET_GIB = 1.5
 
 
 # ---------------------------------------------------------------- steps (run in a child process each)
+
 
 def step_yardstick(file: Path, warehouse: Path) -> float:
     import duckdb
@@ -70,8 +86,12 @@ def step_dwi(file: Path, warehouse: Path) -> float:
     start = time.perf_counter()
     batch = ingest(file, warehouse, "ilostat")
     seconds = time.perf_counter() - start
-    print(json.dumps({"rows_in": batch.rows_in, "rows_loaded": batch.rows_loaded,
-                      "rows_quarantined": batch.rows_quarantined}), file=sys.stderr)
+    print(
+        json.dumps(
+            {"rows_in": batch.rows_in, "rows_loaded": batch.rows_loaded, "rows_quarantined": batch.rows_quarantined}
+        ),
+        file=sys.stderr,
+    )
     return seconds
 
 
@@ -120,6 +140,7 @@ STEPS = {"yardstick": step_yardstick, "dwi": step_dwi, "peer": step_peer}
 
 # ---------------------------------------------------------------- measuring processes
 
+
 def measure(cmd: list[str], env: dict | None = None, timeout: float = 3600) -> dict:
     """Run a command; wall seconds, its own peak RSS (os.wait4: this child only), exit code, output."""
     with tempfile.TemporaryFile() as out:
@@ -154,10 +175,13 @@ def run_step(name: str, file: Path, work: Path, repeat: int) -> dict:
         runs.append(r)
         for leftover in work.glob(f"{name}-{i}.duckdb*"):
             leftover.unlink()
-    return {"seconds": statistics.median(r["seconds"] for r in runs),
-            "wall": statistics.median(r["wall"] for r in runs),
-            "rss_mib": statistics.median(r["rss_mib"] for r in runs), "runs": len(runs),
-            "detail": runs[-1]["output"].strip().splitlines()[0] if name == "dwi" else ""}
+    return {
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "wall": statistics.median(r["wall"] for r in runs),
+        "rss_mib": statistics.median(r["rss_mib"] for r in runs),
+        "runs": len(runs),
+        "detail": runs[-1]["output"].strip().splitlines()[0] if name == "dwi" else "",
+    }
 
 
 def run_command(label: str, cmd: list[str], env: dict, repeat: int, before=None) -> dict:
@@ -169,11 +193,15 @@ def run_command(label: str, cmd: list[str], env: dict, repeat: int, before=None)
         if r["code"] not in (0, 1):  # 1: the data has quarantined rows, which is not a failure of the command
             raise SystemExit(f"{label} failed ({r['code']}):\n{r['output'][-3000:]}")
         runs.append(r)
-    return {"wall": statistics.median(r["wall"] for r in runs),
-            "rss_mib": statistics.median(r["rss_mib"] for r in runs), "runs": len(runs)}
+    return {
+        "wall": statistics.median(r["wall"] for r in runs),
+        "rss_mib": statistics.median(r["rss_mib"] for r in runs),
+        "runs": len(runs),
+    }
 
 
 # ---------------------------------------------------------------- a local Prefect server
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -192,12 +220,21 @@ class PrefectServer:
     def __enter__(self) -> PrefectServer:
         import httpx
 
-        env = {**os.environ, "PREFECT_HOME": str(self.home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-               "DO_NOT_TRACK": "1", "PREFECT_UI_ENABLED": "false"}
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(self.home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            "PREFECT_UI_ENABLED": "false",
+        }
         env.pop("PREFECT_API_URL", None)
         self.log = open(self.home / "server.log", "wb")
-        self.proc = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-                                      "--port", str(self.port)], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
@@ -223,20 +260,35 @@ class PrefectServer:
 
 # ---------------------------------------------------------------- the report
 
+
 def machine() -> dict:
     import duckdb
     import pandera
     import polars
     import prefect
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-               if line.startswith("MemTotal"))
-    return {"nproc": os.cpu_count(), "memory_gib": round(mem / 1024 / 1024, 1), "cpu": cpu,
-            "python": platform.python_version(), "polars": polars.__version__, "duckdb": duckdb.__version__,
-            "pandera": pandera.__version__, "prefect": prefect.__version__,
-            "load": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": round(mem / 1024 / 1024, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "polars": polars.__version__,
+        "duckdb": duckdb.__version__,
+        "pandera": pandera.__version__,
+        "prefect": prefect.__version__,
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
 
 
 def verdict(name: str, value: float | None) -> str:
@@ -249,20 +301,24 @@ def verdict(name: str, value: float | None) -> str:
 
 def report(args, info: dict, rows: int, steps: dict, commands: dict, ratios: dict, rss: list, load_after: str) -> str:
     lines = [
-        "# dwi benchmark results", "",
-        f"Regenerate: `python bench/run.py {' '.join(sys.argv[1:])}` "
-        f"({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC).", "",
+        "# dwi benchmark results",
+        "",
+        f"Regenerate: `python bench/run.py {' '.join(sys.argv[1:])}` ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC).",
+        "",
         f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB memory; load average at start "
         f"{info['load']}, at end {load_after} (shared machine: other work was running).",
         f"Versions: Python {info['python']}, polars {info['polars']}, duckdb {info['duckdb']}, "
-        f"pandera {info['pandera']}, prefect {info['prefect']}.", "",
+        f"pandera {info['pandera']}, prefect {info['prefect']}.",
+        "",
         f"File: synthetic ILOSTAT bulk CSV, {rows:,} rows (bench/generate.py, seeded). Medians of the runs shown.",
-        "", "| step | runs | seconds (in-process) | wall s (process) | peak RSS MiB |",
+        "",
+        "| step | runs | seconds (in-process) | wall s (process) | peak RSS MiB |",
         "| --- | --- | --- | --- | --- |",
     ]
     for name, r in steps.items():
-        lines.append(f"| {name} | {r['runs']} | {r.get('seconds', float('nan')):.2f} | {r['wall']:.2f} | "
-                     f"{r['rss_mib']:.0f} |")
+        lines.append(
+            f"| {name} | {r['runs']} | {r.get('seconds', float('nan')):.2f} | {r['wall']:.2f} | {r['rss_mib']:.0f} |"
+        )
     for name, r in commands.items():
         lines.append(f"| {name} | {r['runs']} | | {r['wall']:.2f} | {r['rss_mib']:.0f} |")
     lines += ["", "| ratio | value | target |", "| --- | --- | --- |"]
@@ -271,11 +327,18 @@ def report(args, info: dict, rows: int, steps: dict, commands: dict, ratios: dic
     ingest = commands.get("(d) dwi ingest, server")
     if ingest:
         ok = ingest["rss_mib"] / 1024 <= RSS_TARGET_GIB
-        lines.append(f"| peak RSS of the ingest (GiB) | {ingest['rss_mib'] / 1024:.2f} | "
-                     f"target <= {RSS_TARGET_GIB}: {'met' if ok else 'NOT met'} |")
+        lines.append(
+            f"| peak RSS of the ingest (GiB) | {ingest['rss_mib'] / 1024:.2f} | "
+            f"target <= {RSS_TARGET_GIB}: {'met' if ok else 'NOT met'} |"
+        )
     if rss:
-        lines += ["", "Peak RSS by file size (sub-linear growth means bounded memory):", "",
-                  "| rows | (a) DuckDB MiB | (b) dwi MiB | (b) seconds |", "| --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "Peak RSS by file size (sub-linear growth means bounded memory):",
+            "",
+            "| rows | (a) DuckDB MiB | (b) dwi MiB | (b) seconds |",
+            "| --- | --- | --- | --- |",
+        ]
         lines += [f"| {n:,} | {a:.0f} | {b:.0f} | {s:.2f} |" for n, a, b, s in rss]
     return "\n".join(lines) + "\n"
 
@@ -305,16 +368,20 @@ def main(argv: list[str] | None = None) -> None:
     info = machine()
     work = Path(tempfile.mkdtemp(prefix="dwi-bench-"))
     try:
-        file = generate(rows, BENCH / "data" / f"ilostat_{rows}.csv") if not (
-            BENCH / "data" / f"ilostat_{rows}.csv").is_file() else BENCH / "data" / f"ilostat_{rows}.csv"
+        file = (
+            generate(rows, BENCH / "data" / f"ilostat_{rows}.csv")
+            if not (BENCH / "data" / f"ilostat_{rows}.csv").is_file()
+            else BENCH / "data" / f"ilostat_{rows}.csv"
+        )
         print(f"file: {file} ({rows:,} rows); work dir {work}", flush=True)
         steps = {"(a) DuckDB read_csv CTAS": run_step("yardstick", file, work, repeat)}
         heavy = 1 if args.quick else args.heavy_repeat
         steps["(b) dwi data path"] = run_step("dwi", file, work, heavy)
         steps["(c) pandas + pandera + DuckDB"] = run_step("peer", file, work, heavy)
         for name, r in steps.items():
-            print(f"{name}: {r['seconds']:.2f} s in-process, {r['wall']:.2f} s wall, {r['rss_mib']:.0f} MiB",
-                  flush=True)
+            print(
+                f"{name}: {r['seconds']:.2f} s in-process, {r['wall']:.2f} s wall, {r['rss_mib']:.0f} MiB", flush=True
+            )
         a, b, c = (steps[k]["seconds"] for k in steps)
         commands: dict[str, dict] = {}
         modes = {"no server": {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}}
@@ -326,16 +393,25 @@ def main(argv: list[str] | None = None) -> None:
             modes = {"server": {**modes["no server"], "PREFECT_API_URL": server.url}, **modes}
         try:
             for mode, env in modes.items():
-                env = {**env, "PREFECT_HOME": str(work / f"prefect-home-{mode.replace(' ', '-')}"),
-                       "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+                env = {
+                    **env,
+                    "PREFECT_HOME": str(work / f"prefect-home-{mode.replace(' ', '-')}"),
+                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                    "DO_NOT_TRACK": "1",
+                }
                 wh = work / f"ingest-{mode.replace(' ', '-')}.duckdb"
 
                 def fresh(wh=wh):
                     for f in wh.parent.glob(wh.name + "*"):
                         f.unlink()
+
                 commands[f"(d) dwi ingest, {mode}"] = run_command(
-                    f"dwi ingest ({mode})", [str(BIN / "dwi"), "ingest", str(file), "--format", "ilostat",
-                                             "--warehouse", str(wh)], env, heavy, fresh)
+                    f"dwi ingest ({mode})",
+                    [str(BIN / "dwi"), "ingest", str(file), "--format", "ilostat", "--warehouse", str(wh)],
+                    env,
+                    heavy,
+                    fresh,
+                )
                 fresh()
                 if args.quick:
                     continue
@@ -346,14 +422,24 @@ def main(argv: list[str] | None = None) -> None:
                     for f in run_wh.parent.glob(run_wh.name + "*"):
                         f.unlink()
                     shutil.rmtree(exports, ignore_errors=True)
-                dwi_run = [str(BIN / "dwi"), "run", "--raw", str(ROOT / "raw"), "--warehouse", str(run_wh),
-                           "--exports", str(exports)]
+
+                dwi_run = [
+                    str(BIN / "dwi"),
+                    "run",
+                    "--raw",
+                    str(ROOT / "raw"),
+                    "--warehouse",
+                    str(run_wh),
+                    "--exports",
+                    str(exports),
+                ]
                 flow = [sys.executable, str(BENCH / "one_task_flow.py")]
                 commands[f"one-task Prefect flow, {mode}"] = run_command("one-task flow", flow, env, repeat)
                 commands[f"dwi run on raw/, {mode}"] = run_command("dwi run", dwi_run, env, repeat, fresh_run)
                 commands[f"dwi run no-op re-run, {mode}"] = run_command("dwi run (no-op)", dwi_run, env, repeat)
                 commands[f"dwi run --no-exports on raw/, {mode}"] = run_command(
-                    "dwi run --no-exports", [*dwi_run, "--no-exports"], env, repeat, fresh_run)
+                    "dwi run --no-exports", [*dwi_run, "--no-exports"], env, repeat, fresh_run
+                )
         finally:
             if server:
                 server.__exit__()
@@ -362,17 +448,25 @@ def main(argv: list[str] | None = None) -> None:
 
         def ratio(x: str, y: str) -> float | None:
             return commands[x]["wall"] / commands[y]["wall"] if x in commands and y in commands else None
-        ratios = {"b/a": b / a, "c/b": c / b,
-                  "d/a (server)": commands["(d) dwi ingest, server"]["wall"] / a
-                  if "(d) dwi ingest, server" in commands else None,
-                  "d/a (no server)": commands["(d) dwi ingest, no server"]["wall"] / a}
+
+        ratios = {
+            "b/a": b / a,
+            "c/b": c / b,
+            "d/a (server)": commands["(d) dwi ingest, server"]["wall"] / a
+            if "(d) dwi ingest, server" in commands
+            else None,
+            "d/a (no server)": commands["(d) dwi ingest, no server"]["wall"] / a,
+        }
         for mode in ("server", "no server"):
-            ratios[f"dwi run / one-task flow ({mode})"] = ratio(f"dwi run on raw/, {mode}",
-                                                                f"one-task Prefect flow, {mode}")
+            ratios[f"dwi run / one-task flow ({mode})"] = ratio(
+                f"dwi run on raw/, {mode}", f"one-task Prefect flow, {mode}"
+            )
             ratios[f"dwi run --no-exports / one-task flow ({mode})"] = ratio(
-                f"dwi run --no-exports on raw/, {mode}", f"one-task Prefect flow, {mode}")
-            ratios[f"no-op re-run / one-task flow ({mode})"] = ratio(f"dwi run no-op re-run, {mode}",
-                                                                     f"one-task Prefect flow, {mode}")
+                f"dwi run --no-exports on raw/, {mode}", f"one-task Prefect flow, {mode}"
+            )
+            ratios[f"no-op re-run / one-task flow ({mode})"] = ratio(
+                f"dwi run no-op re-run, {mode}", f"one-task Prefect flow, {mode}"
+            )
         for name, value in ratios.items():
             print(f"ratio {name}: {'skipped' if value is None else f'{value:.2f}'} {verdict(name, value)}", flush=True)
         rss = []
@@ -383,14 +477,17 @@ def main(argv: list[str] | None = None) -> None:
             ra, rb = run_step("yardstick", small, work, 1), run_step("dwi", small, work, 1)
             rss.append((n, ra["rss_mib"], rb["rss_mib"], rb["seconds"]))
         rss.append((rows, steps["(a) DuckDB read_csv CTAS"]["rss_mib"], steps["(b) dwi data path"]["rss_mib"], b))
-        text = report(args, info, rows, steps, commands, ratios, sorted(rss),
-                      " ".join(f"{x:.2f}" for x in os.getloadavg()))
-        text += (f"\n(b) loaded: {steps['(b) dwi data path']['detail']}. (b) includes sha256 of the file, "
-                 "DuckDB's read of the file, ILOSTAT mapping, harmonise, the row rules (inside DuckDB, see "
-                 "dwi/bulk.py), quarantine, the DuckDB append, the whole-file key and cross-row checks, and "
-                 "the build of every view and derived table "
-                 "(`dwi ingest` minus interpreter start-up). `dwi ingest` runs no Prefect flow, so (d) with and "
-                 "without a server differ only by noise.\n")
+        text = report(
+            args, info, rows, steps, commands, ratios, sorted(rss), " ".join(f"{x:.2f}" for x in os.getloadavg())
+        )
+        text += (
+            f"\n(b) loaded: {steps['(b) dwi data path']['detail']}. (b) includes sha256 of the file, "
+            "DuckDB's read of the file, ILOSTAT mapping, harmonise, the row rules (inside DuckDB, see "
+            "dwi/bulk.py), quarantine, the DuckDB append, the whole-file key and cross-row checks, and "
+            "the build of every view and derived table "
+            "(`dwi ingest` minus interpreter start-up). `dwi ingest` runs no Prefect flow, so (d) with and "
+            "without a server differ only by noise.\n"
+        )
         args.out.write_text(text, encoding="utf-8")
         print(f"wrote {args.out}")
     finally:

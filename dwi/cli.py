@@ -21,8 +21,12 @@ from dwi import config
 from dwi.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, DwiError
 from dwi.publish.terminal import err, out, outputs_table, print_issues, summary_table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="dwi: decent-work indicators from official labour statistics, in DuckDB.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="dwi: decent-work indicators from official labour statistics, in DuckDB.",
+)
 
 WarehouseOpt = Annotated[Path | None, typer.Option("--warehouse", help="DuckDB file [env DWI_WAREHOUSE]")]
 RawOpt = Annotated[Path | None, typer.Option("--raw", help="source folder with manifest.yaml [env DWI_RAW]")]
@@ -30,6 +34,7 @@ RawOpt = Annotated[Path | None, typer.Option("--raw", help="source folder with m
 
 def friendly(fn):
     """Turn DwiError into one line on stderr and its exit code."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -43,9 +48,11 @@ def friendly(fn):
             if os.environ.get("DWI_DEBUG"):
                 raise
             first = (str(exc).strip().splitlines() or [""])[-1]
-            err.print(f"[bold red]error:[/] {type(exc).__name__}: {first} (run with DWI_DEBUG=1 for details)",
-                      soft_wrap=True)
+            err.print(
+                f"[bold red]error:[/] {type(exc).__name__}: {first} (run with DWI_DEBUG=1 for details)", soft_wrap=True
+            )
             raise typer.Exit(EXIT_INTERNAL) from None
+
     return wrapper
 
 
@@ -71,16 +78,27 @@ def _quiet_prefect() -> None:
 
 
 NoExportsOpt = Annotated[bool, typer.Option("--no-exports", help="skip the exports and the report")]
-ExportsOpt = Annotated[Path | None, typer.Option("--exports", help="folder for the exports and the report "
-                                                                  "[env DWI_EXPORTS; default exports/]")]
+ExportsOpt = Annotated[
+    Path | None,
+    typer.Option("--exports", help="folder for the exports and the report [env DWI_EXPORTS; default exports/]"),
+]
 
 
 @app.command()
 @friendly
-def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt = None,
-        no_exports: NoExportsOpt = False,
-        dask: Annotated[str | None, typer.Option("--dask", help="run the per-source checks on this existing Dask "
-                                                 "cluster, e.g. tcp://10.0.0.5:8786 [env DWI_DASK]")] = None) -> None:
+def run(
+    raw: RawOpt = None,
+    warehouse: WarehouseOpt = None,
+    exports: ExportsOpt = None,
+    no_exports: NoExportsOpt = False,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            help="run the per-source checks on this existing Dask cluster, e.g. tcp://10.0.0.5:8786 [env DWI_DASK]",
+        ),
+    ] = None,
+) -> None:
     """Load every changed source in raw/ into the warehouse, rebuild the views, write the exports and the
     report (unless up to date), print a summary."""
     _quiet_prefect()
@@ -102,8 +120,9 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt 
     except OSError as exc:
         if not dask:
             raise
-        raise DwiError(f"cannot reach the Dask cluster at {dask}: {str(exc).splitlines()[0]}; "
-                       "start it or check --dask / DWI_DASK") from None
+        raise DwiError(
+            f"cannot reach the Dask cluster at {dask}: {str(exc).splitlines()[0]}; start it or check --dask / DWI_DASK"
+        ) from None
     for message in p.fetch_failures:  # URL sources (dwi.sources.fetch)
         err.print(f"[red]fetch failed:[/] {message}", soft_wrap=True)
     print_issues(p.batches)
@@ -121,9 +140,13 @@ def run(raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt 
 
 @app.command()
 @friendly
-def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (format from the manifest "
-                                                          "if listed there, else from the header)")],
-             raw: RawOpt = None) -> None:
+def validate(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="files to check (format from the manifest if listed there, else from the header)"),
+    ],
+    raw: RawOpt = None,
+) -> None:
     """Check files against the rules and report every problem; loads nothing."""
     from dwi import stages
     from dwi.publish.terminal import progress
@@ -137,9 +160,11 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="files to check (f
 
 @app.command()
 @friendly
-def sql(query: Annotated[str, typer.Argument(help="one read-only SQL statement")],
-        fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
-        warehouse: WarehouseOpt = None) -> None:
+def sql(
+    query: Annotated[str, typer.Argument(help="one read-only SQL statement")],
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+    warehouse: WarehouseOpt = None,
+) -> None:
     """Run a read-only query against the warehouse and print the result."""
     from dwi.store.query import run_query
 
@@ -159,8 +184,10 @@ def sql(query: Annotated[str, typer.Argument(help="one read-only SQL statement")
 
 @app.command()
 @friendly
-def scorecard(programme: Annotated[str | None, typer.Option("--programme", help="one programme id")] = None,
-              warehouse: WarehouseOpt = None) -> None:
+def scorecard(
+    programme: Annotated[str | None, typer.Option("--programme", help="one programme id")] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
     """Print each programme's scorecard tree: reported and computed grades, discrepancies, missing and
     inferred grades (the dwcp_scores view; read-only)."""
     from dwi.derive.scorecard import read_scores, render
@@ -171,10 +198,12 @@ def scorecard(programme: Annotated[str | None, typer.Option("--programme", help=
 
 @app.command()
 @friendly
-def correlate(x: Annotated[str, typer.Argument(help="indicator code (x)")],
-              y: Annotated[str, typer.Argument(help="indicator code (y)")],
-              scope: Annotated[str, typer.Option("--scope", help="national | regions")] = "national",
-              warehouse: WarehouseOpt = None) -> None:
+def correlate(
+    x: Annotated[str, typer.Argument(help="indicator code (x)")],
+    y: Annotated[str, typer.Argument(help="indicator code (y)")],
+    scope: Annotated[str, typer.Option("--scope", help="national | regions")] = "national",
+    warehouse: WarehouseOpt = None,
+) -> None:
     """Correlate two indicators exactly as the `correlations` view does (scipy; flags for small n, trends,
     influential points, mixed sources)."""
     from dwi.derive.correlations import correlate as compute
@@ -189,14 +218,20 @@ def correlate(x: Annotated[str, typer.Argument(help="indicator code (x)")],
     con = connect_read_only(wh)
     try:
         # a view since derived values are stored in _derived_values; a table in warehouses of older dwi
-        objects = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() "
-                                             "UNION ALL SELECT view_name FROM duckdb_views()").fetchall()}
+        objects = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views()"
+            ).fetchall()
+        }
         if "_indicator_values" not in objects:
             raise DwiError(f"{wh} has no indicator values; run `dwi run` to build them")
         for code in (x, y):
             if not known_code(con, code):
-                raise DwiError(f"unknown indicator '{code}': not in the registry or indicator_values (list "
-                               "them: dwi sql \"select distinct indicator_code from indicator_values\")")
+                raise DwiError(
+                    f"unknown indicator '{code}': not in the registry or indicator_values (list "
+                    'them: dwi sql "select distinct indicator_code from indicator_values")'
+                )
         row = compute(con, x, y, scope)
     finally:
         con.close()
@@ -211,15 +246,16 @@ def correlate(x: Annotated[str, typer.Argument(help="indicator code (x)")],
 
 @app.command("export")
 @friendly
-def export_cmd(fmt: Annotated[list[str] | None, typer.Option("--format", help="csv | parquet | xlsx | json | "
-                                                             "sdmx-csv (repeatable; default: all)")] = None,
-               out_dir: Annotated[Path | None, typer.Option("--out", help="folder [env DWI_EXPORTS; default "
-                                                            "exports/]")] = None,
-               indicator: Annotated[list[str] | None, typer.Option("--indicator", help="indicator code "
-                                                                   "(repeatable)")] = None,
-               region: Annotated[list[str] | None, typer.Option("--region", help="region code "
-                                                                "(repeatable)")] = None,
-               warehouse: WarehouseOpt = None) -> None:
+def export_cmd(
+    fmt: Annotated[
+        list[str] | None,
+        typer.Option("--format", help="csv | parquet | xlsx | json | sdmx-csv (repeatable; default: all)"),
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="folder [env DWI_EXPORTS; default exports/]")] = None,
+    indicator: Annotated[list[str] | None, typer.Option("--indicator", help="indicator code (repeatable)")] = None,
+    region: Annotated[list[str] | None, typer.Option("--region", help="region code (repeatable)")] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
     """Write indicator values with their metadata and provenance (CSV, Parquet, XLSX, JSON, SDMX-CSV)."""
     from dwi.publish.exports import FORMATS, export
     from dwi.store.warehouse import connect_read_only
@@ -227,8 +263,9 @@ def export_cmd(fmt: Annotated[list[str] | None, typer.Option("--format", help="c
     folder = config.exports_dir(out_dir)
     con = connect_read_only(config.warehouse_path(warehouse))
     try:
-        files = export(con, folder, fmt or FORMATS, indicator or (), region or (),
-                       on_done=lambda f, p: out.print(f"{f:<9} {p}"))
+        files = export(
+            con, folder, fmt or FORMATS, indicator or (), region or (), on_done=lambda f, p: out.print(f"{f:<9} {p}")
+        )
     finally:
         con.close()
     out.print(f"{len(files)} file(s) in {folder}")
@@ -236,11 +273,11 @@ def export_cmd(fmt: Annotated[list[str] | None, typer.Option("--format", help="c
 
 @app.command()
 @friendly
-def report(out_file: Annotated[Path | None, typer.Option("--out", help="HTML file [default: "
-                                                         "exports/report.html]")] = None,
-           charts: Annotated[bool, typer.Option("--charts/--no-charts", help="also write charts/*.svg next "
-                                                "to it")] = True,
-           warehouse: WarehouseOpt = None) -> None:
+def report(
+    out_file: Annotated[Path | None, typer.Option("--out", help="HTML file [default: exports/report.html]")] = None,
+    charts: Annotated[bool, typer.Option("--charts/--no-charts", help="also write charts/*.svg next to it")] = True,
+    warehouse: WarehouseOpt = None,
+) -> None:
     """Write the self-contained HTML report (works offline) and one SVG per chart."""
     from dwi.publish.outputs import CHARTS, REPORT
     from dwi.publish.report import write_report
@@ -250,8 +287,9 @@ def report(out_file: Annotated[Path | None, typer.Option("--out", help="HTML fil
     con = connect_read_only(config.warehouse_path(warehouse))
     try:
         with err.status("writing the report...") as status:
-            write_report(con, path, path.parent / CHARTS if charts else None,
-                         lambda msg: status.update(f"report: {msg}"))
+            write_report(
+                con, path, path.parent / CHARTS if charts else None, lambda msg: status.update(f"report: {msg}")
+            )
     finally:
         con.close()
     out.print(f"report: {path}")
@@ -259,14 +297,19 @@ def report(out_file: Annotated[Path | None, typer.Option("--out", help="HTML fil
 
 @app.command()
 @friendly
-def ingest(path: Annotated[Path, typer.Argument(help="the file to load (.csv, .csv.gz, .xlsx)")],
-           fmt: Annotated[str | None, typer.Option("--format", help="ilostat | wdi | xlsx | tidy "
-                                                   "(default: detected from the content)")] = None,
-           source_id: Annotated[str | None, typer.Option("--source-id", help="source id (default: from the "
-                                                         "file name)")] = None,
-           layout: Annotated[str | None, typer.Option("--layout", help="xlsx layout: a YAML file or a name "
-                                                      "in dwi/reference/layouts/")] = None,
-           warehouse: WarehouseOpt = None) -> None:
+def ingest(
+    path: Annotated[Path, typer.Argument(help="the file to load (.csv, .csv.gz, .xlsx)")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="ilostat | wdi | xlsx | tidy (default: detected from the content)")
+    ] = None,
+    source_id: Annotated[
+        str | None, typer.Option("--source-id", help="source id (default: from the file name)")
+    ] = None,
+    layout: Annotated[
+        str | None, typer.Option("--layout", help="xlsx layout: a YAML file or a name in dwi/reference/layouts/")
+    ] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
     """Load one file through the same validation, quarantine and provenance as `dwi run`."""
     from dwi import stages
     from dwi.publish.terminal import progress
@@ -288,11 +331,15 @@ CronOpt = Annotated[str | None, typer.Option("--cron", help="schedule, e.g. '0 6
 
 @app.command()
 @friendly
-def serve(cron: CronOpt = None,
-          timezone: Annotated[str, typer.Option("--timezone", help="time zone of --cron")] = "UTC",
-          name: Annotated[str, typer.Option("--name", help="deployment name")] = "dwi-run",
-          raw: RawOpt = None, warehouse: WarehouseOpt = None, exports: ExportsOpt = None,
-          no_exports: NoExportsOpt = False) -> None:
+def serve(
+    cron: CronOpt = None,
+    timezone: Annotated[str, typer.Option("--timezone", help="time zone of --cron")] = "UTC",
+    name: Annotated[str, typer.Option("--name", help="deployment name")] = "dwi-run",
+    raw: RawOpt = None,
+    warehouse: WarehouseOpt = None,
+    exports: ExportsOpt = None,
+    no_exports: NoExportsOpt = False,
+) -> None:
     """Serve the main job as a Prefect deployment (on --cron, and on demand from the UI/API) until stopped.
     Each run also refreshes the exports and the report, like `dwi run`."""
     _quiet_prefect()
@@ -301,11 +348,16 @@ def serve(cron: CronOpt = None,
     from dwi.flows.pipeline import dwi_run
 
     if not get_current_settings().api.url:
-        raise DwiError("dwi serve needs a Prefect server: start one with `prefect server start` and set "
-                       "PREFECT_API_URL=http://127.0.0.1:4200/api")
-    
-    params = {"raw": str(config.raw_dir(raw)), "warehouse": str(config.warehouse_path(warehouse)),
-              "exports": None if no_exports else str(config.exports_dir(exports))}
+        raise DwiError(
+            "dwi serve needs a Prefect server: start one with `prefect server start` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+
+    params = {
+        "raw": str(config.raw_dir(raw)),
+        "warehouse": str(config.warehouse_path(warehouse)),
+        "exports": None if no_exports else str(config.exports_dir(exports)),
+    }
     schedules = None
     if cron:
         from prefect.client.schemas.schedules import CronSchedule
@@ -316,10 +368,11 @@ def serve(cron: CronOpt = None,
             why = str(exc).splitlines()[0]
             raise DwiError(f"--cron '{cron}' is not a valid cron schedule: {why}") from None
     when = f"cron {cron} {timezone}" if cron else "no schedule"
-    err.print(f"serving deployment dwi-run/{name} ({when}) "
-              f"with raw={params['raw']} warehouse={params['warehouse']}; Ctrl-C to stop")
-    dwi_run.serve(name=name, schedules=schedules, parameters=params, limit=1,
-                 print_starting_message=False)
+    err.print(
+        f"serving deployment dwi-run/{name} ({when}) "
+        f"with raw={params['raw']} warehouse={params['warehouse']}; Ctrl-C to stop"
+    )
+    dwi_run.serve(name=name, schedules=schedules, parameters=params, limit=1, print_starting_message=False)
 
 
 if __name__ == "__main__":

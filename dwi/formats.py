@@ -84,8 +84,23 @@ OBSERVATIONS = Target(
     schema=observations.schema,
     key=observations.KEY,
     messages=observations.MESSAGES,
-    staged=["indicator_code", "region_code", "region", "sex", "year", "period", "value", "value_reported", "unit",
-            "obs_status", "source_ref", "note", "country", "classif1", "classif2"],
+    staged=[
+        "indicator_code",
+        "region_code",
+        "region",
+        "sex",
+        "year",
+        "period",
+        "value",
+        "value_reported",
+        "unit",
+        "obs_status",
+        "source_ref",
+        "note",
+        "country",
+        "classif1",
+        "classif2",
+    ],
     row_findings=validate.region_date_warnings,
     group_findings=validate.group_warnings,
     group_codes=validate.group_codes,
@@ -109,8 +124,20 @@ DWCP_ASSESSMENTS = Target(
     schema=dwcp_assessments.schema,
     key=dwcp_assessments.KEY,
     messages=dwcp_assessments.MESSAGES,
-    staged=["programme", "level", "code", "parent_code", "title", "status_text", "grade", "grade_reported",
-            "grade_basis", "evidence", "location", "note"],
+    staged=[
+        "programme",
+        "level",
+        "code",
+        "parent_code",
+        "title",
+        "status_text",
+        "grade",
+        "grade_reported",
+        "grade_basis",
+        "evidence",
+        "location",
+        "note",
+    ],
     held_back=dwcp_assessments.held_back,
 )
 
@@ -119,21 +146,53 @@ def _has_columns(required: list[str]) -> Callable[[Head], bool]:
     return lambda head: set(required) <= head.header
 
 
-FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("xlsx", OBSERVATIONS, xlsx.read, lambda h: xlsx.detect(h.magic, h.zip_names),
-           "an agency spreadsheet (.xlsx) read with a layout"),
-    Format("ilostat", OBSERVATIONS, ilostat.read, lambda h: ilostat.detect(h.header),
-           "an ILOSTAT bulk or download CSV (.csv, .csv.gz)"),
-    Format("wdi", OBSERVATIONS, wdi.read, lambda h: wdi.detect(h.lines),
-           "a World Bank (WDI or DataBank) CSV, one column per year"),
-    Format("observations", OBSERVATIONS, tables.reader(observations.REQUIRED, observations.OPTIONAL),
-           _has_columns(observations.REQUIRED), "dwi's tidy observations table"),
-    Format("conventions", CONVENTIONS, tables.reader(conventions.REQUIRED, conventions.OPTIONAL),
-           _has_columns(conventions.REQUIRED), "a list of ratified ILO conventions"),
-    Format("dwcp_assessments", DWCP_ASSESSMENTS,
-           tables.reader(dwcp_assessments.REQUIRED, dwcp_assessments.OPTIONAL),
-           _has_columns(dwcp_assessments.REQUIRED), "a programme's structure and grades"),
-)}
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format(
+            "xlsx",
+            OBSERVATIONS,
+            xlsx.read,
+            lambda h: xlsx.detect(h.magic, h.zip_names),
+            "an agency spreadsheet (.xlsx) read with a layout",
+        ),
+        Format(
+            "ilostat",
+            OBSERVATIONS,
+            ilostat.read,
+            lambda h: ilostat.detect(h.header),
+            "an ILOSTAT bulk or download CSV (.csv, .csv.gz)",
+        ),
+        Format(
+            "wdi",
+            OBSERVATIONS,
+            wdi.read,
+            lambda h: wdi.detect(h.lines),
+            "a World Bank (WDI or DataBank) CSV, one column per year",
+        ),
+        Format(
+            "observations",
+            OBSERVATIONS,
+            tables.reader(observations.REQUIRED, observations.OPTIONAL),
+            _has_columns(observations.REQUIRED),
+            "dwi's tidy observations table",
+        ),
+        Format(
+            "conventions",
+            CONVENTIONS,
+            tables.reader(conventions.REQUIRED, conventions.OPTIONAL),
+            _has_columns(conventions.REQUIRED),
+            "a list of ratified ILO conventions",
+        ),
+        Format(
+            "dwcp_assessments",
+            DWCP_ASSESSMENTS,
+            tables.reader(dwcp_assessments.REQUIRED, dwcp_assessments.OPTIONAL),
+            _has_columns(dwcp_assessments.REQUIRED),
+            "a programme's structure and grades",
+        ),
+    )
+}
 ALIASES = {"tidy": "observations"}
 
 
@@ -156,8 +215,7 @@ def head(path: Path) -> Head:
         except zipfile.BadZipFile:
             names = ["xl/"]  # a damaged workbook: the xlsx reader says so
         if not any(n.startswith("xl/") for n in names):
-            raise DwiError(f"{path}: a zip archive that is not an .xlsx workbook; unpack it and ingest the file "
-                           "inside")
+            raise DwiError(f"{path}: a zip archive that is not an .xlsx workbook; unpack it and ingest the file inside")
         return Head(magic, names, [])
     return Head(magic, [], head_text(path).splitlines())
 
@@ -171,5 +229,4 @@ def detect(path: Path) -> Format:
 
 def schema_messages() -> dict[str, str]:
     """Every rule's expectation, for documentation."""
-    return {k: v for t in (OBSERVATIONS, CONVENTIONS, DWCP_ASSESSMENTS) for k, v in t.messages.items()} | \
-        schemas.COMMON
+    return {k: v for t in (OBSERVATIONS, CONVENTIONS, DWCP_ASSESSMENTS) for k, v in t.messages.items()} | schemas.COMMON

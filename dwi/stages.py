@@ -152,8 +152,9 @@ def _alive(pid: int) -> bool:
     return pid > 0
 
 
-def check(batches: list[Batch], runner: Runner | None = None, root: Path | None = None,
-          ref: Reference | None = None) -> list[Batch]:
+def check(
+    batches: list[Batch], runner: Runner | None = None, root: Path | None = None, ref: Reference | None = None
+) -> list[Batch]:
     """Read, harmonise and check every pending source (see dwi.check.engine); stage its rows under `root`
     (default: a temporary folder)."""
     from dwi.check import engine  # pandera: imported when there is something to check
@@ -163,8 +164,9 @@ def check(batches: list[Batch], runner: Runner | None = None, root: Path | None 
     for i, batch in enumerate(batches):
         if batch.status == "pending":
             runner.progress("check", batch.source.id, i, len(batches))
-            engine.check_source(batch, formats.get(batch.source.format), ref, root / _safe(batch.source.id),
-                                runner.submit)
+            engine.check_source(
+                batch, formats.get(batch.source.format), ref, root / _safe(batch.source.id), runner.submit
+            )
     return batches
 
 
@@ -196,8 +198,17 @@ def load_one(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetime,
     except duckdb.Error as exc:  # the source's transaction was rolled back; record why and go on
         batch.status, batch.message = "failed", f"{batch.source.display}: load failed: {str(exc).splitlines()[0]}"
         batch.rows_quarantined = batch.rows_in
-        batch.issues = issues([{"source_id": batch.source.id, "file": batch.source.display, "check": "load",
-                                "message": batch.message, "severity": "error"}])
+        batch.issues = issues(
+            [
+                {
+                    "source_id": batch.source.id,
+                    "file": batch.source.display,
+                    "check": "load",
+                    "message": batch.message,
+                    "severity": "error",
+                }
+            ]
+        )
         load_batch(con, batch, target, started, flow_run_id)
     finally:
         discard(batch)
@@ -247,8 +258,9 @@ def validate(paths: list[Path], raw: Path, runner: Runner | None = None) -> list
     for path in paths:
         if not path.is_file():
             raise DwiError(f"{path}: no such file")
-        source = listed.get(path.resolve()) or Source(path.stem, path.resolve(), formats.detect(path).name,
-                                                      {"_relpath": str(path)})
+        source = listed.get(path.resolve()) or Source(
+            path.stem, path.resolve(), formats.detect(path).name, {"_relpath": str(path)}
+        )
         batches.append(Batch(source, sha256(path)))
     with staging(None) as root:
         check(batches, runner, root)
@@ -268,13 +280,25 @@ def _current_sources(con: duckdb.DuckDBPyConnection) -> list[Source]:
     if "_sources" not in tables:
         return []
     rows = con.sql("SELECT * FROM _sources WHERE id NOT IN (SELECT id FROM _ingested_sources)").pl()
-    return [Source(r["id"], Path(r["path"]), r["format"],
-                   {**{k: r.get("table_ref" if k == "table" else k) or "" for k in META_FIELDS}, "_relpath": r["path"]})
-            for r in rows.iter_rows(named=True)]
+    return [
+        Source(
+            r["id"],
+            Path(r["path"]),
+            r["format"],
+            {**{k: r.get("table_ref" if k == "table" else k) or "" for k in META_FIELDS}, "_relpath": r["path"]},
+        )
+        for r in rows.iter_rows(named=True)
+    ]
 
 
-def ingest(path: Path, warehouse: Path, fmt: str | None = None, source_id: str | None = None,
-           layout: str | None = None, runner: Runner | None = None) -> Batch:
+def ingest(
+    path: Path,
+    warehouse: Path,
+    fmt: str | None = None,
+    source_id: str | None = None,
+    layout: str | None = None,
+    runner: Runner | None = None,
+) -> Batch:
     """Check and load one file as a source of its own; returns its batch (unchanged, loaded or rejected)."""
     from dwi.store.warehouse import writer
 
@@ -287,8 +311,11 @@ def ingest(path: Path, warehouse: Path, fmt: str | None = None, source_id: str |
     sid = source_id or source_id_for(path)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", sid):
         raise DwiError(f"--source-id '{sid}': use letters, digits, '_', '-' or '.'")
-    meta = {"_relpath": str(path), "title": f"{path.name} (loaded with dwi ingest)",
-            "notes": f"format {name}" if fmt else f"format {name}, detected from content"}
+    meta = {
+        "_relpath": str(path),
+        "title": f"{path.name} (loaded with dwi ingest)",
+        "notes": f"format {name}" if fmt else f"format {name}, detected from content",
+    }
     if layout:
         meta["layout"] = layout
     batch = Batch(Source(sid, path.resolve(), name, meta), sha256(path))
@@ -304,8 +331,10 @@ def ingest(path: Path, warehouse: Path, fmt: str | None = None, source_id: str |
             sources = [s for s in _current_sources(con) if s.id != sid]  # a new vintage of a listed source
             load_one(con, batch, started, None)
             con.execute("DELETE FROM _ingested_sources WHERE id = ?", [sid])
-            con.execute("INSERT INTO _ingested_sources VALUES (?, ?, ?, ?, '', '', '', '', '', '', ?, now())",
-                        [sid, str(path), name, meta["title"], meta["notes"]])
+            con.execute(
+                "INSERT INTO _ingested_sources VALUES (?, ?, ?, ?, '', '', '', '', '', '', ?, now())",
+                [sid, str(path), name, meta["title"], meta["notes"]],
+            )
             runner.progress("build", "views", 0, None)
             build(con, [*sources, batch.source], fp or "")
     return batch

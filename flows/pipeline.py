@@ -54,8 +54,11 @@ class PrefectRunner(stages.Runner):
     def step(self, name: str, fn: Callable, *args):
         options = {"name": name, "cache_policy": NO_CACHE}
         if name == "load-and-build":
-            options |= {"retries": BUSY_RETRIES, "retry_delay_seconds": settings().busy_retry_delay,
-                        "retry_condition_fn": _busy}
+            options |= {
+                "retries": BUSY_RETRIES,
+                "retry_delay_seconds": settings().busy_retry_delay,
+                "retry_condition_fn": _busy,
+            }
         return task(fn, **options)(*args)
 
     def submit(self, fn: Callable, *args) -> PrefectFuture:
@@ -73,8 +76,11 @@ def outcome(p: stages.Plan) -> State:
     quarantined = [b for b in p.batches if b.status != "rejected" and b.rows_quarantined]
     loaded = sum(b.rows_loaded for b in p.batches)
     parts = [f"{b.source.id} rejected: {b.message}" for b in rejected]
-    parts += [f"{b.source.id}: {b.rows_quarantined} of {b.rows_in} rows quarantined (first: "
-              f"{b.issues.filter(b.issues['severity'] == 'error')['message'].first()})" for b in quarantined]
+    parts += [
+        f"{b.source.id}: {b.rows_quarantined} of {b.rows_in} rows quarantined (first: "
+        f"{b.issues.filter(b.issues['severity'] == 'error')['message'].first()})"
+        for b in quarantined
+    ]
     if p.nothing_to_do:
         return Completed(data=p, message="nothing changed since the last run; the warehouse was not touched")
     if not parts:
@@ -105,8 +111,9 @@ def dwi_run(raw: Path, warehouse: Path, exports: Path | None = None) -> State:
     return state
 
 
-def run_plan(raw: Path, warehouse: Path, exports: Path | None = None, task_runner=None,
-             progress: stages.Progress | None = None) -> stages.Plan:
+def run_plan(
+    raw: Path, warehouse: Path, exports: Path | None = None, task_runner=None, progress: stages.Progress | None = None
+) -> stages.Plan:
     """Run the flow and return its Plan, whatever the data outcome; errors (busy, disk) are raised.
     `task_runner` (e.g. prefect-dask's DaskTaskRunner) runs the checks of every file's batches elsewhere."""
     global _progress

@@ -11,7 +11,6 @@ OPTIONAL = ["note"]
 KEY = ["convention_no"]
 
 
-
 def schema(ref) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
@@ -28,6 +27,7 @@ def schema(ref) -> pa.DataFrameSchema:
         ],
         strict=False,
     )
+
 
 MESSAGES = {
     **COMMON,

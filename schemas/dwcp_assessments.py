@@ -11,8 +11,19 @@ import pandera.polars as pa
 import polars as pl
 from dwi.schemas import COMMON, rule
 
-REQUIRED = ["programme", "level", "code", "parent_code", "title", "status_text", "grade", "grade_basis",
-            "evidence", "location", "note"]
+REQUIRED = [
+    "programme",
+    "level",
+    "code",
+    "parent_code",
+    "title",
+    "status_text",
+    "grade",
+    "grade_basis",
+    "evidence",
+    "location",
+    "note",
+]
 OPTIONAL: list[str] = []
 KEY = ["programme", "code"]
 LEVELS = ["priority", "outcome", "activity", "sub_activity"]
@@ -21,7 +32,6 @@ BASES = ["stated", "implied", "inferred", "missing"]
 SCALE = (1, 6)
 # Graded on the scale itself (whole points) when they have no children.
 LEAF_LEVELS = ["activity", "sub_activity"]
-
 
 
 def schema(ref) -> pa.DataFrameSchema:
@@ -43,23 +53,35 @@ def schema(ref) -> pa.DataFrameSchema:
             rule("grade_basis:known_basis", pl.col("grade_basis").is_in(BASES)),
             rule("grade:number", pl.col("grade").is_not_null() | pl.col("grade_reported").is_null()),
             rule("grade:in_scale", pl.col("grade").is_between(*SCALE)),
-            rule("grade:missing_has_no_grade",
-                  (pl.col("grade_basis") != "missing") | pl.col("grade_reported").is_null()),
-            rule("grade:graded_has_grade",
-                  (pl.col("grade_basis") == "missing") | pl.col("grade_reported").is_not_null()),
-            rule("grade:whole_point", ~(pl.col("level").is_in(LEAF_LEVELS) & ~pl.col("has_children"))
-                  | (pl.col("grade") == pl.col("grade").round(0))),
+            rule(
+                "grade:missing_has_no_grade", (pl.col("grade_basis") != "missing") | pl.col("grade_reported").is_null()
+            ),
+            rule(
+                "grade:graded_has_grade", (pl.col("grade_basis") == "missing") | pl.col("grade_reported").is_not_null()
+            ),
+            rule(
+                "grade:whole_point",
+                ~(pl.col("level").is_in(LEAF_LEVELS) & ~pl.col("has_children"))
+                | (pl.col("grade") == pl.col("grade").round(0)),
+            ),
             rule("parent_code:parent_exists", pl.col("parent_ok")),
             # A child's code extends its parent's by one segment (1 > 1.2 > 1.2.3 > 1.2.3.a).
-            rule("code:matches_parent",
-                  pl.when(pl.col("level") == "priority").then(~pl.col("code").str.contains(r"\."))
-                  .otherwise(pl.col("code").str.replace(r"\.[^.]+$", "") == pl.col("parent_code"))),
+            rule(
+                "code:matches_parent",
+                pl.when(pl.col("level") == "priority")
+                .then(~pl.col("code").str.contains(r"\."))
+                .otherwise(pl.col("code").str.replace(r"\.[^.]+$", "") == pl.col("parent_code")),
+            ),
             # Never a guess recorded as a fact: an inferred or missing grade says why.
-            rule("note:reasoning_required",
-                  ~pl.col("grade_basis").is_in(["inferred", "missing"]) | pl.col("note").is_not_null()),
-            rule("evidence:graded_has_evidence",
-                  (pl.col("grade_basis") == "missing") | (pl.col("evidence").is_not_null()
-                                                          & pl.col("location").is_not_null())),
+            rule(
+                "note:reasoning_required",
+                ~pl.col("grade_basis").is_in(["inferred", "missing"]) | pl.col("note").is_not_null(),
+            ),
+            rule(
+                "evidence:graded_has_evidence",
+                (pl.col("grade_basis") == "missing")
+                | (pl.col("evidence").is_not_null() & pl.col("location").is_not_null()),
+            ),
             rule("title:required", pl.col("title").is_not_null()),
         ],
         strict=False,
@@ -72,9 +94,11 @@ def held_back(file: str, frame: pl.DataFrame, bad_rows: list[int]) -> tuple[str,
     saying so. For a file with rows breaking a rule (`bad_rows`): the programmes held back and the message."""
     bad = ", ".join(str(r) for r in sorted(bad_rows))
     programmes = ", ".join(frame["programme"].drop_nulls().unique(maintain_order=True).to_list())
-    return programmes, (f"{file}: expected every row valid, found {len(bad_rows)} row(s) breaking a rule "
-                        f"(rows {bad}), so all {frame.height} rows (programme {programmes}) are held back: "
-                        "a grade tree with a node missing would give wrong means; fix those rows and run again")
+    return programmes, (
+        f"{file}: expected every row valid, found {len(bad_rows)} row(s) breaking a rule "
+        f"(rows {bad}), so all {frame.height} rows (programme {programmes}) are held back: "
+        "a grade tree with a node missing would give wrong means; fix those rows and run again"
+    )
 
 
 MESSAGES = {

@@ -18,7 +18,6 @@ PERIOD_PATTERN = r"^(Y|H[12]|Q[1-4]|M(0[1-9]|1[0-2]))$"
 FIRST_YEAR = 1991
 
 
-
 # The rules on a row's value, as SQL: polars runs them (pl.sql_expr) for the pandera schema, DuckDB runs the
 # same text when dwi.bulk checks a big file inside the database. `kind` is the registry's kind of indicator.
 VALUE_RULES = {
@@ -69,6 +68,7 @@ def schema(ref) -> pa.DataFrameSchema:
         checks=[rule(name, expr) for name, expr in rules(ref).items()],
         strict=False,
     )
+
 
 REQUIRED = ["indicator_code", "region", "sex", "year", "period", "value", "unit"]
 OPTIONAL = ["obs_status", "source_ref", "note"]

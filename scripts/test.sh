@@ -7,4 +7,5 @@ bash scripts/setup-browser.sh   # Debian chromium for the report test (skips whe
 export PREFECT_HOME="$PWD/.prefect/test" PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
 mkdir -p "$PREFECT_HOME"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest "$@"

@@ -46,8 +46,9 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, *params) -> list[tuple]:
     return con.execute(sql, list(params)).fetchall()
 
 
-def make_raw(base: Path, files: dict[str, str | bytes], formats: dict[str, str] | None = None,
-             extra: dict | None = None) -> Path:
+def make_raw(
+    base: Path, files: dict[str, str | bytes], formats: dict[str, str] | None = None, extra: dict | None = None
+) -> Path:
     """A source folder with the given files and a manifest listing each (format `observations` by default)."""
     import yaml
 
@@ -62,8 +63,15 @@ def make_raw(base: Path, files: dict[str, str | bytes], formats: dict[str, str] 
         else:
             target.write_text(content, encoding="utf-8")
         sid = Path(name).stem.split(".")[0]
-        entries.append({"id": sid, "path": name, "format": (formats or {}).get(name, "observations"),
-                        "title": f"test file {name}", **(extra or {}).get(name, {})})
+        entries.append(
+            {
+                "id": sid,
+                "path": name,
+                "format": (formats or {}).get(name, "observations"),
+                "title": f"test file {name}",
+                **(extra or {}).get(name, {}),
+            }
+        )
     (raw / "manifest.yaml").write_text(yaml.safe_dump({"sources": entries}), encoding="utf-8")
     return raw
 

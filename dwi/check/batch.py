@@ -10,8 +10,14 @@ import polars as pl
 from dwi.sources.manifest import Source
 
 ISSUE_SCHEMA = {
-    "source_id": pl.String, "file": pl.String, "row": pl.Int64, "column": pl.String, "check": pl.String,
-    "value": pl.String, "message": pl.String, "severity": pl.String,
+    "source_id": pl.String,
+    "file": pl.String,
+    "row": pl.Int64,
+    "column": pl.String,
+    "check": pl.String,
+    "value": pl.String,
+    "message": pl.String,
+    "severity": pl.String,
 }
 
 
@@ -59,5 +65,17 @@ class Batch:
     def reject(self, message: str, check: str, column: str | None = None) -> None:
         self.status, self.message, self.parts = "rejected", message, []
         self.rows_quarantined = self.rows_in
-        self.add_issues(issues([{"source_id": self.source.id, "file": self.source.display, "column": column,
-                                 "check": check, "message": message, "severity": "error"}]))
+        self.add_issues(
+            issues(
+                [
+                    {
+                        "source_id": self.source.id,
+                        "file": self.source.display,
+                        "column": column,
+                        "check": check,
+                        "message": message,
+                        "severity": "error",
+                    }
+                ]
+            )
+        )

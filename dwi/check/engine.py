@@ -65,8 +65,7 @@ def check_part(frame: pl.DataFrame, target: Target, ref: Reference, source: Sour
     frame = target.harmonise(frame, ref)
     errors = validate.schema_issues(source, frame, target.schema(ref), target.key, target.messages)
     bad = errors["_i"].unique()
-    frame = frame.with_columns(_ok=~pl.col("_i").is_in(bad.implode()),
-                               _key_hash=pl.struct(target.key).hash(seed=0))
+    frame = frame.with_columns(_ok=~pl.col("_i").is_in(bad.implode()), _key_hash=pl.struct(target.key).hash(seed=0))
     found = [errors]
     if target.row_findings is not None:
         found.append(target.row_findings(source, frame.filter("_ok"), ref))
@@ -91,8 +90,16 @@ def check_source(batch: Batch, fmt: Format, ref: Reference, staging: Path, submi
         pending: deque[Future] = deque()
         for number, frame in enumerate(_numbered(read.batches, target)):
             batch.indicators = read.indicators
-            pending.append(submit(check_part, frame, target, extend_reference(ref, read.indicators), source,
-                                  staging / f"part-{number:05d}.parquet"))
+            pending.append(
+                submit(
+                    check_part,
+                    frame,
+                    target,
+                    extend_reference(ref, read.indicators),
+                    source,
+                    staging / f"part-{number:05d}.parquet",
+                )
+            )
             while len(pending) >= IN_FLIGHT:
                 parts.append(pending.popleft().result())
         parts += [f.result() for f in pending]
@@ -104,10 +111,20 @@ def check_source(batch: Batch, fmt: Format, ref: Reference, staging: Path, submi
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    batch.add_issues(issues([{"source_id": source.id, "file": source.display,
-                              "check": "file:bom" if "byte-order" in note else "file:note",
-                              "message": f"{source.display}: {note}", "severity": "info"}
-                             for note in read.notes]))
+    batch.add_issues(
+        issues(
+            [
+                {
+                    "source_id": source.id,
+                    "file": source.display,
+                    "check": "file:bom" if "byte-order" in note else "file:note",
+                    "message": f"{source.display}: {note}",
+                    "severity": "info",
+                }
+                for note in read.notes
+            ]
+        )
+    )
     batch.indicators = read.indicators
     batch.parts = [p.path for p in parts]
     batch.rows_in = sum(p.rows for p in parts)
@@ -138,8 +155,9 @@ def _finish(batch: Batch, target: Target, ref: Reference, found: pl.DataFrame) -
         duplicates = _duplicates(con, source, target)
         drop = duplicates["_i"].unique()
         if drop.len():
-            was_ok = con.execute("SELECT count(*) FROM staged WHERE _ok AND list_contains($drop, _i)",
-                                 {"drop": drop.to_list()}).fetchall()[0][0]
+            was_ok = con.execute(
+                "SELECT count(*) FROM staged WHERE _ok AND list_contains($drop, _i)", {"drop": drop.to_list()}
+            ).fetchall()[0][0]
             batch.rows_quarantined += was_ok
             found = found.filter(~((pl.col("severity") == "warning") & pl.col("_i").is_in(drop.implode())))
         errors = pl.concat([found.filter(pl.col("severity") == "error"), duplicates], how="vertical_relaxed")
@@ -147,10 +165,26 @@ def _finish(batch: Batch, target: Target, ref: Reference, found: pl.DataFrame) -
         if target.held_back is not None and errors.height:
             rows = con.sql("SELECT * FROM staged ORDER BY _i").pl()
             value, message = target.held_back(source.display, rows, errors["row"].unique().to_list())
-            found = pl.concat([found, duplicates, issues([{
-                "source_id": source.id, "file": source.display, "column": "programme",
-                "check": "programme_held_back", "value": value, "message": message, "severity": "error"}])],
-                how="diagonal_relaxed")
+            found = pl.concat(
+                [
+                    found,
+                    duplicates,
+                    issues(
+                        [
+                            {
+                                "source_id": source.id,
+                                "file": source.display,
+                                "column": "programme",
+                                "check": "programme_held_back",
+                                "value": value,
+                                "message": message,
+                                "severity": "error",
+                            }
+                        ]
+                    ),
+                ],
+                how="diagonal_relaxed",
+            )
             batch.hold_all, batch.rows_quarantined = True, batch.rows_in
         else:
             found = pl.concat([found, duplicates], how="vertical_relaxed")
@@ -169,27 +203,34 @@ def _duplicates(con: duckdb.DuckDBPyConnection, source: Source, target: Target) 
     rows = rows.filter(pl.struct(target.key).is_duplicated())
     if not rows.height:
         return validate.issues_frame()
-    cases = rows.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("index"),
-                        pl.lit("multiple_fields_uniqueness").alias("check"), pl.lit(None, pl.String).alias("column"))
+    cases = rows.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("index"),
+        pl.lit("multiple_fields_uniqueness").alias("check"),
+        pl.lit(None, pl.String).alias("column"),
+    )
     return validate.failure_issues(source, rows, cases, target.key, target.messages)
 
 
-def _group_findings(con: duckdb.DuckDBPyConnection, batch: Batch, target: Target, ref: Reference
-                    ) -> Iterator[pl.DataFrame]:
+def _group_findings(
+    con: duckdb.DuckDBPyConnection, batch: Batch, target: Target, ref: Reference
+) -> Iterator[pl.DataFrame]:
     """The findings that compare rows of one year, on the rows that load, read back a group of years at a
     time (exact: those findings only compare rows of the same year)."""
     codes = target.group_codes(ref)
     where = "_ok AND NOT list_contains($drop, _i) AND list_contains($codes, indicator_code)"
     params = {"drop": batch.drop.to_list(), "codes": codes}
-    counts = con.execute(f"SELECT year, count(*) FROM staged WHERE {where} GROUP BY year ORDER BY year",
-                         params).fetchall()
+    counts = con.execute(
+        f"SELECT year, count(*) FROM staged WHERE {where} GROUP BY year ORDER BY year", params
+    ).fetchall()
     start, size = None, 0
     for i, (year, n) in enumerate(counts):
         start = year if start is None else start
         size += n
         if size >= GROUP_ROWS or i == len(counts) - 1:
-            rows = con.sql(f"SELECT * FROM staged WHERE {where} AND year BETWEEN $a AND $b ORDER BY _i",
-                           params={**params, "a": start, "b": year}).pl()
+            rows = con.sql(
+                f"SELECT * FROM staged WHERE {where} AND year BETWEEN $a AND $b ORDER BY _i",
+                params={**params, "a": start, "b": year},
+            ).pl()
             yield target.group_findings(batch.source, rows, ref)
             start, size = None, 0
 

@@ -9,18 +9,23 @@ from dwi.readers.codes import join_distinct
 from dwi.reference import Reference, normalise
 
 # Months each period covers: Y, H1-H2, Q1-Q4, M01-M12 (anything else: null, left to validation).
-_PERIOD_MONTHS = {"Y": (1, 12), "H1": (1, 6), "H2": (7, 12),
-                  **{f"Q{q}": (3 * q - 2, 3 * q) for q in range(1, 5)},
-                  **{f"M{m:02d}": (m, m) for m in range(1, 13)}}
+_PERIOD_MONTHS = {
+    "Y": (1, 12),
+    "H1": (1, 6),
+    "H2": (7, 12),
+    **{f"Q{q}": (3 * q - 2, 3 * q) for q in range(1, 5)},
+    **{f"M{m:02d}": (m, m) for m in range(1, 13)},
+}
 
 
 def period_dates(year: pl.Expr, period: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """First and last day a (year, period) covers."""
-    first, last = (period.replace_strict({k: v[i] for k, v in _PERIOD_MONTHS.items()}, default=None,
-                                         return_dtype=pl.Int8) for i in (0, 1))
+    first, last = (
+        period.replace_strict({k: v[i] for k, v in _PERIOD_MONTHS.items()}, default=None, return_dtype=pl.Int8)
+        for i in (0, 1)
+    )
     ok = year.is_between(1, 9999)
-    return (pl.when(ok).then(pl.date(year, first, 1)),
-            pl.when(ok).then(pl.date(year, last, 1).dt.month_end()))
+    return (pl.when(ok).then(pl.date(year, first, 1)), pl.when(ok).then(pl.date(year, last, 1).dt.month_end()))
 
 
 def resolve_regions(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
@@ -30,20 +35,36 @@ def resolve_regions(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     their area code as region_code. Worked out once per distinct (region, year, period, country)."""
     on = ["region", "year", "period", "country"]
     keys = frame.select(on).unique(maintain_order=True).with_row_index("_i")
-    aliases = ref.aliases.select("alias_key", "region_code", pl.col("valid_from").alias("alias_valid_from"),
-                                 pl.col("valid_to").alias("alias_valid_to"))
+    aliases = ref.aliases.select(
+        "alias_key",
+        "region_code",
+        pl.col("valid_from").alias("alias_valid_from"),
+        pl.col("valid_to").alias("alias_valid_to"),
+    )
     start, end = period_dates(pl.col("year"), pl.col("period"))
     key = normalise(pl.col("region")).str.replace(r" обл$", " область")  # the usual abbreviation
     rows = keys.select("_i", key.alias("alias_key"), start.alias("_start"), end.alias("_end"))
-    fits = ((pl.col("alias_valid_from").is_null() | (pl.col("alias_valid_from") <= pl.col("_end")))
-            & (pl.col("alias_valid_to").is_null() | (pl.col("alias_valid_to") > pl.col("_start")))
-            ).fill_null(True)
-    best = (rows.join(aliases, on="alias_key", how="inner").with_columns(fits.alias("_fits"))
-            .sort("_i", "_fits", descending=[False, True]).unique("_i", keep="first")
-            .select("_i", "region_code", "alias_valid_from", "alias_valid_to"))
-    resolved = keys.join(best, on="_i", how="left").drop("_i").with_columns(
-        pl.when(pl.col("country") != "KAZ").then(pl.col("region")).otherwise(pl.col("region_code"))
-        .alias("region_code"))
+    fits = (
+        (pl.col("alias_valid_from").is_null() | (pl.col("alias_valid_from") <= pl.col("_end")))
+        & (pl.col("alias_valid_to").is_null() | (pl.col("alias_valid_to") > pl.col("_start")))
+    ).fill_null(True)
+    best = (
+        rows.join(aliases, on="alias_key", how="inner")
+        .with_columns(fits.alias("_fits"))
+        .sort("_i", "_fits", descending=[False, True])
+        .unique("_i", keep="first")
+        .select("_i", "region_code", "alias_valid_from", "alias_valid_to")
+    )
+    resolved = (
+        keys.join(best, on="_i", how="left")
+        .drop("_i")
+        .with_columns(
+            pl.when(pl.col("country") != "KAZ")
+            .then(pl.col("region"))
+            .otherwise(pl.col("region_code"))
+            .alias("region_code")
+        )
+    )
     return join_distinct(frame, resolved, on)
 
 
@@ -60,19 +81,21 @@ def observations(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     """Add region_code (by name and date), parsed year and value (times the reader's `scale`, e.g. ILOSTAT
     thousands to persons), and the registry's unit and kind for the indicator."""
     registry = ref.indicators.select(
-        pl.col("code").alias("indicator_code"), pl.col("unit").alias("expected_unit"), "kind")
-    defaults = {"country": pl.lit("KAZ"), "classif1": pl.lit(None, pl.String),
-                "classif2": pl.lit(None, pl.String), "scale": pl.lit(None, pl.String)}
+        pl.col("code").alias("indicator_code"), pl.col("unit").alias("expected_unit"), "kind"
+    )
+    defaults = {
+        "country": pl.lit("KAZ"),
+        "classif1": pl.lit(None, pl.String),
+        "classif2": pl.lit(None, pl.String),
+        "scale": pl.lit(None, pl.String),
+    }
     frame = frame.with_columns([v.alias(k) for k, v in defaults.items() if k not in frame.columns])
-    frame = (
-        frame.rename({"value": "value_reported", "year": "year_reported"})
-        .with_columns(
-            pl.col("sex").fill_null("T"),
-            pl.col("period").fill_null("Y"),
-            pl.col("country").fill_null("KAZ"),
-            pl.col("year_reported").cast(pl.Int32, strict=False).alias("year"),
-            value().alias("value"),
-        )
+    frame = frame.rename({"value": "value_reported", "year": "year_reported"}).with_columns(
+        pl.col("sex").fill_null("T"),
+        pl.col("period").fill_null("Y"),
+        pl.col("country").fill_null("KAZ"),
+        pl.col("year_reported").cast(pl.Int32, strict=False).alias("year"),
+        value().alias("value"),
     )
     out = resolve_regions(frame, ref).join(registry, on="indicator_code", how="left", maintain_order="left")
     return out if out["_row"].is_sorted() else out.sort("_row")
@@ -95,14 +118,21 @@ def dwcp_assessments(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
 
     parents = frame.select("programme", pl.col("code").alias("parent_code"), pl.col("level").alias("parent_level"))
     with_children = frame.select("programme", pl.col("parent_code").alias("code")).drop_nulls().unique()
-    return (frame.rename({"grade": "grade_reported"})
-            .with_columns(pl.col("grade_reported").cast(pl.Float64, strict=False).alias("grade"),
-                          pl.col("level").replace_strict(PARENT_LEVEL, default=None).alias("expected_parent_level"))
-            .join(parents.unique(["programme", "parent_code"]), on=["programme", "parent_code"], how="left")
-            .with_columns(pl.when(pl.col("level") == "priority").then(pl.col("parent_code").is_null())
-                          .otherwise(pl.col("parent_level") == pl.col("expected_parent_level"))
-                          .fill_null(False).alias("parent_ok"))
-            .join(with_children.with_columns(pl.lit(True).alias("has_children")), on=["programme", "code"],
-                  how="left")
-            .with_columns(pl.col("has_children").fill_null(False))
-            .sort("_row"))
+    return (
+        frame.rename({"grade": "grade_reported"})
+        .with_columns(
+            pl.col("grade_reported").cast(pl.Float64, strict=False).alias("grade"),
+            pl.col("level").replace_strict(PARENT_LEVEL, default=None).alias("expected_parent_level"),
+        )
+        .join(parents.unique(["programme", "parent_code"]), on=["programme", "parent_code"], how="left")
+        .with_columns(
+            pl.when(pl.col("level") == "priority")
+            .then(pl.col("parent_code").is_null())
+            .otherwise(pl.col("parent_level") == pl.col("expected_parent_level"))
+            .fill_null(False)
+            .alias("parent_ok")
+        )
+        .join(with_children.with_columns(pl.lit(True).alias("has_children")), on=["programme", "code"], how="left")
+        .with_columns(pl.col("has_children").fill_null(False))
+        .sort("_row")
+    )

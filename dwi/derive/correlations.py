@@ -74,9 +74,7 @@ def _preferred_derived() -> set[str]:
     return {v["code"] for v in registry().get("derived_variants", []) if v.get("preferred")}
 
 
-def series(
-    con: duckdb.DuckDBPyConnection, code: str, scope: str, years: tuple[int, int] | None = None
-) -> pl.DataFrame:
+def series(con: duckdb.DuckDBPyConnection, code: str, scope: str, years: tuple[int, int] | None = None) -> pl.DataFrame:
     """One value per key (year as text, or region code): key, value, origin, reference. Only Kazakhstan's
     rows: national = region KZ (the national total; another country's region_code is its ISO3 or aggregate
     area code), regions = the codes of the region reference other than KZ."""
@@ -103,10 +101,7 @@ def series(
         frame = frame.filter(pl.col("year") == best["year"], pl.col("period") == best["period"])
     prefer_derived = code in _preferred_derived()
     frame = frame.with_columns(
-        pl.when(scope == "national")
-        .then(pl.col("year").cast(pl.String))
-        .otherwise(pl.col("region_code"))
-        .alias("key"),
+        pl.when(scope == "national").then(pl.col("year").cast(pl.String)).otherwise(pl.col("region_code")).alias("key"),
         pl.concat_str(
             pl.when(pl.col("derived")).then(pl.lit("derived/")).otherwise(pl.lit("")),
             pl.col("source_id").fill_null("dwi"),
@@ -232,9 +227,7 @@ def correlate(
     if r is not None:
         loo = _leave_one_out(x, y, r, p, keys)
         if loo:
-            flags.append(
-                "influential point: " + "; ".join(loo) + f" (sign or significance at {ALPHA} changes)"
-            )
+            flags.append("influential point: " + "; ".join(loo) + f" (sign or significance at {ALPHA} changes)")
     for col, code in (("origin", x_code), ("origin_y", y_code)):
         if n and (m := _mixed(joined, col, code)):
             flags.append(m)
@@ -277,8 +270,6 @@ def compute(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
 
 def known_code(con: duckdb.DuckDBPyConnection, code: str) -> bool:
     return bool(
-        con.sql(
-            "SELECT 1 FROM _indicator_values WHERE indicator_code = $c LIMIT 1", params={"c": code}
-        ).fetchall()
+        con.sql("SELECT 1 FROM _indicator_values WHERE indicator_code = $c LIMIT 1", params={"c": code}).fetchall()
         or con.sql("SELECT 1 FROM _indicators WHERE code = $c", params={"c": code}).fetchall()
     )

@@ -115,11 +115,7 @@ def ratio_or_sum(obs: pl.DataFrame, entry: dict) -> pl.DataFrame:
     plain sum of the numerator codes (formula sum). NULL when any input is missing."""
     num, den = _codes(entry.get("numerator")), _codes(entry.get("denominator"))
     codes = list(dict.fromkeys(num + den))  # a code in both (ENT_SMALL in ENT_SMALL_SHARE) is one input
-    scope = (
-        pl.col("region_code") == NATIONAL
-        if entry["scope"] == "national"
-        else pl.col("region_code") != NATIONAL
-    )
+    scope = pl.col("region_code") == NATIONAL if entry["scope"] == "national" else pl.col("region_code") != NATIONAL
     inputs = obs.filter(pl.col("indicator_code").is_in(codes), scope)
     if inputs.is_empty():
         return _conform(pl.DataFrame())
@@ -135,11 +131,7 @@ def ratio_or_sum(obs: pl.DataFrame, entry: dict) -> pl.DataFrame:
         pl.col("origin").str.join("; ").alias("inputs"),
         pl.col("source_id").drop_nulls().unique().sort().str.join(", ").alias("source_id"),
     )
-    value = (
-        pl.col("num")
-        if entry["formula"] == "sum"
-        else float(entry.get("scale", 1)) * pl.col("num") / pl.col("den")
-    )
+    value = pl.col("num") if entry["formula"] == "sum" else float(entry.get("scale", 1)) * pl.col("num") / pl.col("den")
     complete = pl.col("missing").list.len() == 0
     return _conform(
         agg.with_columns(
@@ -166,9 +158,7 @@ def growth(obs: pl.DataFrame, variant: dict, unit: str) -> pl.DataFrame:
     )
     if levels.is_empty():
         return _conform(pl.DataFrame())
-    levels = levels.with_columns(_origin(levels).alias("origin")).select(
-        "year", "value", "origin", "source_id"
-    )
+    levels = levels.with_columns(_origin(levels).alias("origin")).select("year", "value", "origin", "source_id")
     years = pl.concat([levels.select("year"), levels.select(pl.col("year") + 1)]).unique()
     prev = levels.rename({"value": "prev", "origin": "prev_origin", "source_id": "prev_source"}).with_columns(
         pl.col("year") + 1
@@ -428,9 +418,7 @@ def compute(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
     derived += [conventions_cumulated(con, e) for e in entries if e.get("formula") == "cumulative_count"]
     units = dict(ind.select("code", "unit").iter_rows())
     derived += [
-        growth(obs, v, units[v["code"]])
-        for v in doc.get("derived_variants", [])
-        if v.get("formula") == "growth"
+        growth(obs, v, units[v["code"]]) for v in doc.get("derived_variants", []) if v.get("formula") == "growth"
     ]
     derived = pl.concat(derived)
     base = pl.concat([_conform(obs), derived.filter(~pl.col("indicator_code").is_in(partial.implode()))])

@@ -59,9 +59,7 @@ def claims(directory: Path = REFERENCE_DIR) -> dict:
 def half_unit(printed: pl.Expr) -> pl.Expr:
     """Half a unit of the last printed decimal: '29.9' -> 0.05, '7' -> 0.5."""
     decimals = (
-        pl.when(printed.str.contains(r"\."))
-        .then(printed.str.split(".").list.last().str.len_chars())
-        .otherwise(0)
+        pl.when(printed.str.contains(r"\.")).then(printed.str.split(".").list.last().str.len_chars()).otherwise(0)
     )
     return 0.5 * pl.lit(10.0).pow(-decimals.cast(pl.Float64))
 
@@ -106,9 +104,7 @@ def checked_codes(ref: Reference, doc: dict | None = None) -> list[str]:
     return sorted(codes)
 
 
-def observations(
-    con: duckdb.DuckDBPyConnection, ref: Reference, doc: dict | None = None
-) -> pl.DataFrame:
+def observations(con: duckdb.DuckDBPyConnection, ref: Reference, doc: dict | None = None) -> pl.DataFrame:
     """Kazakhstan's current sex-T observations of the indicators the checks use (`checked_codes`), filtered
     in SQL: bounded by Kazakhstan's data, whatever else the warehouse holds. Same columns as the former
     unfiltered read and, as before, no ORDER BY: the rows kept come in the same relative (scan) order,
@@ -135,16 +131,11 @@ def regional_sums(obs: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     )
     total = rows.filter(pl.col("region_code") == NATIONAL).join(sums, on=key)
     return total.select(
-        pl.concat_str(
-            pl.lit("regional sum of "), pl.col("indicator_code"), pl.lit(" = reported total")
-        ).alias("check"),
+        pl.concat_str(pl.lit("regional sum of "), pl.col("indicator_code"), pl.lit(" = reported total")).alias("check"),
         pl.col("value").alias("reported"),
         "recomputed",
         pl.lit(0.0).alias("tolerance"),
-        pl.when(pl.col("value") == pl.col("recomputed"))
-        .then(pl.lit(OK))
-        .otherwise(pl.lit(BAD))
-        .alias("verdict"),
+        pl.when(pl.col("value") == pl.col("recomputed")).then(pl.lit(OK)).otherwise(pl.lit(BAD)).alias("verdict"),
         pl.concat_str(
             pl.lit("sum of "),
             pl.col("n").cast(pl.String),
@@ -230,12 +221,8 @@ def shares(obs: pl.DataFrame, ref: Reference) -> pl.DataFrame:
             pl.lit(", "),
             _fmt(pl.col("value") + pl.col("tolerance")),
             pl.lit(")"),
-            pl.when(pl.col("num").is_null())
-            .then(pl.lit("; numerator missing in the sources"))
-            .otherwise(pl.lit("")),
-            pl.when(pl.col("den").is_null())
-            .then(pl.lit("; denominator missing in the sources"))
-            .otherwise(pl.lit("")),
+            pl.when(pl.col("num").is_null()).then(pl.lit("; numerator missing in the sources")).otherwise(pl.lit("")),
+            pl.when(pl.col("den").is_null()).then(pl.lit("; denominator missing in the sources")).otherwise(pl.lit("")),
         ).alias("detail"),
         pl.lit("share").alias("kind"),
         "indicator_code",
@@ -262,9 +249,7 @@ def revisions(con: duckdb.DuckDBPyConnection, obs: pl.DataFrame) -> pl.DataFrame
         .with_columns(half_unit(pl.col("value_reported")).alias("tolerance"))
     )
     return frame.select(
-        pl.concat_str(pl.lit("reported "), pl.col("indicator_code"), pl.lit(" = derived from levels")).alias(
-            "check"
-        ),
+        pl.concat_str(pl.lit("reported "), pl.col("indicator_code"), pl.lit(" = derived from levels")).alias("check"),
         pl.col("value").alias("reported"),
         "recomputed",
         "tolerance",
@@ -352,8 +337,7 @@ def text_claim(con: duckdb.DuckDBPyConnection, obs: pl.DataFrame, claim: dict) -
                 share,
                 None,
                 OK if ok else BAD,
-                f"100 * {parts} = {share:.3f}%, which is {'below' if ok else 'not below'} "
-                f"{claim['threshold']}%",
+                f"100 * {parts} = {share:.3f}%, which is {'below' if ok else 'not below'} {claim['threshold']}%",
                 num,
             )
         value = ratio if kind == "ratio" else 100 * ratio
@@ -361,8 +345,7 @@ def text_claim(con: duckdb.DuckDBPyConnection, obs: pl.DataFrame, claim: dict) -
         ok = claimed - h - 1e-9 <= value < claimed + h - 1e-9
         what = f"{parts} = {value:.3f}" if kind == "ratio" else f"100 * {parts} = {value:.3f}%"
         extra = (
-            f" (an increase of {100 * (ratio - 1):.1f}%; read as 'increased by' seven times, x8, "
-            "it fits no better)"
+            f" (an increase of {100 * (ratio - 1):.1f}%; read as 'increased by' seven times, x8, it fits no better)"
             if kind == "ratio"
             else ""
         )
@@ -394,9 +377,7 @@ def text_claim(con: duckdb.DuckDBPyConnection, obs: pl.DataFrame, claim: dict) -
             fig,
         )
     if kind == "conventions_count":
-        as_of = (
-            claim["as_of"] if isinstance(claim["as_of"], dt.date) else dt.date.fromisoformat(claim["as_of"])
-        )
+        as_of = claim["as_of"] if isinstance(claim["as_of"], dt.date) else dt.date.fromisoformat(claim["as_of"])
         count, sources = con.sql(
             """SELECT count(*), min(source_id) FROM conventions
                                     WHERE ratification_date <= $d""",
@@ -422,9 +403,7 @@ def text_claim(con: duckdb.DuckDBPyConnection, obs: pl.DataFrame, claim: dict) -
         annex, note, source = found[0]
         text = claim["text_date"]
         same = (
-            (text == annex)
-            if claim.get("precision") == "day"
-            else (text.year, text.month) == (annex.year, annex.month)
+            (text == annex) if claim.get("precision") == "day" else (text.year, text.month) == (annex.year, annex.month)
         )
         gap = (annex - text).days
         shown = text.isoformat() if claim.get("precision") == "day" else text.strftime("%Y-%m")
@@ -544,11 +523,7 @@ def cross_tables(obs: pl.DataFrame, spec: dict) -> pl.DataFrame:
             pl.lit("): difference "),
             _fmt(pl.col("diff"), 0),
             pl.when(pl.col("diff") < 0)
-            .then(
-                pl.lit(
-                    " (the sum of the parts exceeds the reported whole, which the dates alone hardly explain)"
-                )
-            )
+            .then(pl.lit(" (the sum of the parts exceeds the reported whole, which the dates alone hardly explain)"))
             .otherwise(pl.lit("")),
             pl.lit(". " + spec["note"]),
         ).alias("detail"),
@@ -647,4 +622,3 @@ def compute(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
         .otherwise(pl.lit("info"))
         .alias("severity")
     )
-

@@ -84,9 +84,7 @@ def _check_codes(con: duckdb.DuckDBPyConnection, kind: str, codes: list[str], qu
     known = {r[0] for r in con.execute(query).fetchall()}
     unknown = sorted(set(codes) - known)
     if unknown:
-        raise DwiError(
-            f'unknown {kind} code(s): {", ".join(unknown)} (see `dwi sql "select code from {kind}s"`)'
-        )
+        raise DwiError(f'unknown {kind} code(s): {", ".join(unknown)} (see `dwi sql "select code from {kind}s"`)')
 
 
 def values_frame(
@@ -155,9 +153,7 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
         if isinstance(dtype, pl.List | pl.Array | pl.Struct):
             out.append(
                 col.map_elements(
-                    lambda v: json.dumps(
-                        v.to_list() if hasattr(v, "to_list") else v, default=str, ensure_ascii=False
-                    ),
+                    lambda v: json.dumps(v.to_list() if hasattr(v, "to_list") else v, default=str, ensure_ascii=False),
                     return_dtype=pl.String,
                 )
             )
@@ -176,19 +172,14 @@ def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
     Only text columns are touched: a negative number stays a number."""
     text = [n for n, t in frame.schema.items() if t == pl.String]
     return frame.with_columns(
-        pl.when(pl.col(c).str.contains(FORMULA_START))
-        .then(pl.lit("'") + pl.col(c))
-        .otherwise(pl.col(c))
-        .alias(c)
+        pl.when(pl.col(c).str.contains(FORMULA_START)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
         for c in text
     )
 
 
 def vintage(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The current load of every source: id, title, load_id, sha256 (the data's vintage)."""
-    return _frame(
-        con, "SELECT id AS source_id, title, load_id, sha256, reference_date FROM sources ORDER BY id", []
-    )
+    return _frame(con, "SELECT id AS source_id, title, load_id, sha256, reference_date FROM sources ORDER BY id", [])
 
 
 def metadata(con: duckdb.DuckDBPyConnection, generated: dt.datetime) -> dict:
@@ -268,10 +259,7 @@ def sdmx_frame(values: pl.DataFrame) -> pl.DataFrame:
     units = units.with_columns(
         pl.col("unit")
         .map_elements(
-            lambda u: (
-                spec["units"].get(u, {}).get("code")
-                or "".join(ch if ch.isalnum() else "_" for ch in u.upper())
-            ),
+            lambda u: spec["units"].get(u, {}).get("code") or "".join(ch if ch.isalnum() else "_" for ch in u.upper()),
             return_dtype=pl.String,
         )
         .alias("UNIT_MEASURE"),

@@ -114,9 +114,7 @@ def facts(warehouse: Path) -> dict[str, str]:
     """The end-of-run summary: sources, rows, indicators, findings (each 'not available' if its view is)."""
     con = connect_read_only(warehouse)
     try:
-        present = {
-            r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
-        }
+        present = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
 
         def one(q: str):
             return con.execute(q).fetchall()[0]
@@ -126,8 +124,7 @@ def facts(warehouse: Path) -> dict[str, str]:
                    coalesce(sum(l.rows_loaded), 0), coalesce(sum(l.rows_quarantined), 0)
             FROM sources s LEFT JOIN loads l ON l.load_id = s.load_id""")
         warnings = one(
-            "SELECT count(*) FROM quality_issues q JOIN sources s ON s.load_id = q.load_id "
-            "WHERE q.severity = 'warning'"
+            "SELECT count(*) FROM quality_issues q JOIN sources s ON s.load_id = q.load_id WHERE q.severity = 'warning'"
         )[0]
         reported = one("SELECT count(DISTINCT indicator_code) FROM observations")[0]
         out = {
@@ -137,17 +134,13 @@ def facts(warehouse: Path) -> dict[str, str]:
             "indicators reported": str(reported),
         }
         if "indicator_values" in present:
-            codes, values = one(
-                "SELECT count(DISTINCT indicator_code), count(*) FROM indicator_values WHERE derived"
-            )
+            codes, values = one("SELECT count(DISTINCT indicator_code), count(*) FROM indicator_values WHERE derived")
             out["indicators computed"] = f"{codes} ({values:,} values)"
         else:
             out["indicators computed"] = "indicator_values not available in this warehouse"
         findings = [f"{warnings} warning(s)"]
         if "reconciliation" in present:
-            verdicts = con.execute(
-                "SELECT verdict, count(*) FROM reconciliation GROUP BY ALL ORDER BY 1"
-            ).fetchall()
+            verdicts = con.execute("SELECT verdict, count(*) FROM reconciliation GROUP BY ALL ORDER BY 1").fetchall()
             findings.append("reconciliation: " + (", ".join(f"{c} {v}" for v, c in verdicts) or "no checks"))
         else:
             findings.append("reconciliation not available")

@@ -114,8 +114,13 @@ def overview(values: pl.DataFrame) -> Section:
     )
     # registry indicators only: year-on-year changes, ranks and dispersion (unregistered transform codes,
     # e.g. EMP_TOTAL_YOY_PCT) are in the exports and indicator_values, not drawn as charts of their own
-    nat = _t(values.filter((pl.col("region_code") == NATIONAL) & (pl.col("sex").fill_null("T") == "T")
-                           & pl.col("indicator_name").is_not_null()))
+    nat = _t(
+        values.filter(
+            (pl.col("region_code") == NATIONAL)
+            & (pl.col("sex").fill_null("T") == "T")
+            & pl.col("indicator_name").is_not_null()
+        )
+    )
     if nat.is_empty():
         sec.notes.append("No national values in this warehouse.")
         return sec
@@ -167,17 +172,22 @@ def _filled(template: dict, slots: dict) -> dict:
     """A copy of a chart template with its placeholders replaced: data values [{"slot": name}] by the list
     slots[name], strings SLOT + name by slots[name]. Altair builds each template once (building a chart
     takes a tenth of a second or more, validation aside), the data goes in per chart."""
+
     def fill(node):
         if isinstance(node, dict):
             values = node.get("values")
-            if isinstance(values, list) and len(values) == 1 and isinstance(values[0], dict) \
-                    and set(values[0]) == {"slot"}:
+            if (
+                isinstance(values, list)
+                and len(values) == 1
+                and isinstance(values[0], dict)
+                and set(values[0]) == {"slot"}
+            ):
                 return {**{k: fill(v) for k, v in node.items() if k != "values"}, "values": slots[values[0]["slot"]]}
             return {k: fill(v) for k, v in node.items()}
         if isinstance(node, list):
             return [fill(v) for v in node]
         if isinstance(node, str) and node.startswith(SLOT):
-            return slots[node[len(SLOT):]]
+            return slots[node[len(SLOT) :]]
         return node
 
     return fill(template)
@@ -221,9 +231,7 @@ def _time_series_template(annual: bool) -> dict:
             ),
         )
     )
-    chart = (line + points if annual else points).properties(
-        width=460, height=170, title=alt.Title(SLOT + "title")
-    )
+    chart = (line + points if annual else points).properties(width=460, height=170, title=alt.Title(SLOT + "title"))
     return chart.to_dict(validate=False)
 
 
@@ -237,8 +245,13 @@ def time_series(values: pl.DataFrame) -> Section:
     )
     # registry indicators only: year-on-year changes, ranks and dispersion (unregistered transform codes,
     # e.g. EMP_TOTAL_YOY_PCT) are in the exports and indicator_values, not drawn as charts of their own
-    nat = _t(values.filter((pl.col("region_code") == NATIONAL) & (pl.col("sex").fill_null("T") == "T")
-                           & pl.col("indicator_name").is_not_null()))
+    nat = _t(
+        values.filter(
+            (pl.col("region_code") == NATIONAL)
+            & (pl.col("sex").fill_null("T") == "T")
+            & pl.col("indicator_name").is_not_null()
+        )
+    )
     for (code,), group in nat.sort("indicator_code").group_by("indicator_code", maintain_order=True):
         name, unit = group["indicator_name"][0] or code, group["unit"][0]
         annual = group.filter(pl.col("period") == "Y")
@@ -264,17 +277,16 @@ def time_series(values: pl.DataFrame) -> Section:
             }
             for r in group.filter(pl.col("period") != "Y").to_dicts()
         ]
-        spec = _filled(_time_series_template(bool(annual.height)),
-                       {"rows": rows, "unit": unit, "title": f"{code}: {name}"})
+        spec = _filled(
+            _time_series_template(bool(annual.height)), {"rows": rows, "unit": unit, "title": f"{code}: {name}"}
+        )
         caption = f"{group.height} value(s), {unit}."
         if missing:
             caption += f" No value for {_years(missing)} (gap)."
         flagged = group.filter(pl.col("obs_status").is_not_null())
         if flagged.height:
             caption += (
-                " Flagged: "
-                + ", ".join(f"{r['time_period']} {r['obs_status']}" for r in flagged.to_dicts())
-                + "."
+                " Flagged: " + ", ".join(f"{r['time_period']} {r['obs_status']}" for r in flagged.to_dicts()) + "."
             )
         if group["derived"].any():
             caption += " Derived by dwi: " + str(group.filter(pl.col("derived"))["method"][0] or "") + "."
@@ -367,9 +379,7 @@ def regional(values: pl.DataFrame) -> Section:
     many = counts.filter(pl.col("len") >= 5)["indicator_code"].sort().to_list()
     if many:
         data = latest.filter(pl.col("indicator_code").is_in(many)).with_columns(
-            (pl.col("indicator_code") + " (" + pl.col("unit") + ", " + pl.col("time_period") + ")").alias(
-                "panel"
-            )
+            (pl.col("indicator_code") + " (" + pl.col("unit") + ", " + pl.col("time_period") + ")").alias("panel")
         )
         rows = data.select("panel", "region_name", "value", "time_period").to_dicts()
         chart = (
@@ -545,9 +555,7 @@ def _radar_spec(group: pl.DataFrame, title: str) -> dict:
         for g in range(1, GRADE_MAX + 1)
         for i, a in enumerate([*angle.values(), 0.0])
     ]
-    spokes = [
-        {"x": 0, "y": 0, "x2": GRADE_MAX * math.sin(a), "y2": GRADE_MAX * math.cos(a)} for a in angle.values()
-    ]
+    spokes = [{"x": 0, "y": 0, "x2": GRADE_MAX * math.sin(a), "y2": GRADE_MAX * math.cos(a)} for a in angle.values()]
     graded = {p["axis"] for p in poly if p["grade"] is not None}
     labels = [
         {
@@ -558,8 +566,10 @@ def _radar_spec(group: pl.DataFrame, title: str) -> dict:
         for code, a in angle.items()
     ]
     scale = [{"x": 0.35, "y": g, "text": str(g)} for g in (2, 4, GRADE_MAX)]
-    return _filled(_radar_template(several), {"rings": rings, "spokes": spokes, "poly": poly, "labels": labels,
-                                               "scale": scale, "title": title[:60]})
+    return _filled(
+        _radar_template(several),
+        {"rings": rings, "spokes": spokes, "poly": poly, "labels": labels, "scale": scale, "title": title[:60]},
+    )
 
 
 @cache
@@ -569,25 +579,15 @@ def _radar_template(several: bool) -> dict:
     dom = [-(GRADE_MAX + 2.2), GRADE_MAX + 2.2]
     x = alt.X("x:Q", scale=alt.Scale(domain=dom), axis=None)
     y = alt.Y("y:Q", scale=alt.Scale(domain=dom), axis=None)
-    color = (
-        alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom"))
-        if several
-        else alt.value("#1f5fa8")
-    )
+    color = alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")) if several else alt.value("#1f5fa8")
 
     def slot(name: str) -> alt.Data:
         return alt.Data(values=[{"slot": name}])
 
     ring = (
-        alt.Chart(slot("rings"))
-        .mark_line(color="#ccc", strokeWidth=0.7)
-        .encode(x=x, y=y, detail="ring:N", order="o:Q")
+        alt.Chart(slot("rings")).mark_line(color="#ccc", strokeWidth=0.7).encode(x=x, y=y, detail="ring:N", order="o:Q")
     )
-    spoke = (
-        alt.Chart(slot("spokes"))
-        .mark_rule(color="#ccc", strokeWidth=0.7)
-        .encode(x=x, y=y, x2="x2:Q", y2="y2:Q")
-    )
+    spoke = alt.Chart(slot("spokes")).mark_rule(color="#ccc", strokeWidth=0.7).encode(x=x, y=y, x2="x2:Q", y2="y2:Q")
     outline = (
         alt.Chart(slot("poly"))
         .mark_line(strokeWidth=2, invalid="break-paths-filter-domains")
@@ -600,11 +600,7 @@ def _radar_template(several: bool) -> dict:
         .encode(x=x, y=y, color=color, tooltip=["series:N", "axis:N", "label:N", "grade:Q", "basis:N"])
     )
     text = alt.Chart(slot("labels")).mark_text(fontSize=10).encode(x=x, y=y, text="text:N")
-    ticks = (
-        alt.Chart(slot("scale"))
-        .mark_text(fontSize=8, color="#999", align="left")
-        .encode(x=x, y=y, text="text:N")
-    )
+    ticks = alt.Chart(slot("scale")).mark_text(fontSize=8, color="#999", align="left").encode(x=x, y=y, text="text:N")
     return (
         (ring + spoke + outline + dots + text + ticks)
         .configure_view(stroke=None)
@@ -638,9 +634,7 @@ def radars(con: duckdb.DuckDBPyConnection) -> Section:
         sec.charts.append(Chart(f"radar-{slug(str(prog))}-{slug(code)}", f"{level} {code}", spec, caption))
     if "dwcp_scores" in set(views(con)):
         scores = con.sql("SELECT * FROM dwcp_scores").pl()
-        sec.tables.append(
-            _table("dwcp_scores: computed against reported grades", scores, row_class="verdict")
-        )
+        sec.tables.append(_table("dwcp_scores: computed against reported grades", scores, row_class="verdict"))
     else:
         sec.notes.append(f"Computed grades (dwcp_scores): {NOT_AVAILABLE}.")
     return sec
@@ -670,13 +664,9 @@ def quality(con: duckdb.DuckDBPyConnection, limit: int = 300) -> Section:
         ORDER BY CASE q.severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, q.source_id, q."row"
     """).pl()
     if issues.is_empty():
-        sec.notes.append(
-            "No quality issues in the current vintage: no row was quarantined and no warning was raised."
-        )
+        sec.notes.append("No quality issues in the current vintage: no row was quarantined and no warning was raised.")
     else:
-        summary = (
-            issues.group_by("severity", "source_id", "check").len().sort("severity", "source_id", "check")
-        )
+        summary = issues.group_by("severity", "source_id", "check").len().sort("severity", "source_id", "check")
         sec.tables.append(_table("issues by source and rule", summary, row_class="severity"))
         shown = issues.head(limit)
         cap = "every issue" if issues.height <= limit else f"the first {limit} of {issues.height} issues"
@@ -748,6 +738,7 @@ def write_report(
         charts_dir.mkdir(parents=True, exist_ok=True)
         for old in charts_dir.glob("*.svg"):
             old.unlink()
+
         def render(c: Chart) -> str:
             (charts_dir / f"{c.id}.svg").write_text(svg(c.spec), encoding="utf-8")
             return c.id
@@ -807,5 +798,7 @@ def _prune(folder: Path, days: int = SVG_CACHE_DAYS) -> None:
 def vega_bundle() -> str:
     """vl-convert's Vega/Vega-Lite/vega-embed JavaScript bundle (inlined in the report, which works offline).
     Building it takes seconds, so it is kept in the user's cache, one file per vl-convert version."""
-    return _cached(_cache() / f"vega-bundle-{vl_convert.__version__}-vl{VL_VERSION}.js",
-                   lambda: vl_convert.javascript_bundle(vl_version=VL_VERSION))
+    return _cached(
+        _cache() / f"vega-bundle-{vl_convert.__version__}-vl{VL_VERSION}.js",
+        lambda: vl_convert.javascript_bundle(vl_version=VL_VERSION),
+    )

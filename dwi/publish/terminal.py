@@ -39,8 +39,15 @@ def progress() -> Iterator:
     if not interactive():
         yield lambda *_: None
         return
-    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[n]}"),
-                   TimeElapsedColumn(), console=err, transient=True)
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[n]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
     with bar:
         line = bar.add_task("starting", total=None, n="")
 
@@ -54,8 +61,14 @@ def progress() -> Iterator:
 
 def summary_table(batches, title: str = "dwi run") -> Table:
     table = Table(title=title, show_lines=False)
-    for col, just in (("source", "left"), ("status", "left"), ("rows in", "right"), ("loaded", "right"),
-                      ("quarantined", "right"), ("warnings", "right")):
+    for col, just in (
+        ("source", "left"),
+        ("status", "left"),
+        ("rows in", "right"),
+        ("loaded", "right"),
+        ("quarantined", "right"),
+        ("warnings", "right"),
+    ):
         table.add_column(col, justify=just)
     style = {"loaded": "green", "unchanged": "dim", "rejected": "bold red", "failed": "bold red", "checked": "yellow"}
     for b in batches:
@@ -63,9 +76,14 @@ def summary_table(batches, title: str = "dwi run") -> Table:
         status = b.status
         if b.status == "unchanged" and b.has_problems:
             status = f"unchanged (last load: {b.previous[0]}, {b.previous[1]} quarantined)"
-        table.add_row(b.source.id, f"[{style.get(b.status, '')}]{status}[/]",
-                      *(str(x) if b.status != "unchanged" else "-" for x in
-                        (b.rows_in, b.rows_loaded, b.rows_quarantined, warnings)))
+        table.add_row(
+            b.source.id,
+            f"[{style.get(b.status, '')}]{status}[/]",
+            *(
+                str(x) if b.status != "unchanged" else "-"
+                for x in (b.rows_in, b.rows_loaded, b.rows_quarantined, warnings)
+            ),
+        )
     return table
 
 

@@ -31,9 +31,7 @@ AS_IN_SOURCE = "as in source"
 
 def tidy(frame: pl.DataFrame) -> pl.DataFrame:
     """Select TIDY_COLUMNS (missing ones as nulls) as strings, plus `_row`."""
-    cols = [
-        (pl.col(c) if c in frame.columns else pl.lit(None)).cast(pl.String).alias(c) for c in TIDY_COLUMNS
-    ]
+    cols = [(pl.col(c) if c in frame.columns else pl.lit(None)).cast(pl.String).alias(c) for c in TIDY_COLUMNS]
     return frame.select(pl.col("_row").cast(pl.Int64), *cols)
 
 
@@ -77,8 +75,7 @@ def per_distinct(frame: pl.DataFrame, on: list[str], **exprs: pl.Expr) -> pl.Dat
     keys = frame.select(on).unique(maintain_order=True)
     values = keys.with_columns(**{f"_pd_{name}": expr for name, expr in exprs.items()})
     out = join_distinct(frame, values, on)
-    return out.with_columns(**{name: pl.col(f"_pd_{name}") for name in exprs}).drop(
-        [f"_pd_{name}" for name in exprs])
+    return out.with_columns(**{name: pl.col(f"_pd_{name}") for name in exprs}).drop([f"_pd_{name}" for name in exprs])
 
 
 def apply_code_map(
@@ -107,9 +104,7 @@ def apply_code_map(
         pl.col("dwi_unit").alias("u2"),
     )
     source_units = (
-        code_map.filter(pl.col("source_unit").is_not_null())
-        .group_by("source_code")
-        .agg(pl.col("source_unit").first())
+        code_map.filter(pl.col("source_unit").is_not_null()).group_by("source_code").agg(pl.col("source_unit").first())
     )
     out = (
         keys.join(specific, on=["source_code", "classif1"], how="left", nulls_equal=False, maintain_order="left")
@@ -147,8 +142,11 @@ def apply_code_map(
         .with_columns(pl.col("additive", "partial", "derived").fill_null(False))
         .select(list(INDICATOR_FIELDS))
     )
-    rows = join_distinct(frame.drop([c for c in ("indicator_code", "unit", "scale") if c in frame.columns]),
-                         out.select(*on, "indicator_code", "unit", "scale"), on)
+    rows = join_distinct(
+        frame.drop([c for c in ("indicator_code", "unit", "scale") if c in frame.columns]),
+        out.select(*on, "indicator_code", "unit", "scale"),
+        on,
+    )
     return rows, fresh
 
 
@@ -164,9 +162,7 @@ def extend_reference(ref: Reference, indicators: pl.DataFrame | None) -> Referen
     if indicators is None or not indicators.height:
         return ref
     new = indicators.filter(~pl.col("code").is_in(ref.indicators["code"].implode()))
-    return dataclasses.replace(
-        ref, indicators=pl.concat([ref.indicators, new.select(ref.indicators.columns)])
-    )
+    return dataclasses.replace(ref, indicators=pl.concat([ref.indicators, new.select(ref.indicators.columns)]))
 
 
 PERIOD_RE = r"^(\d{4})(?:([QM])(\d{1,2}))?$"

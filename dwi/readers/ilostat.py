@@ -66,8 +66,10 @@ def _batches(frames: Iterator[pl.DataFrame], file: str, result: Read) -> Iterato
             result.indicators = merge_indicators(result.indicators, fresh)
             yield rows
     if empty:
-        result.notes.append(f"{empty} row(s) have no obs_value (rows {', '.join(map(str, empty_rows))}"
-                            f"{' ...' if empty > 10 else ''}); empty cells are missing values, not observations")
+        result.notes.append(
+            f"{empty} row(s) have no obs_value (rows {', '.join(map(str, empty_rows))}"
+            f"{' ...' if empty > 10 else ''}); empty cells are missing values, not observations"
+        )
     if not kept:
         raise Rejected(file, "no row has an obs_value; nothing to load", "file:no_rows", "obs_value")
 

@@ -44,15 +44,19 @@ class Rejected(DwiError):
 
 def gzip_rejection(file: str, exc: BaseException) -> Rejected:
     """The one message for gzip data that cannot be decompressed."""
-    return Rejected(file, f"gzip data is truncated or corrupt ({str(exc).splitlines()[0]}); download the file "
-                    "again", "file:gzip")
+    return Rejected(
+        file, f"gzip data is truncated or corrupt ({str(exc).splitlines()[0]}); download the file again", "file:gzip"
+    )
 
 
 def encoding_rejection(file: str, data: bytes, start: int, row: int) -> Rejected:
     """The one message for bytes that are not UTF-8: the row, the first bad byte, a Windows-1251 hint."""
     hint = " (it looks like Windows-1251 Cyrillic)" if _looks_cp1251(data) else ""
-    return Rejected(file, f"row {row}: expected UTF-8 text, found byte 0x{data[start]:02x}{hint}; "
-                    "save the file as UTF-8", "file:encoding")
+    return Rejected(
+        file,
+        f"row {row}: expected UTF-8 text, found byte 0x{data[start]:02x}{hint}; save the file as UTF-8",
+        "file:encoding",
+    )
 
 
 def _looks_cp1251(data: bytes) -> bool:
@@ -65,10 +69,12 @@ def _refuse_spreadsheet(path: Path, head: bytes, file: str) -> None:
     if not (head[:4] == ZIP or file.lower().endswith((".xlsx", ".xlsm", ".xls", ".zip"))):
         return
     if head[:4] != ZIP or not zipfile.is_zipfile(path):
-        raise Rejected(file, "not a valid xlsx/zip file (corrupt or truncated); download it again or "
-                       "export the sheet as UTF-8 CSV", "file:xlsx")
-    raise Rejected(file, "a spreadsheet (xlsx/zip) where CSV was expected; export the sheet as UTF-8 CSV",
-                   "file:xlsx")
+        raise Rejected(
+            file,
+            "not a valid xlsx/zip file (corrupt or truncated); download it again or export the sheet as UTF-8 CSV",
+            "file:xlsx",
+        )
+    raise Rejected(file, "a spreadsheet (xlsx/zip) where CSV was expected; export the sheet as UTF-8 CSV", "file:xlsx")
 
 
 def open_binary(path: Path, file: str) -> IO[bytes]:
@@ -106,8 +112,9 @@ def first_bad_record(lines: Iterable[str]) -> str:
     return ""
 
 
-def check_columns(header: list[str], header_line: str, file: str, required: list[str],
-                  optional: list[str]) -> list[str]:
+def check_columns(
+    header: list[str], header_line: str, file: str, required: list[str], optional: list[str]
+) -> list[str]:
     """The stripped column names; rejects missing, unexpected or renamed columns."""
     columns = [c.strip() for c in header]
     missing = [c for c in required if c not in columns]
@@ -123,8 +130,12 @@ def check_columns(header: list[str], header_line: str, file: str, required: list
             for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
                 if sep in header_line:
                     hint = f"; the header is separated by {name}, expected commas"
-        raise Rejected(file, f"{' and '.join(parts)}; expected columns {', '.join(required + optional)}{hint}",
-                       "file:columns", (missing or extra)[0])
+        raise Rejected(
+            file,
+            f"{' and '.join(parts)}; expected columns {', '.join(required + optional)}{hint}",
+            "file:columns",
+            (missing or extra)[0],
+        )
     return columns
 
 
@@ -211,8 +222,11 @@ class CsvFile:
                 cut = len(self._buf) if self._at_end else _record_end(self._buf, len(self._buf))
                 if not cut:  # an open quote over the whole window: no field is that long
                     if len(self._buf) > 4 * size + settings().max_field_chars:
-                        raise self._diagnose() or Rejected(self.file, "a quote that is never closed (no record "
-                                                           "ends in the rest of the file)", "file:csv")
+                        raise self._diagnose() or Rejected(
+                            self.file,
+                            "a quote that is never closed (no record ends in the rest of the file)",
+                            "file:csv",
+                        )
                     self._buf += self._read(size)
                     continue
                 chunk = self._header + bytes(self._buf[:cut])
@@ -221,8 +235,8 @@ class CsvFile:
                     frame = pl.read_csv(chunk, has_header=True, infer_schema=False)
                 except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.SchemaError) as exc:
                     raise self._diagnose() or Rejected(
-                        self.file, f"not a readable comma-separated file: {str(exc).splitlines()[0]}",
-                        "file:csv") from None
+                        self.file, f"not a readable comma-separated file: {str(exc).splitlines()[0]}", "file:csv"
+                    ) from None
                 frame.columns = columns
                 self._refuse_huge_fields(frame, row)
                 yield frame.with_row_index("_row", offset=row).with_columns(pl.col("_row").cast(pl.Int64))
@@ -236,12 +250,19 @@ class CsvFile:
         if not frame.height or frame.select(pl.max_horizontal(pl.all().str.len_bytes().max())).item() <= limit:
             return  # no cell has that many bytes, so none has that many characters
         lengths = frame.select(pl.all().str.len_chars().fill_null(0)).with_row_index("_row", offset=first_row)
-        longest = lengths.unpivot(index="_row", variable_name="column", value_name="chars").sort(
-            "chars", "_row", descending=[True, False]).row(0, named=True)
+        longest = (
+            lengths.unpivot(index="_row", variable_name="column", value_name="chars")
+            .sort("chars", "_row", descending=[True, False])
+            .row(0, named=True)
+        )
         if longest["chars"] > limit:
-            raise Rejected(self.file, f"row {longest['_row']}, column {longest['column']}: expected a field of at "
-                           f"most {limit:,} characters, found {longest['chars']:,} (an unclosed quote?)",
-                           "file:huge_field", longest["column"])
+            raise Rejected(
+                self.file,
+                f"row {longest['_row']}, column {longest['column']}: expected a field of at "
+                f"most {limit:,} characters, found {longest['chars']:,} (an unclosed quote?)",
+                "file:huge_field",
+                longest["column"],
+            )
 
     def _diagnose(self) -> Rejected | None:
         """Why the file cannot be parsed, read again from the start: the first byte that is not UTF-8, else

@@ -50,8 +50,12 @@ def read(path: Path, file: str, options: dict) -> Read:
     named = [c for c in columns if c]  # WDI lines end with a comma
     code = next((c for c in CODE if c in named), None)
     if COUNTRY not in named or code is None:
-        raise Rejected(file, f"no header row with '{COUNTRY}' and '{CODE[0]}' (or '{CODE[1]}') in the first "
-                       f"{SCAN} lines; expected a WDI-style CSV", "file:columns")
+        raise Rejected(
+            file,
+            f"no header row with '{COUNTRY}' and '{CODE[0]}' (or '{CODE[1]}') in the first "
+            f"{SCAN} lines; expected a WDI-style CSV",
+            "file:columns",
+        )
     label = next((c for c in LABEL if c in named), None)
     years = [c for c in named if YEAR_COLUMN.match(c)]
     if not years:
@@ -71,8 +75,9 @@ def read(path: Path, file: str, options: dict) -> Read:
     return result
 
 
-def _batches(frames: Iterator[pl.DataFrame], file: str, code: str, label: str | None, years: list[str],
-             result: Read) -> Iterator[pl.DataFrame]:
+def _batches(
+    frames: Iterator[pl.DataFrame], file: str, code: str, label: str | None, years: list[str], result: Read
+) -> Iterator[pl.DataFrame]:
     """One observation per year cell that holds something; empty and '..' cells are missing values."""
     code_map, n_missing, kept = read_code_map(MAP), 0, 0
     for frame in frames:

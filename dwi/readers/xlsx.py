@@ -104,9 +104,7 @@ def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, s
         ) from None
     name = names[sheet] if isinstance(sheet, int) and sheet < len(names) else sheet
     if name not in names:
-        raise Rejected(
-            file, f"no sheet {sheet!r}; the workbook has {', '.join(map(repr, names))}", "file:sheet"
-        )
+        raise Rejected(file, f"no sheet {sheet!r}; the workbook has {', '.join(map(repr, names))}", "file:sheet")
     frame = pl.read_excel(
         path,
         engine="calamine",
@@ -195,23 +193,17 @@ def read(path: Path, file: str, options: dict) -> Read:
             }
         )
     if not columns:
-        raise Rejected(
-            file, f"sheet {sheet!r}: no measure x year columns right of {where(hr, rc)}", "file:header"
-        )
+        raise Rejected(file, f"sheet {sheet!r}: no measure x year columns right of {where(hr, rc)}", "file:header")
     body = grid.slice(hr + n_header).with_row_index("_row", offset=hr + n_header + row0 + 1)
     region = pl.col(cols[rc]).str.strip_chars()
     ends = body.with_row_index("i").filter(region.is_null() | (region == ""))["i"]
     if len(ends):
         body = body.head(int(ends[0]))  # the table ends at the first row without a region (footnotes follow)
     if not body.height:
-        raise Rejected(
-            file, f"sheet {sheet!r}: no data rows under the header at {where(hr, rc)}", "file:no_rows"
-        )
+        raise Rejected(file, f"sheet {sheet!r}: no data rows under the header at {where(hr, rc)}", "file:no_rows")
     spec = pl.DataFrame(columns)
     long = (
-        body.select(
-            pl.col("_row").cast(pl.Int64), region.alias("region"), *[pl.col(c["column"]) for c in columns]
-        )
+        body.select(pl.col("_row").cast(pl.Int64), region.alias("region"), *[pl.col(c["column"]) for c in columns])
         .unpivot(index=["_row", "region"], variable_name="column", value_name="value")
         .with_columns(pl.col("value").str.strip_chars())
         .filter(~(pl.col("value").is_null() | pl.col("value").is_in(layout.get("missing", MISSING))))

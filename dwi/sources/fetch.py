@@ -64,9 +64,7 @@ class _Retryable(Exception):
     pass
 
 
-def _download(
-    client: httpx.Client, url: str, headers: dict, part: Path
-) -> tuple[int, httpx.Headers, str, int]:
+def _download(client: httpx.Client, url: str, headers: dict, part: Path) -> tuple[int, httpx.Headers, str, int]:
     """One GET into `part`; (status, headers, sha256, bytes). Raises _Retryable for transient failures."""
     digest, size = hashlib.sha256(), 0
     try:
@@ -89,9 +87,7 @@ def _download(
     except httpx.TimeoutException as exc:
         raise _Retryable(f"timed out ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
-        raise _Retryable(
-            f"transfer failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        ) from None
+        raise _Retryable(f"transfer failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
 def fetch(source: Source, raw: Path, client: httpx.Client | None = None) -> Fetched:
@@ -146,9 +142,7 @@ def fetch(source: Source, raw: Path, client: httpx.Client | None = None) -> Fetc
         if own:
             client.close()
     if status == 304 and previous:
-        return Fetched(
-            source.id, "not_modified", previous[0], f"{source.id}: not modified since {previous[0].name}"
-        )
+        return Fetched(source.id, "not_modified", previous[0], f"{source.id}: not modified since {previous[0].name}")
     if status >= 300:
         part.unlink(missing_ok=True)
         return Fetched(
@@ -159,9 +153,7 @@ def fetch(source: Source, raw: Path, client: httpx.Client | None = None) -> Fetc
         )
     if previous and previous[1].get("sha256") == sha:
         part.unlink(missing_ok=True)
-        return Fetched(
-            source.id, "unchanged", previous[0], f"{source.id}: same content as {previous[0].name}"
-        )
+        return Fetched(source.id, "unchanged", previous[0], f"{source.id}: same content as {previous[0].name}")
     retrieved = dt.datetime.now(dt.UTC)
     target = directory / f"{retrieved:%Y%m%dT%H%M%S%fZ}-{sha[:12]}{_extension(url)}"
     os.replace(part, target)
@@ -195,11 +187,7 @@ def resolve(raw: Path, sources: list[Source]) -> tuple[list[Source], list[Fetche
         results.append(result)
         path = result.snapshot or s.path
         if path.is_file():
-            rel = (
-                Path(raw.name) / path.relative_to(raw.resolve())
-                if path.is_relative_to(raw.resolve())
-                else path
-            )
+            rel = Path(raw.name) / path.relative_to(raw.resolve()) if path.is_relative_to(raw.resolve()) else path
             fetched = f"Fetched from {s.meta['url']}; snapshot {path.name} (sidecar .json: checksum, time)."
             notes = f"{s.meta['notes']} {fetched}".strip() if s.meta.get("notes") else fetched
             s = dataclasses.replace(s, path=path, meta={**s.meta, "_relpath": str(rel), "notes": notes})

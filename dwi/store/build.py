@@ -43,8 +43,15 @@ def reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference, sources: li
     write_table(con, "_indicators", ref.indicators)
     write_table(con, "_regions", ref.regions)
     write_table(con, "_region_aliases", ref.aliases.drop("alias_key"))
-    rows = [{"id": s.id, "path": s.display, "format": s.format,
-             **{("table_ref" if k == "table" else k): s.meta.get(k, "") for k in META_FIELDS}} for s in sources]
+    rows = [
+        {
+            "id": s.id,
+            "path": s.display,
+            "format": s.format,
+            **{("table_ref" if k == "table" else k): s.meta.get(k, "") for k in META_FIELDS},
+        }
+        for s in sources
+    ]
     write_table(con, "_sources", pl.DataFrame(rows))
     con.execute("""
         INSERT INTO _indicators (code, name, unit, ilostat, notes, additive, partial, derived)
@@ -68,8 +75,10 @@ def steps(builders: Sequence) -> list[Step]:
         text = re.sub(r"--[^\n]*", "", f.read_text(encoding="utf-8"))  # what comments mention is not read
         views[_VIEW.search(text).group(1)] = (f, text)
     names = set(views) | {b.table for b in builders}
-    nodes = {name: Step(name, frozenset(n for n in names - {name} if re.search(rf"\b{n}\b", text)), sql=f)
-             for name, (f, text) in views.items()}
+    nodes = {
+        name: Step(name, frozenset(n for n in names - {name} if re.search(rf"\b{n}\b", text)), sql=f)
+        for name, (f, text) in views.items()
+    }
     nodes |= {b.table: Step(b.table, frozenset(b.reads) & names, builder=b) for b in builders}
     order = TopologicalSorter({n: sorted(s.reads) for n, s in sorted(nodes.items())})
     return [nodes[n] for n in order.static_order()]
@@ -86,8 +95,9 @@ def drop_tables_replaced_by_views(con: duckdb.DuckDBPyConnection, names: set[str
     return dropped
 
 
-def build(con: duckdb.DuckDBPyConnection, ref: Reference, sources: list[Source], fingerprint: str,
-          builders: Sequence) -> None:
+def build(
+    con: duckdb.DuckDBPyConnection, ref: Reference, sources: list[Source], fingerprint: str, builders: Sequence
+) -> None:
     """Rebuild every derived object (see the module docstring)."""
     reference_tables(con, ref, sources)
     plan = steps(builders)
@@ -100,11 +110,14 @@ def build(con: duckdb.DuckDBPyConnection, ref: Reference, sources: list[Source],
     broken = {name: n for name, n in sql_tests(con).items() if n}
     if broken:  # the private copy is discarded: the published warehouse stays consistent
         raise RuntimeError(f"warehouse assertions failed (dwi/store/sql/tests): {broken}")
-    con.execute("INSERT OR REPLACE INTO _meta VALUES ('fingerprint', ?), ('dwi_version', ?)",
-                [fingerprint, __version__])
+    con.execute(
+        "INSERT OR REPLACE INTO _meta VALUES ('fingerprint', ?), ('dwi_version', ?)", [fingerprint, __version__]
+    )
 
 
 def sql_tests(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Run sql/tests/*.sql (each returns the offending rows); name -> number of offending rows."""
-    return {f.stem: len(con.execute(f.read_text(encoding="utf-8")).fetchall())
-            for f in sorted((config.SQL_DIR / "tests").glob("*.sql"))}
+    return {
+        f.stem: len(con.execute(f.read_text(encoding="utf-8")).fetchall())
+        for f in sorted((config.SQL_DIR / "tests").glob("*.sql"))
+    }

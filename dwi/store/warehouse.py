@@ -25,8 +25,12 @@ from dwi.errors import DwiError, WarehouseBusy, WarehouseIOError
 
 
 def io_error(path: Path, exc: OSError) -> WarehouseIOError:
-    why = {errno.ENOSPC: "the disk is full", errno.EACCES: "permission denied", errno.EROFS: "read-only file system",
-           errno.EPERM: "permission denied"}.get(exc.errno, exc.strerror or str(exc))
+    why = {
+        errno.ENOSPC: "the disk is full",
+        errno.EACCES: "permission denied",
+        errno.EROFS: "read-only file system",
+        errno.EPERM: "permission denied",
+    }.get(exc.errno, exc.strerror or str(exc))
     return WarehouseIOError(f"cannot write the warehouse {path}: {why}; nothing was changed")
 
 
@@ -63,7 +67,8 @@ def writer_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     raise WarehouseBusy(
                         f"warehouse {path} is busy: another dwi run is writing it (waited {timeout:g} s); "
-                        "try again later or raise DWI_LOCK_TIMEOUT") from None
+                        "try again later or raise DWI_LOCK_TIMEOUT"
+                    ) from None
                 time.sleep(0.1)
         yield
     finally:
@@ -103,8 +108,9 @@ def writer(path: Path, timeout: float | None = None) -> Iterator[duckdb.DuckDBPy
         except OSError as exc:
             raise io_error(path, exc) from None
         except duckdb.IOException as exc:
-            raise WarehouseIOError(f"cannot write the warehouse {path}: {str(exc).splitlines()[0]}; "
-                                   "nothing was changed") from None
+            raise WarehouseIOError(
+                f"cannot write the warehouse {path}: {str(exc).splitlines()[0]}; nothing was changed"
+            ) from None
         finally:
             if con is not None:
                 con.close()
@@ -121,9 +127,13 @@ def fingerprint(raw: Path) -> str:
     digest = hashlib.sha256()
     from dwi import schemas  # installed as dwi.schemas from the top-level schemas/ (see pyproject.toml)
 
-    files = [*sorted(config.SQL_DIR.rglob("*.sql")), *sorted(config.REFERENCE_DIR.rglob("*")),
-             *sorted(config.PACKAGE.rglob("*.py")), *sorted(Path(schemas.__file__).parent.glob("*.py")),
-             raw / "manifest.yaml"]
+    files = [
+        *sorted(config.SQL_DIR.rglob("*.sql")),
+        *sorted(config.REFERENCE_DIR.rglob("*")),
+        *sorted(config.PACKAGE.rglob("*.py")),
+        *sorted(Path(schemas.__file__).parent.glob("*.py")),
+        raw / "manifest.yaml",
+    ]
     for f in files:
         if f.is_file():
             digest.update(f.name.encode())
@@ -140,9 +150,13 @@ def read_state(path: Path) -> tuple[dict[str, tuple[str, str, int]], str | None]
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if "_loads" not in tables:
             return {}, None
-        shas = {sid: (sha, status, quarantined) for sid, sha, status, quarantined in con.execute(
-            "SELECT source_id, arg_max(sha256, load_id), arg_max(status, load_id), arg_max(rows_quarantined, load_id) "
-            "FROM _loads GROUP BY source_id").fetchall()}
+        shas = {
+            sid: (sha, status, quarantined)
+            for sid, sha, status, quarantined in con.execute(
+                "SELECT source_id, arg_max(sha256, load_id), arg_max(status, load_id), "
+                "arg_max(rows_quarantined, load_id) FROM _loads GROUP BY source_id"
+            ).fetchall()
+        }
         row = next(iter(con.execute("SELECT value FROM _meta WHERE key = 'fingerprint'").fetchall()), None)
         return shas, (row[0] if row else None)
     finally:

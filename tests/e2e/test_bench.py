@@ -18,8 +18,19 @@ def test_generator_is_deterministic_and_ilostat_shaped(tmp_path):
     assert generate(3_001, tmp_path / "c.csv", seed=1).read_bytes() != a.read_bytes()
     frame = pl.read_csv(a, infer_schema=False)
     assert frame.height == 3_001
-    assert frame.columns == ["ref_area", "source", "indicator", "sex", "classif1", "time", "obs_value",
-                             "obs_status", "note_classif", "note_indicator", "note_source"]
+    assert frame.columns == [
+        "ref_area",
+        "source",
+        "indicator",
+        "sex",
+        "classif1",
+        "time",
+        "obs_value",
+        "obs_status",
+        "note_classif",
+        "note_indicator",
+        "note_source",
+    ]
     assert frame["obs_value"].str.contains(r"^\d+\.\d{3}$").all()  # decimals, written as such
     assert set(frame["sex"]) == {"SEX_T", "SEX_M", "SEX_F"}
     assert frame["time"].cast(pl.Int32).is_between(2000, 2024).all()
@@ -30,16 +41,22 @@ def test_generator_is_deterministic_and_ilostat_shaped(tmp_path):
 def test_totals_are_exactly_male_plus_female(tmp_path):
     frame = pl.read_csv(generate(30_000, tmp_path / "g.csv"), infer_schema=False)
     thousandths = pl.col("obs_value").str.replace(".", "", literal=True).cast(pl.Int64)
-    wide = (frame.with_columns(thousandths.alias("v"))
-            .pivot("sex", index=["ref_area", "indicator", "classif1", "time"], values="v"))
+    wide = frame.with_columns(thousandths.alias("v")).pivot(
+        "sex", index=["ref_area", "indicator", "classif1", "time"], values="v"
+    )
     assert wide.height == 10_000
     assert (wide["SEX_T"] == wide["SEX_M"] + wide["SEX_F"]).all()
 
 
 def test_quick_benchmark_prints_the_ratios(tmp_path):
     out = tmp_path / "RESULTS.md"
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     for ratio in ("b/a", "c/b", "d/a (no server)"):
         assert f"ratio {ratio}: " in proc.stdout

@@ -77,8 +77,7 @@ def test_report_renders_offline_in_chromium(published):
             page.route("**/*", route)
             page.goto(url)
             page.wait_for_function(
-                "window.dwiCharts && window.dwiCharts.rendered + window.dwiCharts.failed "
-                "=== window.dwiCharts.expected",
+                "window.dwiCharts && window.dwiCharts.rendered + window.dwiCharts.failed === window.dwiCharts.expected",
                 timeout=120_000,
             )
             state = page.evaluate("window.dwiCharts")
@@ -87,9 +86,7 @@ def test_report_renders_offline_in_chromium(published):
                 "el => [el.id, el.querySelectorAll(sel).length]))",
                 MARKS,
             )
-            bars = page.evaluate(
-                "document.querySelectorAll('#rank-cba-coverage g.mark-rect.role-mark > path').length"
-            )
+            bars = page.evaluate("document.querySelectorAll('#rank-cba-coverage g.mark-rect.role-mark > path').length")
             temp_line = page.evaluate(
                 "document.querySelector('#ts-temp-emp g.mark-line.role-mark > path').getAttribute('d')"
             )
@@ -107,8 +104,6 @@ def test_report_renders_offline_in_chromium(published):
     assert len(marks) == first.charts and not [cid for cid, n in marks.items() if n == 0], marks
     assert bars == 16  # one bar per region of Table 5
     assert temp_points == 5  # TEMP_EMP: 2005, 2008-2011
-    assert (
-        temp_line.count("M") == 2
-    )  # the line breaks over 2006-2007 (the gap) instead of joining 2005 to 2008
+    assert temp_line.count("M") == 2  # the line breaks over 2006-2007 (the gap) instead of joining 2005 to 2008
     assert (ROOT / "test-artifacts" / "report.png").stat().st_size > 10_000
     assert os.path.getsize(folder / REPORT) > 500_000  # the Vega bundle is inside the file

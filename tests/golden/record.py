@@ -46,7 +46,8 @@ def _text(frame: pl.DataFrame) -> pl.DataFrame:
     keep = [c for c, t in frame.schema.items() if not isinstance(t, pl.Datetime)]
     out = frame.select(
         [
-            pl.col(c).map_elements(repr, return_dtype=pl.String) if frame.schema[c] in (pl.Float64, pl.Float32)
+            pl.col(c).map_elements(repr, return_dtype=pl.String)
+            if frame.schema[c] in (pl.Float64, pl.Float32)
             else pl.col(c).cast(pl.String)
             for c in keep
         ]
@@ -55,10 +56,14 @@ def _text(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def dump_views(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
-    names = [r[0] for r in con.execute(
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' "
-        "AND view_name NOT LIKE '\\_%' ESCAPE '\\' AND view_name NOT LIKE 'stg\\_%' ESCAPE '\\' "
-        "ORDER BY 1").fetchall()]
+    names = [
+        r[0]
+        for r in con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' "
+            "AND view_name NOT LIKE '\\_%' ESCAPE '\\' AND view_name NOT LIKE 'stg\\_%' ESCAPE '\\' "
+            "ORDER BY 1"
+        ).fetchall()
+    ]
     return {n: _text(con.sql(f'SELECT * FROM "{n}"').pl()) for n in names}
 
 
@@ -87,24 +92,41 @@ def _case(group: str, file: Path, fmt: str | None, tmp: Path) -> dict[str, pl.Da
     try:
         fmt = fmt or formats.detect(raw / file.name).name
     except DwiError as exc:
-        return {"loads": pl.DataFrame({"case": [f"{group}/{file.name}"], "status": ["detect failed"],
-                                       "message": [str(exc).replace(str(raw), "RAW")]})}
+        return {
+            "loads": pl.DataFrame(
+                {
+                    "case": [f"{group}/{file.name}"],
+                    "status": ["detect failed"],
+                    "message": [str(exc).replace(str(raw), "RAW")],
+                }
+            )
+        }
     entry = {"id": "case", "path": file.name, "format": fmt, "title": "golden case"}
     (raw / "manifest.yaml").write_text(yaml.safe_dump({"sources": [entry]}), encoding="utf-8")
     wh = raw.parent / "wh.duckdb"
     try:
         stages.run(raw, wh)
     except DwiError as exc:
-        return {"loads": pl.DataFrame({"case": [f"{group}/{file.name}"], "status": ["error"],
-                                       "message": [str(exc).replace(str(raw), "RAW")]})}
+        return {
+            "loads": pl.DataFrame(
+                {"case": [f"{group}/{file.name}"], "status": ["error"], "message": [str(exc).replace(str(raw), "RAW")]}
+            )
+        }
     if not wh.exists():  # a rejected file alone: the warehouse is not written
         p = stages.plan(raw, wh)
         stages.check(p.batches, stages.Runner(), tmp / "staging")
         b = p.batches[0]
         issues = b.issues.with_columns(pl.lit(f"{group}/{file.name}").alias("case"))
-        loads = pl.DataFrame({"case": [f"{group}/{file.name}"], "status": [b.status], "rows_in": [b.rows_in],
-                              "rows_loaded": [b.rows_loaded], "rows_quarantined": [b.rows_quarantined],
-                              "message": [b.message]})
+        loads = pl.DataFrame(
+            {
+                "case": [f"{group}/{file.name}"],
+                "status": [b.status],
+                "rows_in": [b.rows_in],
+                "rows_loaded": [b.rows_loaded],
+                "rows_quarantined": [b.rows_quarantined],
+                "message": [b.message],
+            }
+        )
         return {"loads": loads, "quality_issues": issues}
     con = duckdb.connect(str(wh), read_only=True)
     try:
@@ -135,32 +157,56 @@ def _big_case(name: str, broken: float, tmp: Path) -> pl.DataFrame:
 
     data = tmp / name
     data.mkdir()
-    subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "--rows", "1000000", "--broken", str(broken),
-                    "--out", str(data / "ilostat_1m.csv")], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "generate.py"),
+            "--rows",
+            "1000000",
+            "--broken",
+            str(broken),
+            "--out",
+            str(data / "ilostat_1m.csv"),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     wh = data / "wh.duckdb"
     batch = ingest(data / "ilostat_1m.csv", wh, "ilostat", "big")
     con = duckdb.connect(str(wh), read_only=True)
     facts = {"rows_in": batch.rows_in, "rows_loaded": batch.rows_loaded, "rows_quarantined": batch.rows_quarantined}
     try:
-        for what, sql in (("observations", "SELECT * EXCLUDE (load_id) FROM observations ORDER BY source_row"),
-                          ("quality_issues", "SELECT * EXCLUDE (load_id, file, message), replace(message, $dir, 'TMP') "
-                                             "FROM quality_issues ORDER BY ALL")):
+        for what, sql in (
+            ("observations", "SELECT * EXCLUDE (load_id) FROM observations ORDER BY source_row"),
+            (
+                "quality_issues",
+                "SELECT * EXCLUDE (load_id, file, message), replace(message, $dir, 'TMP') "
+                "FROM quality_issues ORDER BY ALL",
+            ),
+        ):
             digest = hashlib.sha256()
             con.execute(sql, {"dir": str(data)} if "$dir" in sql else None)
             while rows := con.fetchmany(100_000):
                 digest.update(repr(rows).encode())
             facts[f"sha256 {what}"] = digest.hexdigest()
         facts["observations"], facts["value_sum_thousandths"] = con.execute(  # exact: summed as integers
-            "SELECT count(*), sum(round(value * 1000)::HUGEINT) FROM observations").fetchall()[0]
-        for check, severity, n in con.execute('SELECT "check", severity, count(*) FROM quality_issues GROUP BY ALL'
-                                              ).fetchall():
+            "SELECT count(*), sum(round(value * 1000)::HUGEINT) FROM observations"
+        ).fetchall()[0]
+        for check, severity, n in con.execute(
+            'SELECT "check", severity, count(*) FROM quality_issues GROUP BY ALL'
+        ).fetchall():
             facts[f"issues {check} {severity}"] = n
-        facts["first issues"] = " | ".join(r[0] for r in con.execute(
-            'SELECT message FROM quality_issues ORDER BY "row", "column", message LIMIT 5').fetchall())
+        facts["first issues"] = " | ".join(
+            r[0]
+            for r in con.execute(
+                'SELECT message FROM quality_issues ORDER BY "row", "column", message LIMIT 5'
+            ).fetchall()
+        )
     finally:
         con.close()
-    return pl.DataFrame({"what": list(facts), "value": [repr(v) if isinstance(v, float) else str(v)
-                                                        for v in facts.values()]})
+    return pl.DataFrame(
+        {"what": list(facts), "value": [repr(v) if isinstance(v, float) else str(v) for v in facts.values()]}
+    )
 
 
 def record_big(out: dict[str, pl.DataFrame], tmp: Path) -> None:
@@ -174,8 +220,10 @@ def record(groups: list[str]) -> dict[str, str]:
         for group in groups:
             {"run": record_run, "inputs": record_inputs, "big": record_big}[group](out, Path(tmp))
         # paths inside the scratch folder are written relative to it
-        return {name: frame.write_csv().replace(str(Path(tmp).resolve()), "TMP").replace(tmp, "TMP")
-                for name, frame in out.items()}
+        return {
+            name: frame.write_csv().replace(str(Path(tmp).resolve()), "TMP").replace(tmp, "TMP")
+            for name, frame in out.items()
+        }
 
 
 def main() -> int:
@@ -197,11 +245,15 @@ def main() -> int:
         want = (EXPECTED / name).read_text(encoding="utf-8") if (EXPECTED / name).exists() else ""
         if want != text:
             failed += 1
-            diff = difflib.unified_diff(want.splitlines(), text.splitlines(), f"expected/{name}", f"now/{name}",
-                                        lineterm="", n=0)
+            diff = difflib.unified_diff(
+                want.splitlines(), text.splitlines(), f"expected/{name}", f"now/{name}", lineterm="", n=0
+            )
             print("\n".join(list(diff)[:60]))
-    expected = {str(p.relative_to(EXPECTED)) for p in EXPECTED.rglob("*.csv")
-                if str(p.relative_to(EXPECTED)).split("/")[0] in groups}
+    expected = {
+        str(p.relative_to(EXPECTED))
+        for p in EXPECTED.rglob("*.csv")
+        if str(p.relative_to(EXPECTED)).split("/")[0] in groups
+    }
     for name in sorted(expected - set(produced)):
         failed += 1
         print(f"missing now: {name}")

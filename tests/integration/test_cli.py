@@ -11,8 +11,14 @@ from tests.conftest import ROOT
 
 
 def dwi(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dwi.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "dwi.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        timeout=300,
+    )
 
 
 def test_run_then_noop_then_query(tmp_path):
@@ -28,13 +34,31 @@ def test_run_then_noop_then_query(tmp_path):
     assert "nothing changed" in again.stdout
     assert hashlib.sha256(wh.read_bytes()).hexdigest() == before
 
-    query = dwi("sql", "select year, value from observations where indicator_code='TEMP_EMP' order by year",
-                "--format", "csv", "--warehouse", str(wh))
+    query = dwi(
+        "sql",
+        "select year, value from observations where indicator_code='TEMP_EMP' order by year",
+        "--format",
+        "csv",
+        "--warehouse",
+        str(wh),
+    )
     assert query.returncode == 0, query.stderr
-    assert query.stdout.splitlines() == ["year,value", "2005,467312.0", "2008,192146.0", "2009,196278.0",
-                                         "2010,191951.0", "2011,189809.0"]
-    flow_run = dwi("sql", "select count(distinct flow_run_id) from loads where flow_run_id is not null",
-                   "--format", "json", "--warehouse", str(wh))
+    assert query.stdout.splitlines() == [
+        "year,value",
+        "2005,467312.0",
+        "2008,192146.0",
+        "2009,196278.0",
+        "2010,191951.0",
+        "2011,189809.0",
+    ]
+    flow_run = dwi(
+        "sql",
+        "select count(distinct flow_run_id) from loads where flow_run_id is not null",
+        "--format",
+        "json",
+        "--warehouse",
+        str(wh),
+    )
     assert '": 1' in flow_run.stdout  # every load names the Prefect flow run that did it
 
 

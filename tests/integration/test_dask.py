@@ -15,8 +15,12 @@ def test_dwi_run_on_a_local_dask_cluster_loads_what_the_plain_run_loads(tmp_path
     from dwi.flows.pipeline import dwi_run
     from prefect_dask import DaskTaskRunner
 
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
-                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         with distributed.get_task_stream(client) as stream:
             wh = tmp_path / "dask.duckdb"
             p = dwi_run.with_options(task_runner=DaskTaskRunner(address=cluster.scheduler_address))(RAW, wh)

@@ -13,8 +13,11 @@ from tests.golden import record
 @pytest.mark.parametrize("group", ["run", "inputs", "big"])
 def test_outputs_match_the_recording(group):
     produced = record.record([group])
-    expected = {str(p.relative_to(record.EXPECTED)): p.read_text(encoding="utf-8")
-                for p in record.EXPECTED.rglob("*.csv") if p.relative_to(record.EXPECTED).parts[0] == group}
+    expected = {
+        str(p.relative_to(record.EXPECTED)): p.read_text(encoding="utf-8")
+        for p in record.EXPECTED.rglob("*.csv")
+        if p.relative_to(record.EXPECTED).parts[0] == group
+    }
     assert sorted(produced) == sorted(expected)
     for name, text in sorted(produced.items()):
         assert text == expected[name], f"{name} differs: run `python tests/golden/record.py --check --group {group}`"

@@ -32,9 +32,7 @@ def wdi_world_file(path: Path) -> Path:
     lines = [
         '"Data Source","World Development Indicators",',
         "",
-        '"Country Name","Country Code","Indicator Name","Indicator Code",'
-        + ",".join(f'"{y}"' for y in years)
-        + ",",
+        '"Country Name","Country Code","Indicator Name","Indicator Code",' + ",".join(f'"{y}"' for y in years) + ",",
     ]
     for i, area in enumerate(COUNTRIES):
         for j, (code, name) in enumerate(WDI_CODES.items()):

@@ -183,8 +183,15 @@ def test_run_cli_exit_code_and_one_line_per_problem(tmp_path, prefect_api, clien
     )
     env = {**prefect_env(prefect_api, client_home), "COLUMNS": "250"}
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "dwi"), "run", "--no-exports", "--raw", str(raw),
-         "--warehouse", str(tmp_path / "w.duckdb")],
+        [
+            str(Path(sys.executable).parent / "dwi"),
+            "run",
+            "--no-exports",
+            "--raw",
+            str(raw),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+        ],
         capture_output=True,
         text=True,
         timeout=180,

@@ -176,8 +176,12 @@ def test_two_runs_at_once_and_readers_see_old_or_new(big, prefect_api, client_ho
     write_big(raw, shift=1)
     new = (ROWS, expected_sum(1))
     first = dwi(["run", "--no-exports", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home)
-    second = dwi(["run", "--no-exports", "--raw", str(raw), "--warehouse", str(wh)], prefect_api, client_home,
-                 DWI_LOCK_TIMEOUT=60)
+    second = dwi(
+        ["run", "--no-exports", "--raw", str(raw), "--warehouse", str(wh)],
+        prefect_api,
+        client_home,
+        DWI_LOCK_TIMEOUT=60,
+    )
     seen = set()
     sql = "SELECT count(*) AS n, sum(value) AS total FROM observations"
     readers = []

@@ -23,11 +23,15 @@ def _warehouse(raw: Path, wh: Path) -> tuple[list, list, list]:
     stages.run(raw, wh)
     con = duckdb.connect(str(wh), read_only=True)
     try:
-        return (con.execute("SELECT source_id, status, rows_in, rows_loaded, rows_quarantined, message "
-                            "FROM _loads ORDER BY ALL").fetchall(),
-                con.execute('SELECT source_id, "row", "column", "check", value, severity, message '
-                            "FROM _quality_issues ORDER BY ALL").fetchall(),
-                con.execute("SELECT * EXCLUDE (load_id) FROM _observations ORDER BY ALL").fetchall())
+        return (
+            con.execute(
+                "SELECT source_id, status, rows_in, rows_loaded, rows_quarantined, message FROM _loads ORDER BY ALL"
+            ).fetchall(),
+            con.execute(
+                'SELECT source_id, "row", "column", "check", value, severity, message FROM _quality_issues ORDER BY ALL'
+            ).fetchall(),
+            con.execute("SELECT * EXCLUDE (load_id) FROM _observations ORDER BY ALL").fetchall(),
+        )
     finally:
         con.close()
 
@@ -60,7 +64,7 @@ def test_a_broken_row_in_a_big_file_is_quarantined_wherever_it_falls(tmp_path, m
     periods = ["Y", "H1", "H2", "Q1", "Q2", "Q3", "Q4"] + [f"M{m:02d}" for m in range(1, 13)]
     keys = [(r, y, p) for r in names for y in range(1991, 2026) for p in periods][:3000]
     lines = ["indicator_code,region,sex,year,period,value,unit,obs_status,source_ref,note"]
-    lines += [f"TEMP_EMP,{r},T,{y},{p},{467312 + i},persons,,t,," [:-1] for i, (r, y, p) in enumerate(keys)]
+    lines += [f"TEMP_EMP,{r},T,{y},{p},{467312 + i},persons,,t,,"[:-1] for i, (r, y, p) in enumerate(keys)]
     lines[1500 - 1] = lines[1500 - 1].replace(",T,", ",X,")
     lines[2900 - 1] = lines[10 - 1]
     lines[5 - 1] += '"a note\non two lines"'
@@ -92,8 +96,11 @@ def test_generated_file_keeps_decimals_and_totals_and_quarantines_broken_rows(tm
     assert loads[0][2:5] == (6_000, 5_998, 2)
     con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
     try:
-        types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                 "WHERE table_name = '_observations'").fetchall())
+        types = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '_observations'"
+            ).fetchall()
+        )
         assert types["value"] == "DOUBLE"
         fractional = con.execute("SELECT count(*) FROM _observations WHERE value <> round(value)").fetchall()[0][0]
         assert fractional > 1000  # decimals were not turned into integers
@@ -116,17 +123,19 @@ def test_odd_but_valid_csv_is_read_record_by_record(tmp_path, monkeypatch, short
     with empty cells), in batches of 32 bytes: the rows, their numbers and cells as written."""
     monkeypatch.setenv("DWI_CHUNK_BYTES", "32")
     header = "indicator_code,region,sex,year,period,value,unit,obs_status,source_ref,note"
-    lines = [header,
-             'TEMP_EMP,Akmola,T,2019,Y,467312,persons,,"table 1, row 2","a ""quoted"" note"',
-             "",
-             'TEMP_EMP,Aktobe,T,2019,Y, 1200 ,persons,,t2,"two\r\nlines"',
-             "TEMP_EMP,Atyrau,T,2019,Y,1300,persons,   ,t3,\u00a0padded\u00a0",
-             "TEMP_EMP,Zhambyl,T,2019,Y,1400,persons,E,t4,"] + ["TEMP_EMP,Karaganda,T,2019,Y,1500,persons"] * short
+    lines = [
+        header,
+        'TEMP_EMP,Akmola,T,2019,Y,467312,persons,,"table 1, row 2","a ""quoted"" note"',
+        "",
+        'TEMP_EMP,Aktobe,T,2019,Y, 1200 ,persons,,t2,"two\r\nlines"',
+        "TEMP_EMP,Atyrau,T,2019,Y,1300,persons,   ,t3,\u00a0padded\u00a0",
+        "TEMP_EMP,Zhambyl,T,2019,Y,1400,persons,E,t4,",
+    ] + ["TEMP_EMP,Karaganda,T,2019,Y,1500,persons"] * short
     raw = make_raw(tmp_path, {"odd.csv": "\r\n".join(lines).encode()})
     loads, issues, rows = _warehouse(raw, tmp_path / "wh.duckdb")
     assert loads[0][1:5] == ("loaded", 5 + short, 4 + short, 1)  # the blank line: a row of empty cells
     assert {r[1] for r in issues if r[5] == "error"} == {3}
-    assert [r[1] for r in rows] == [2, 4, 5, 6, 7][:4 + short]
+    assert [r[1] for r in rows] == [2, 4, 5, 6, 7][: 4 + short]
     by_row = {r[1]: r for r in rows}
     assert by_row[2][12:14] == ("table 1, row 2", 'a "quoted" note')  # source_ref, note
     assert by_row[4][9] == "1200" and by_row[4][13] == "two\r\nlines"  # value_reported stripped

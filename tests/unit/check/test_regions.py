@@ -9,28 +9,63 @@ from dwi.check import harmonise
 from dwi.reference import load_reference
 
 REVIEW_SPELLINGS = {
-    "Akmolinskaya": "KZ-11", "Aktyubinskaya": "KZ-15", "Almatinskaya": "KZ-19", "Atyrauskaya": "KZ-23",
-    "Eastern Kazakhstan": "KZ-63", "Zhambylskaya": "KZ-31", "Western Kazakhstan": "KZ-27",
-    "Karagandinskaya": "KZ-35", "Kyzylordinskaya": "KZ-43", "Kyzykordinskaya": "KZ-43", "Kostanayskaya": "KZ-39",
-    "Mangistauskaya": "KZ-47", "Pavlodarskaya": "KZ-55", "Northern Kazakhstan": "KZ-59",
-    "Southern Kazakhstan": "KZ-YUZ", "Astana city": "KZ-71", "Almaty city": "KZ-75",
+    "Akmolinskaya": "KZ-11",
+    "Aktyubinskaya": "KZ-15",
+    "Almatinskaya": "KZ-19",
+    "Atyrauskaya": "KZ-23",
+    "Eastern Kazakhstan": "KZ-63",
+    "Zhambylskaya": "KZ-31",
+    "Western Kazakhstan": "KZ-27",
+    "Karagandinskaya": "KZ-35",
+    "Kyzylordinskaya": "KZ-43",
+    "Kyzykordinskaya": "KZ-43",
+    "Kostanayskaya": "KZ-39",
+    "Mangistauskaya": "KZ-47",
+    "Pavlodarskaya": "KZ-55",
+    "Northern Kazakhstan": "KZ-59",
+    "Southern Kazakhstan": "KZ-YUZ",
+    "Astana city": "KZ-71",
+    "Almaty city": "KZ-75",
     "Total in the republic": "KZ",
 }
 OTHER_SPELLINGS = {
-    "Акмолинская область": "KZ-11", "Ақмола облысы": "KZ-11", "AKM": "KZ-11", "11": "KZ-11", "KZ-11": "KZ-11",
-    "Южно-Казахстанская область": "KZ-YUZ", "YUZ": "KZ-YUZ", "Turkistan Region": "KZ-61",
+    "Акмолинская область": "KZ-11",
+    "Ақмола облысы": "KZ-11",
+    "AKM": "KZ-11",
+    "11": "KZ-11",
+    "KZ-11": "KZ-11",
+    "Южно-Казахстанская область": "KZ-YUZ",
+    "YUZ": "KZ-YUZ",
+    "Turkistan Region": "KZ-61",
     "Туркестанская область": "KZ-61",
-    "Shymkent": "KZ-79", "Nur-Sultan": "KZ-71", "Нур-Султан": "KZ-71", "  almaty   CITY ": "KZ-75",
-    "Almaty": "KZ-75", "Almaty Region": "KZ-19", "Алматинская область": "KZ-19", "Abai Region": "KZ-10",
-    "Zhetisu Region": "KZ-33", "Ulytau Region": "KZ-62", "Kazakhstan": "KZ", "East-Kazakhstan Oblast": "KZ-63",
+    "Shymkent": "KZ-79",
+    "Nur-Sultan": "KZ-71",
+    "Нур-Султан": "KZ-71",
+    "  almaty   CITY ": "KZ-75",
+    "Almaty": "KZ-75",
+    "Almaty Region": "KZ-19",
+    "Алматинская область": "KZ-19",
+    "Abai Region": "KZ-10",
+    "Zhetisu Region": "KZ-33",
+    "Ulytau Region": "KZ-62",
+    "Kazakhstan": "KZ",
+    "East-Kazakhstan Oblast": "KZ-63",
 }
 
 
 def resolve(names: list[str]) -> list[str | None]:
-    frame = pl.DataFrame({
-        "_row": list(range(2, 2 + len(names))), "indicator_code": ["ENT_LARGE"] * len(names), "region": names,
-        "sex": ["T"] * len(names), "year": ["2011"] * len(names), "period": ["Y"] * len(names),
-        "value": ["1"] * len(names), "unit": ["enterprises"] * len(names)})
+    frame = pl.DataFrame(
+        {
+            "_row": list(range(2, 2 + len(names))),
+            "indicator_code": ["ENT_LARGE"] * len(names),
+            "region": names,
+            "sex": ["T"] * len(names),
+            "year": ["2011"] * len(names),
+            "period": ["Y"] * len(names),
+            "value": ["1"] * len(names),
+            "unit": ["enterprises"] * len(names),
+        }
+    )
     return harmonise.observations(frame, load_reference())["region_code"].to_list()
 
 

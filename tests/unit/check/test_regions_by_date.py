@@ -20,14 +20,10 @@ HEADER = "indicator_code,region,sex,year,period,value,unit,obs_status,source_ref
 
 def check(tmp_path: Path, rows: list[tuple[str, int, str]]) -> Batch:
     """Run read/harmonise/validate on a tidy file with one EMP_TOTAL row per (region, year, period)."""
-    body = "".join(
-        f'EMP_TOTAL,"{r}",T,{y},{p},{1000 + i},persons,,test,\n' for i, (r, y, p) in enumerate(rows)
-    )
+    body = "".join(f'EMP_TOTAL,"{r}",T,{y},{p},{1000 + i},persons,,test,\n' for i, (r, y, p) in enumerate(rows))
     path = tmp_path / "regions.csv"
     path.write_text(HEADER + body, encoding="utf-8")
-    batch = Batch(
-        Source("regions", path, "observations", {"_relpath": "regions.csv", "coverage": "partial"}), "x"
-    )
+    batch = Batch(Source("regions", path, "observations", {"_relpath": "regions.csv", "coverage": "partial"}), "x")
     return stages.check([batch])[0]
 
 

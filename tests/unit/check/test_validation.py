@@ -104,16 +104,20 @@ def test_rejections_explain_themselves():
 
 def test_good_rows_survive_next_to_bad_ones(tmp_path):
     path = tmp_path / "mixed.csv"
-    path.write_text((BAD / "negative_count.csv").read_text() +
-                    "TEMP_EMP,Kazakhstan,T,2011,Y,189809,persons,,,\n", encoding="utf-8")
+    path.write_text(
+        (BAD / "negative_count.csv").read_text() + "TEMP_EMP,Kazakhstan,T,2011,Y,189809,persons,,,\n", encoding="utf-8"
+    )
     batch = check_file(path)
     assert (batch.rows_in, batch.rows_loaded, batch.rows_quarantined) == (2, 1, 1)
     assert engine.rows(batch)["value"].to_list() == [189809.0]
 
 
 def test_validate_command_reports_and_exits_nonzero():
-    proc = subprocess.run([sys.executable, "-m", "dwi.cli", "validate", str(BAD / "share_over_100.csv"),
-                           str(BAD / "cp1251.csv")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dwi.cli", "validate", str(BAD / "share_over_100.csv"), str(BAD / "cp1251.csv")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "share_over_100.csv, row 2, column value" in proc.stderr
     assert "expected UTF-8" in proc.stderr
@@ -121,8 +125,11 @@ def test_validate_command_reports_and_exits_nonzero():
 
 
 def test_validate_command_passes_the_review_table():
-    proc = subprocess.run([sys.executable, "-m", "dwi.cli", "validate",
-                           "raw/review_2012/table5_collective_agreements.csv"],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dwi.cli", "validate", "raw/review_2012/table5_collective_agreements.csv"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "51" in proc.stdout

@@ -137,9 +137,7 @@ def test_year_on_year_changes_span_gaps_without_interpolation(db):
     assert pct[("KZ", 2011)]["value"] == pytest.approx(100 * (1069 / 253 - 1))
     aac = values(db, "EMP_TOTAL_AAC_PCT")
     assert aac[("KZ", 2011)]["value"] == pytest.approx(100 * ((8301600 / 7262000) ** (1 / 6) - 1))
-    assert values(db, "EMP_TOTAL_AAC_ABS")[("KZ", 2011)]["value"] == pytest.approx(
-        (8301600 - 7262000) / 6
-    )
+    assert values(db, "EMP_TOTAL_AAC_ABS")[("KZ", 2011)]["value"] == pytest.approx((8301600 - 7262000) / 6)
     # a percent change of a signed rate means nothing: not computed
     assert values(db, "GDP_GROWTH_YOY_PCT") == {}
 
@@ -170,8 +168,11 @@ def test_partial_sources_never_derived(db):
 
 
 def test_every_derived_value_names_its_inputs_and_explains_a_gap(db):
-    unexplained = rows(db, "SELECT indicator_code, region_code, year FROM indicator_values "
-                           "WHERE derived AND (inputs IS NULL OR (value IS NULL AND note IS NULL))")
+    unexplained = rows(
+        db,
+        "SELECT indicator_code, region_code, year FROM indicator_values "
+        "WHERE derived AND (inputs IS NULL OR (value IS NULL AND note IS NULL))",
+    )
     assert unexplained == []
     gaps = rows(db, "SELECT count(*) AS n FROM indicator_values WHERE derived AND value IS NULL")
     assert gaps[0]["n"] > 0  # there are missing derived values, each with its note

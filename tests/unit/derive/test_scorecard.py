@@ -55,12 +55,34 @@ def made_up(tmp_path_factory) -> dict[str, dict]:
 
 
 # What the review prints (raw/review_2012/dwcp_assessments.md); None = the review prints no grade.
-REVIEW_OUTCOMES = {"1.1": 4.7, "1.2": 5, "1.3": 5.3, "2.1": 5.5, "2.2": None, "2.3": 4.5, "2.4": 4.8,
-                   "2.5": 5.3, "3.1": 5.2, "3.2": 5, "3.3": 5.3}
+REVIEW_OUTCOMES = {
+    "1.1": 4.7,
+    "1.2": 5,
+    "1.3": 5.3,
+    "2.1": 5.5,
+    "2.2": None,
+    "2.3": 4.5,
+    "2.4": 4.8,
+    "2.5": 5.3,
+    "3.1": 5.2,
+    "3.2": 5,
+    "3.3": 5.3,
+}
 REVIEW_PRIORITIES = {"1": None, "2": 5.2, "3": 5.1}
 # Means of the children's grades, rounded half up to one decimal; None = a child has no grade.
-COMPUTED_OUTCOMES = {"1.1": 4.7, "1.2": 5.0, "1.3": 5.3, "2.1": 5.5, "2.2": 5.0, "2.3": 4.5, "2.4": None,
-                     "2.5": 5.3, "3.1": 5.2, "3.2": 5.0, "3.3": 5.3}
+COMPUTED_OUTCOMES = {
+    "1.1": 4.7,
+    "1.2": 5.0,
+    "1.3": 5.3,
+    "2.1": 5.5,
+    "2.2": 5.0,
+    "2.3": 4.5,
+    "2.4": None,
+    "2.5": 5.3,
+    "3.1": 5.2,
+    "3.2": 5.0,
+    "3.3": 5.3,
+}
 COMPUTED_PRIORITIES = {"1": 5.0, "2": 5.0, "3": 5.2}
 
 
@@ -93,15 +115,19 @@ def test_half_up_helper_is_exact():
     values = ["5.25", "4.65", "0.05", "5.15", "2.35", "5.1666666"]
     got = pl.DataFrame({"x": values}).select(half_up(pl.col("x").cast(DEC), 1).cast(pl.String))["x"]
     expected = [Decimal(v).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) for v in values]
-    assert [Decimal(g) for g in got] == expected == [Decimal(x) for x in
-                                                     ("5.3", "4.7", "0.1", "5.2", "2.4", "5.2")]
+    assert [Decimal(g) for g in got] == expected == [Decimal(x) for x in ("5.3", "4.7", "0.1", "5.2", "2.4", "5.2")]
 
 
 def test_verdicts(kaz):
     verdicts = {c: kaz[c]["verdict"] for c in [*COMPUTED_OUTCOMES, *COMPUTED_PRIORITIES]}
-    assert verdicts == {**{c: "consistent" for c in COMPUTED_OUTCOMES}, "2.2": "not reported",
-                        "2.4": "not computable", "1": "not reported", "2": "inconsistent",
-                        "3": "inconsistent"}
+    assert verdicts == {
+        **{c: "consistent" for c in COMPUTED_OUTCOMES},
+        "2.2": "not reported",
+        "2.4": "not computable",
+        "1": "not reported",
+        "2": "inconsistent",
+        "3": "inconsistent",
+    }
     assert kaz["1.1.1.a"]["level"] == "sub_activity" and kaz["1.1.1.a"]["verdict"] == "input"
     assert [c for c, r in kaz.items() if r["verdict"] == "missing"] == ["2.4.4", "2.4.5", "2.4.6"]
 
@@ -142,8 +168,16 @@ def test_radar_series(kaz_warehouse):
         radar = radar_series(con)
     finally:
         con.close()
-    assert radar.columns[:8] == ["programme", "chart_code", "chart_level", "chart_title", "axis_code",
-                                 "axis_label", "grade", "basis"]
+    assert radar.columns[:8] == [
+        "programme",
+        "chart_code",
+        "chart_level",
+        "chart_title",
+        "axis_code",
+        "axis_label",
+        "grade",
+        "basis",
+    ]
     charts = radar.unique(["chart_code", "chart_level"])
     assert sorted(charts.group_by("chart_level").len().rows()) == [("outcome", 11), ("priority", 3)]
     o11 = radar.filter(pl.col("chart_code") == "1.1")
@@ -151,11 +185,18 @@ def test_radar_series(kaz_warehouse):
     assert o11["grade"].to_list() == [5.3, 4, 5, 4, 5]
     p2 = radar.filter(pl.col("chart_code") == "2")
     assert p2.select("axis_code", "grade", "basis").rows() == [
-        ("2.1", 5.5, "stated"), ("2.2", 5.0, "computed"), ("2.3", 4.5, "stated"), ("2.4", 4.8, "stated"),
-        ("2.5", 5.3, "stated")]
+        ("2.1", 5.5, "stated"),
+        ("2.2", 5.0, "computed"),
+        ("2.3", 4.5, "stated"),
+        ("2.4", 4.8, "stated"),
+        ("2.5", 5.3, "stated"),
+    ]
     o24 = radar.filter(pl.col("chart_code") == "2.4")
     assert o24.filter(pl.col("grade").is_null()).select("axis_code", "basis").rows() == [
-        ("2.4.4", "missing"), ("2.4.5", "missing"), ("2.4.6", "missing")]
+        ("2.4.4", "missing"),
+        ("2.4.5", "missing"),
+        ("2.4.6", "missing"),
+    ]
 
 
 def test_run_fills_dwcp_scores_and_sql_assertions_pass(kaz_warehouse, kaz):
@@ -166,8 +207,16 @@ def test_run_fills_dwcp_scores_and_sql_assertions_pass(kaz_warehouse, kaz):
         columns = [r[0] for r in con.execute("DESCRIBE dwcp_scores").fetchall()]
     finally:
         con.close()
-    assert columns[:8] == ["level", "code", "title", "computed_grade", "reported_grade", "difference",
-                           "verdict", "note"]
+    assert columns[:8] == [
+        "level",
+        "code",
+        "title",
+        "computed_grade",
+        "reported_grade",
+        "difference",
+        "verdict",
+        "note",
+    ]
 
 
 def test_made_up_programme_loads_without_code_changes(made_up):
@@ -189,7 +238,9 @@ def test_made_up_programme_loads_without_code_changes(made_up):
     assert made_up["2.2"]["verdict"] == "not computable"
     assert made_up["2.2.2"]["verdict"] == "missing"
     assert (made_up["2.2.2"]["implied_low"], made_up["2.2.2"]["implied_high"]) == (
-        pytest.approx(3.9), pytest.approx(4.1))
+        pytest.approx(3.9),
+        pytest.approx(4.1),
+    )
 
 
 BROKEN = {  # file -> (column, rule) expected at file row 5
@@ -242,8 +293,13 @@ def test_broken_files_leave_an_empty_scorecard(broken_run):
 
 def _dwi(*args: str) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "dwi"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "250", "NO_COLOR": "1"})
+    return subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "250", "NO_COLOR": "1"},
+    )
 
 
 def test_cli_scorecard_shows_the_discrepancies(kaz_warehouse):
@@ -257,8 +313,10 @@ def test_cli_scorecard_shows_the_discrepancies(kaz_warehouse):
     assert "Priority 2's reported 5.2 implies 2.2 in [5.65, 6]" in res.stdout
     assert "2.4.5" in res.stdout and "MISSING grade" in res.stdout
     assert "3.3.3" in res.stdout and "[inferred]" in res.stdout
-    assert f"{KAZ}: 2 inconsistent (2, 3); 1 not computable (2.4); 2 not reported (1, 2.2); " \
-           "3 missing grades (2.4.4, 2.4.5, 2.4.6)" in res.stdout
+    assert (
+        f"{KAZ}: 2 inconsistent (2, 3); 1 not computable (2.4); 2 not reported (1, 2.2); "
+        "3 missing grades (2.4.4, 2.4.5, 2.4.6)" in res.stdout
+    )
 
 
 def test_cli_scorecard_unknown_programme_is_one_line(kaz_warehouse):
@@ -270,17 +328,36 @@ def test_cli_scorecard_unknown_programme_is_one_line(kaz_warehouse):
 def _score(rows: list[tuple]) -> dict[str, dict]:
     """Score a synthetic tree: rows of (level, code, parent_code, grade as printed or None)."""
     frame = pl.DataFrame(
-        [{"programme": "SYN", "level": lvl, "code": code, "parent_code": parent, "title": f"node {code}",
-          "status_text": None, "grade_reported": grade, "grade_basis": "stated" if grade else "missing",
-          "source_id": "synthetic", "source_row": i} for i, (lvl, code, parent, grade) in enumerate(rows, 2)],
-        schema_overrides={"source_row": pl.Int32})
+        [
+            {
+                "programme": "SYN",
+                "level": lvl,
+                "code": code,
+                "parent_code": parent,
+                "title": f"node {code}",
+                "status_text": None,
+                "grade_reported": grade,
+                "grade_basis": "stated" if grade else "missing",
+                "source_id": "synthetic",
+                "source_row": i,
+            }
+            for i, (lvl, code, parent, grade) in enumerate(rows, 2)
+        ],
+        schema_overrides={"source_row": pl.Int32},
+    )
     return {r["code"]: r for r in score(tree(frame)).iter_rows(named=True)}
 
 
 def test_no_grade_on_the_scale_fits():
     # Outcome 1.1 reported 5.0 over two activities, one graded 2: the other would need [7.9, 8.1).
-    got = _score([("priority", "1", None, None), ("outcome", "1.1", "1", "5.0"),
-                  ("activity", "1.1.1", "1.1", "2"), ("activity", "1.1.2", "1.1", None)])
+    got = _score(
+        [
+            ("priority", "1", None, None),
+            ("outcome", "1.1", "1", "5.0"),
+            ("activity", "1.1.1", "1.1", "2"),
+            ("activity", "1.1.2", "1.1", None),
+        ]
+    )
     assert "no grades on the scale 1-6 for 1.1.2 fit" in got["1.1"]["note"]
     assert got["1.1.2"]["implied_low"] is None and got["1.1"]["verdict"] == "not computable"
 
@@ -288,9 +365,14 @@ def test_no_grade_on_the_scale_fits():
 def test_implied_interval_is_half_open():
     # Priority 1 reported 4.5 with Outcome 1.1 = 3.9: Outcome 1.2 must lie in [5, 5.2); its activities
     # give exactly 5.2, which is outside (and the priority's mean, 4.55, rounds to 4.6, not 4.5).
-    got = _score([("priority", "1", None, "4.5"), ("outcome", "1.1", "1", "3.9"),
-                  ("outcome", "1.2", "1", None),
-                  *[("activity", f"1.2.{i}", "1.2", g) for i, g in enumerate(["5", "5", "5", "5", "6"], 1)]])
+    got = _score(
+        [
+            ("priority", "1", None, "4.5"),
+            ("outcome", "1.1", "1", "3.9"),
+            ("outcome", "1.2", "1", None),
+            *[("activity", f"1.2.{i}", "1.2", g) for i, g in enumerate(["5", "5", "5", "5", "6"], 1)],
+        ]
+    )
     assert (got["1.2"]["implied_low"], got["1.2"]["implied_high"]) == (5.0, pytest.approx(5.2))
     assert "implies 1.2 in [5, 5.2); the computed mean 5.2 lies outside" in got["1.2"]["note"]
     assert got["1"]["computed_grade"] == 4.6 and got["1"]["verdict"] == "inconsistent"

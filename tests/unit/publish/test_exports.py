@@ -190,9 +190,7 @@ def test_json_shape(out):
 
 def test_filters_and_unknown_codes(con, tmp_path):
     frame = exports.values_frame(con, ["TEMP_EMP", "CBA_COVERAGE"], ["KZ"])
-    assert set(frame["indicator_code"]) == {"TEMP_EMP", "CBA_COVERAGE"} and set(frame["region_code"]) == {
-        "KZ"
-    }
+    assert set(frame["indicator_code"]) == {"TEMP_EMP", "CBA_COVERAGE"} and set(frame["region_code"]) == {"KZ"}
     assert frame.height == 5 + 1
     with pytest.raises(DwiError, match="unknown indicator code.*NOPE"):
         exports.values_frame(con, ["NOPE"])
@@ -218,9 +216,7 @@ def test_cli_export(warehouse, tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["indicator_values.csv", "indicator_values.sdmx.csv"]
     assert len((tmp_path / "indicator_values.csv").read_text().splitlines()) == 1 + 5
-    bad = CliRunner().invoke(
-        app, ["export", "--format", "pdf", "--out", str(tmp_path), "--warehouse", str(warehouse)]
-    )
+    bad = CliRunner().invoke(app, ["export", "--format", "pdf", "--out", str(tmp_path), "--warehouse", str(warehouse)])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
 
 
@@ -251,9 +247,7 @@ def _data(spec: dict) -> list[dict]:
     """Every inline data row of a chart (Altair hoists shared data into `datasets`)."""
     rows = [row for values in spec.get("datasets", {}).values() for row in values]
     rows += (spec.get("data") or {}).get("values", [])
-    return rows + [
-        row for layer in spec.get("layer", [spec]) for row in (layer.get("data") or {}).get("values", [])
-    ]
+    return rows + [row for layer in spec.get("layer", [spec]) for row in (layer.get("data") or {}).get("values", [])]
 
 
 def test_radar_adapter_from_assessments(con):
@@ -272,11 +266,7 @@ def test_quality_section_shows_what_was_quarantined_and_why(con):
     assert sec.intro.startswith("338 rows loaded, 1 quarantined, 0 file(s) rejected")
     issues = sec.tables[-1]
     errors = [dict(zip(issues["columns"], r, strict=True)) for r in issues["rows"] if r[0] == "error"]
-    assert (
-        len(errors) == 1
-        and errors[0]["source_id"] == "review2012_national"
-        and errors[0]["column"] == "value"
-    )
+    assert len(errors) == 1 and errors[0]["source_id"] == "review2012_national" and errors[0]["column"] == "value"
     assert "about 300000" in errors[0]["message"] and issues["classes"][0] == "error"
 
 

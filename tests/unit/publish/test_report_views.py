@@ -51,18 +51,22 @@ def test_run_summary_facts(warehouse):
 def test_scatter_points_are_kazakhstan_regions_in_a_stable_order():
     """A correlation's scatter takes each Kazakh region's latest pair of values, never another country's
     area (an all-countries ILOSTAT file gives region_code = the area's ISO3 code), sorted by label."""
-    values = pl.DataFrame({
-        "indicator_code": ["X", "Y"] * 4,
-        "sex": ["T"] * 8,
-        "region_code": ["KZ-15", "KZ-15", "KZ-11", "KZ-11", "AUT", "AUT", "KZ", "KZ"],
-        "region_name": ["Aktobe Region"] * 2 + ["Akmola Region"] * 2 + ["Austria"] * 2 + ["Kazakhstan"] * 2,
-        "year": [2011] * 8,
-        "period": ["Y"] * 8,
-        "value": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
-    })
+    values = pl.DataFrame(
+        {
+            "indicator_code": ["X", "Y"] * 4,
+            "sex": ["T"] * 8,
+            "region_code": ["KZ-15", "KZ-15", "KZ-11", "KZ-11", "AUT", "AUT", "KZ", "KZ"],
+            "region_name": ["Aktobe Region"] * 2 + ["Akmola Region"] * 2 + ["Austria"] * 2 + ["Kazakhstan"] * 2,
+            "year": [2011] * 8,
+            "period": ["Y"] * 8,
+            "value": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+        }
+    )
     points = report._pairs(values, "X", "Y", "regions")
-    assert points.to_dicts() == [{"label": "Akmola Region", "x": 3.0, "y": 4.0},
-                                 {"label": "Aktobe Region", "x": 1.0, "y": 2.0}]
+    assert points.to_dicts() == [
+        {"label": "Akmola Region", "x": 3.0, "y": 4.0},
+        {"label": "Aktobe Region", "x": 1.0, "y": 2.0},
+    ]
 
 
 def test_vega_bundle_is_built_once_per_vl_convert_version(tmp_path, monkeypatch):
@@ -72,7 +76,8 @@ def test_vega_bundle_is_built_once_per_vl_convert_version(tmp_path, monkeypatch)
     assert report.vega_bundle() == "/* vega */" and report.vega_bundle() == "/* vega */"
     assert len(calls) == 1  # the second report read it from the cache
     assert [p.name for p in (tmp_path / "dwi").iterdir()] == [
-        f"vega-bundle-{vl_convert.__version__}-vl{report.VL_VERSION}.js"]
+        f"vega-bundle-{vl_convert.__version__}-vl{report.VL_VERSION}.js"
+    ]
 
 
 def test_chart_svgs_are_rendered_once_per_spec(tmp_path, monkeypatch):

@@ -120,9 +120,9 @@ def test_ilostat_keeps_country_dimension_labels_notes_and_monthly_time(con):
         "SELECT sex, year, period, obs_status FROM observations WHERE indicator_code = 'LAP_2LFS_SEX_AGE_RT'",
     ) == [("F", 2011, "M01", "U")]
     # the row with an empty obs_value is not an observation, and an info issue says so
-    assert rows(
-        con, "SELECT count(*) FROM observations WHERE source_id = 'emp_temp_sex_age_nb_a' AND year = 2010"
-    ) == [(0,)]
+    assert rows(con, "SELECT count(*) FROM observations WHERE source_id = 'emp_temp_sex_age_nb_a' AND year = 2010") == [
+        (0,)
+    ]
     assert rows(
         con,
         "SELECT count(*) FROM quality_issues WHERE source_id = 'emp_temp_sex_age_nb_a' "
@@ -159,9 +159,7 @@ def test_xlsx_matches_the_transcribed_table4(con):
         pl.read_csv(RAW / "review_2012" / "table4_labour_inspection.csv")
         .filter(pl.col("indicator_code").is_in(["LI_CONDITIONS_APPROVALS", "LI_ENT_REVIEWED"]))
         .with_columns(
-            pl.col("region").replace(
-                {"Akmolinskaya": "KZ-11", "Aktyubinskaya": "KZ-15", "Almatinskaya": "KZ-19"}
-            )
+            pl.col("region").replace({"Akmolinskaya": "KZ-11", "Aktyubinskaya": "KZ-15", "Almatinskaya": "KZ-19"})
         )
         .select("indicator_code", "region", "year", "period", pl.col("value").cast(pl.Float64))
         .sort(pl.all())
@@ -310,11 +308,7 @@ def test_xlsx_without_a_layout_is_rejected_not_a_crash(tmp_path):
     lone = tmp_path / "lone.xlsx"
     shutil.copy(GOOD / "table4_regions.xlsx", lone)
     batch = check_file(lone, "xlsx")
-    assert (
-        batch.status == "rejected"
-        and "no layout file" in batch.message
-        and "lone.layout.yaml" in batch.message
-    )
+    assert batch.status == "rejected" and "no layout file" in batch.message and "lone.layout.yaml" in batch.message
     bad = tmp_path / "bad_layout.yaml"
     bad.write_text("sheet: 0\n", encoding="utf-8")
     batch = check_file(lone, "xlsx", str(bad))

@@ -153,9 +153,7 @@ def test_revised_content_is_a_new_vintage_and_shows_in_revisions(raw, server, tm
             "SELECT indicator_code, region_code, country, year, period, old_value, new_value, "
             "old_load_id, new_load_id, old_loaded <= new_loaded FROM revisions",
         )
-        assert rev == [
-            ("GDP_GROWTH", "KZ", "KAZ", 2009, "Y", 1.1, 1.2, 1, 2, True)
-        ]  # 2011 (7.5) did not change
+        assert rev == [("GDP_GROWTH", "KZ", "KAZ", 2009, "Y", 1.1, 1.2, 1, 2, True)]  # 2011 (7.5) did not change
         kept = rows(con, "SELECT load_id, value FROM _observations WHERE year = 2009 ORDER BY load_id")
         assert kept == [(1, 1.1), (2, 1.2)]  # the earlier vintage is kept
     finally:
@@ -185,9 +183,7 @@ def test_first_fetch_failing_rejects_the_source_with_a_clear_message(raw, server
     wh = tmp_path / "wh.duckdb"
     p = stages.run(raw, wh)
     (batch,) = p.batches
-    assert (
-        batch.status == "rejected" and "HTTP 500" in batch.message and "no earlier snapshot" in batch.message
-    )
+    assert batch.status == "rejected" and "HTTP 500" in batch.message and "no earlier snapshot" in batch.message
     con = duckdb.connect(str(wh), read_only=True)
     try:
         assert rows(con, "SELECT status, rows_in FROM loads") == [("rejected", 0)]

@@ -58,8 +58,9 @@ def test_changed_source_is_a_new_vintage(tmp_path):
     con = duckdb.connect(str(wh), read_only=True)
     try:
         assert rows(con, "SELECT value FROM observations WHERE indicator_code='GDP_GROWTH' AND year=2009") == [(1.2,)]
-        kept = rows(con, "SELECT value FROM _observations WHERE indicator_code='GDP_GROWTH' AND year=2009 "
-                    "ORDER BY load_id")
+        kept = rows(
+            con, "SELECT value FROM _observations WHERE indicator_code='GDP_GROWTH' AND year=2009 ORDER BY load_id"
+        )
         assert kept == [(1.1,), (1.2,)]
     finally:
         con.close()
@@ -74,6 +75,7 @@ def test_failed_build_leaves_the_warehouse_exactly_as_it_was(tmp_path, monkeypat
 
     def boom(*args, **kwargs):
         raise RuntimeError("simulated crash while building views")
+
     monkeypatch.setattr(build, "build", boom)
     with pytest.raises(RuntimeError):
         stages.run(raw, wh)
@@ -97,22 +99,32 @@ def test_failing_source_transaction_rolls_back_alone(tmp_path, monkeypatch):
         if batch.source.id == "review2012_table5":  # the INSERT fails half-way through the run
             target = dataclasses.replace(target, columns=target.columns.replace("unit", "no_such_column"))
         return real(con, batch, target, *args)
+
     monkeypatch.setattr(stages, "load_batch", flaky)
     p = stages.run(raw, wh)
     assert {b.source.id: b.status for b in p.changed} == {"review2012_table3": "loaded", "review2012_table5": "failed"}
     assert digest(wh) != before
     con = duckdb.connect(str(wh), read_only=True)
     try:
-        assert rows(con, "SELECT status, rows_loaded, rows_quarantined, message LIKE '%load failed%' FROM loads "
-                    "WHERE source_id = 'review2012_table5' ORDER BY load_id") \
-            == [("loaded", 51, 0, None), ("failed", 0, 51, True)]
+        assert rows(
+            con,
+            "SELECT status, rows_loaded, rows_quarantined, message LIKE '%load failed%' FROM loads "
+            "WHERE source_id = 'review2012_table5' ORDER BY load_id",
+        ) == [("loaded", 51, 0, None), ("failed", 0, 51, True)]
         # the failed vintage left no rows; observations still show the previous vintage of Table 5
-        assert rows(con, "SELECT count(*) FROM _observations o JOIN loads l USING (load_id) "
-                    "WHERE l.status = 'failed'") == [(0,)]
-        assert rows(con, "SELECT region_reported FROM observations WHERE source_id = 'review2012_table5' "
-                    "AND region_code = 'KZ-11' LIMIT 1") == [("Akmolinskaya",)]
-        assert rows(con, "SELECT region_reported FROM observations WHERE source_id = 'review2012_table3' "
-                    "AND region_code = 'KZ-11' LIMIT 1") == [("Akmola Region",)]
+        assert rows(
+            con, "SELECT count(*) FROM _observations o JOIN loads l USING (load_id) WHERE l.status = 'failed'"
+        ) == [(0,)]
+        assert rows(
+            con,
+            "SELECT region_reported FROM observations WHERE source_id = 'review2012_table5' "
+            "AND region_code = 'KZ-11' LIMIT 1",
+        ) == [("Akmolinskaya",)]
+        assert rows(
+            con,
+            "SELECT region_reported FROM observations WHERE source_id = 'review2012_table3' "
+            "AND region_code = 'KZ-11' LIMIT 1",
+        ) == [("Akmola Region",)]
     finally:
         con.close()
 
@@ -124,8 +136,10 @@ def test_rejected_file_does_not_stop_the_others(tmp_path):
     assert {b.source.id: b.status for b in p.batches} == {"good": "loaded", "bad": "rejected"}
     con = duckdb.connect(str(wh), read_only=True)
     try:
-        assert rows(con, "SELECT status, rows_in, rows_loaded FROM loads ORDER BY source_id") == \
-            [("rejected", 0, 0), ("loaded", 1, 1)]
+        assert rows(con, "SELECT status, rows_in, rows_loaded FROM loads ORDER BY source_id") == [
+            ("rejected", 0, 0),
+            ("loaded", 1, 1),
+        ]
         msg = rows(con, "SELECT message FROM quality_issues WHERE source_id='bad'")[0][0]
         assert "raw/bad.csv" in msg and "semicolons" in msg
         assert rows(con, "SELECT value FROM observations") == [(467312.0,)]
@@ -140,8 +154,9 @@ def test_quarantined_rows_are_counted_and_explained(tmp_path):
     con = duckdb.connect(str(wh), read_only=True)
     try:
         assert rows(con, "SELECT rows_in, rows_loaded, rows_quarantined FROM loads") == [(2, 1, 1)]
-        assert rows(con, 'SELECT "row", "column", "check", value FROM quality_issues') == \
-            [(3, "region", "known_region", "Atlantis")]
+        assert rows(con, 'SELECT "row", "column", "check", value FROM quality_issues') == [
+            (3, "region", "known_region", "Atlantis")
+        ]
     finally:
         con.close()
 
@@ -161,20 +176,23 @@ def test_manifest_path_cannot_escape_the_source_folder(tmp_path):
         stages.run(raw, tmp_path / "wh.duckdb")
 
 
-@pytest.mark.parametrize("query", [
-    "INSERT INTO _meta VALUES ('a', 'b')",
-    "DELETE FROM _observations",
-    "CREATE TABLE x AS SELECT 1",
-    "DROP VIEW observations",
-    "COPY observations TO '/tmp/dwi-leak.csv'",
-    "ATTACH '/tmp/other.duckdb' AS other",
-    "INSTALL httpfs",
-    "LOAD httpfs",
-    "SELECT * FROM read_csv('/etc/passwd')",
-    "SELECT * FROM read_text('/etc/hostname')",
-    "SET enable_external_access = true",
-    "SELECT 1; SELECT 2",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "INSERT INTO _meta VALUES ('a', 'b')",
+        "DELETE FROM _observations",
+        "CREATE TABLE x AS SELECT 1",
+        "DROP VIEW observations",
+        "COPY observations TO '/tmp/dwi-leak.csv'",
+        "ATTACH '/tmp/other.duckdb' AS other",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_text('/etc/hostname')",
+        "SET enable_external_access = true",
+        "SELECT 1; SELECT 2",
+    ],
+)
 def test_sql_is_read_only(warehouse, query):
     with pytest.raises(DwiError, match="refused|SQL error"):
         run_query(warehouse, query)
