@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -33,11 +34,13 @@ import polars as pl
 from dwi.check import validate
 from dwi.check.batch import ISSUE_SCHEMA, Batch, issues
 from dwi.config import settings
-from dwi.formats import Format, Target
 from dwi.readers.codes import extend_reference
 from dwi.readers.text import Rejected
 from dwi.reference import Reference
 from dwi.sources.manifest import Source
+
+if TYPE_CHECKING:  # the registry is declared above the engine; it is passed in
+    from dwi.formats import Format, Target
 
 IN_FLIGHT = 2  # batches being checked at once (each holds a chunk of the file in memory)
 GROUP_ROWS = 500_000  # rows read back at a time for the findings that compare rows of one year

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from dwi.check.batch import ISSUE_SCHEMA, Batch
-from dwi.formats import Target
+
+if TYPE_CHECKING:  # the registry is declared above the engine; it is passed in
+    from dwi.formats import Target
 
 
 def load_batch(
