@@ -1,5 +1,4 @@
--- conventions: ILO conventions ratified by Kazakhstan (current vintage).
---   convention_no, title, ratification_date, note, source_id, load_id, source_row
+-- conventions: see _marts.yml (what it holds, its columns).
 CREATE OR REPLACE VIEW conventions AS
 SELECT v.convention_no, v.title, v.ratification_date, v.note, v.source_id, v.load_id, v.source_row
 FROM _conventions v

@@ -1,21 +1,3 @@
--- dwcp_scores: the programme scorecard (review's six-point method), one row per node of each programme's
--- current tree plus one programme row; written by dwi/scorecard.py (builder), method in its docstring.
---   level            programme | priority | outcome | activity | sub_activity
---   code             1, 1.1, 1.1.3, 1.1.1.a; the programme id on the programme row
---   title            the node's title as transcribed
---   computed_grade   mean of the children's grades, rounded half up to the reported grade's printed
---                    precision (at least 1 decimal); NULL for a leaf or when a child has no grade
---   reported_grade   the grade the source gives (for an activity: its grade); NULL if none
---   difference       reported_grade - computed_grade (0 = consistent)
---   verdict          consistent | inconsistent | not reported | not computable (parents);
---                    input | missing (leaves: activities without sub-activities, sub-activities)
---   note             how the grade was computed, which inputs are missing/inferred/computed, what a
---                    reported grade implies for ungraded children, why a verdict is inconsistent
---   programme, parent_code, grade_basis (stated | implied | inferred | missing, of the reported grade),
---   computed_mean (unrounded mean), children ('code=grade; ...', '?' = no grade), n_children,
---   n_graded_children, grade_used (what the node contributes to its parent: reported, else computed_mean),
---   grade_used_basis (grade_basis, or computed | missing), implied_low / implied_high (the interval the
---   parent's reported grade implies for this node when it is the parent's only ungraded child),
---   reported_text (the grade exactly as printed), status_text, source_id, source_row, sort_key
+-- dwcp_scores: see _marts.yml (what it holds, its columns).
 CREATE OR REPLACE VIEW dwcp_scores AS
 SELECT * FROM _dwcp_scores ORDER BY programme, sort_key;

@@ -1,11 +1,4 @@
--- revisions: every value that changed between consecutive vintages (successful loads) of the same source.
---   source_id       the source (see `sources`)
---   indicator_code, country, region_code, sex, year, period, classif1, classif2: the observation's key
---   old_value, new_value          the value in the earlier and in the later vintage
---   old_load_id, new_load_id      the two loads (see `loads`); consecutive loads of this source
---   old_loaded, new_loaded        the dates the two vintages were loaded
---   old_obs_status, new_obs_status  flags of the two values (e.g. P provisional, then empty)
--- Values that appear or disappear between vintages are not revisions and are not listed.
+-- revisions: see _marts.yml (what it holds, its columns).
 CREATE OR REPLACE VIEW revisions AS
 WITH vintages AS (
     SELECT source_id, load_id, finished,

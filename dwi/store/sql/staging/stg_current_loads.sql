@@ -1,4 +1,4 @@
--- stg_current_loads: the latest successful load of each source (its current vintage).
+-- stg_current_loads: see _staging.yml (what it holds, its columns).
 CREATE OR REPLACE VIEW stg_current_loads AS
 SELECT source_id, max(load_id) AS load_id
 FROM _loads
