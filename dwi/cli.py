@@ -56,17 +56,27 @@ def friendly(fn):
     return wrapper
 
 
-class _UserErrorsWithoutTraceback(logging.Filter):
-    """Prefect logs a failed task with its traceback; for a DwiError the CLI prints one line instead."""
+class _WithoutTraceback(logging.Filter):
+    """Prefect logs a failed task with its traceback: the console shows its one-line message instead (the CLI
+    prints the error itself; a DwiError's log line is dropped). DWI_DEBUG=1 keeps the tracebacks."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], DwiError))
+        if record.exc_info and isinstance(record.exc_info[1], DwiError):
+            return False
+        record.exc_info, record.exc_text = None, None
+        return True
 
 
 def _console_without_tracebacks() -> None:
-    for handler in logging.getLogger().handlers:
+    if os.environ.get("DWI_DEBUG"):
+        return
+    loggers = [
+        logging.getLogger(),
+        *(logging.getLogger(n) for n in list(logging.Logger.manager.loggerDict) if n.startswith("prefect")),
+    ]
+    for handler in {h for logger in loggers for h in logger.handlers}:
         if isinstance(handler, logging.StreamHandler):
-            handler.addFilter(_UserErrorsWithoutTraceback())
+            handler.addFilter(_WithoutTraceback())
 
 
 def _quiet_prefect() -> None:
@@ -324,6 +334,20 @@ def ingest(
     out.print(summary_table([batch], f"dwi ingest ({batch.source.format})"))
     out.print(f"warehouse: {wh}")
     raise typer.Exit(EXIT_DATA if batch.has_problems else EXIT_OK)
+
+
+@app.command()
+@friendly
+def init(directory: Annotated[Path, typer.Argument(help="the new project folder (new or empty)")]) -> None:
+    """Create a project folder: raw/ with a manifest, warehouse/, exports/ and a README."""
+    from dwi.sources.project import init as make
+
+    for path in make(directory):
+        out.print(f"created {path}")
+    out.print(
+        f"next: cd {directory}, put source files in raw/ (listed in raw/manifest.yaml) or `dwi ingest FILE`, "
+        "then `dwi run`"
+    )
 
 
 CronOpt = Annotated[str | None, typer.Option("--cron", help="schedule, e.g. '0 6 * * 1' (Mondays 06:00)")]

@@ -21,6 +21,8 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # Runs in tests write their exports and report to a scratch folder, never into the repository.
 os.environ.setdefault("DWI_EXPORTS", tempfile.mkdtemp(prefix="dwi-test-exports-"))
 
+from tests.prefect_server import client_home, prefect_api  # noqa: E402, F401  (session fixtures: a real server)
+
 RAW = ROOT / "raw"
 FIXTURES = ROOT / "tests" / "fixtures"
 

@@ -55,9 +55,9 @@ def load_manifest(raw: Path, formats: Collection[str]) -> list[Source]:
         doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise DwiError(f"{file}: not valid YAML: {exc}") from None
-    entries = doc.get("sources")
-    if not isinstance(entries, list) or not entries:
-        raise DwiError(f"{file}: expected a non-empty list under 'sources'")
+    entries = doc.get("sources") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):  # an empty list is a new project's (dwi init)
+        raise DwiError(f"{file}: expected a list under 'sources' (each with id, path and format)")
     sources, seen = [], set()
     for i, entry in enumerate(entries, 1):
         where = f"{file}, source #{i}"

@@ -43,16 +43,9 @@ def reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference, sources: li
     write_table(con, "_indicators", ref.indicators)
     write_table(con, "_regions", ref.regions)
     write_table(con, "_region_aliases", ref.aliases.drop("alias_key"))
-    rows = [
-        {
-            "id": s.id,
-            "path": s.display,
-            "format": s.format,
-            **{("table_ref" if k == "table" else k): s.meta.get(k, "") for k in META_FIELDS},
-        }
-        for s in sources
-    ]
-    write_table(con, "_sources", pl.DataFrame(rows))
+    columns = ["id", "path", "format", *("table_ref" if k == "table" else k for k in META_FIELDS)]
+    rows = [[s.id, s.display, s.format, *(s.meta.get(k, "") for k in META_FIELDS)] for s in sources]
+    write_table(con, "_sources", pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row"))
     con.execute("""
         INSERT INTO _indicators (code, name, unit, ilostat, notes, additive, partial, derived)
         SELECT code, arg_max(name, load_id), arg_max(unit, load_id), arg_max(ilostat, load_id),

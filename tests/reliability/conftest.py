@@ -1,8 +1,6 @@
-"""Shared fixtures: a real Prefect server (tests/reliability/prefect_server.py), and small warehouses."""
+"""Markers of the reliability tests (the Prefect server fixtures are in tests/conftest.py)."""
 
 from __future__ import annotations
-
-from tests.reliability.prefect_server import client_home, prefect_api  # noqa: F401  (session fixtures)
 
 
 def pytest_configure(config):

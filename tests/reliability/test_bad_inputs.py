@@ -170,7 +170,7 @@ def test_validate_cli_reports_every_corpus_file_without_a_traceback():
 @pytest.mark.prefect_server
 def test_run_cli_exit_code_and_one_line_per_problem(tmp_path, prefect_api, client_home):
     """`dwi run` (the Prefect flow) on a raw folder with one good and one cp1251 file: exit 1, no traceback."""
-    from tests.reliability.prefect_server import prefect_env
+    from tests.prefect_server import prefect_env
 
     raw = tmp_path / "raw"
     raw.mkdir()

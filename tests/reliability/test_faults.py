@@ -32,7 +32,7 @@ from dwi import config, stages
 from dwi.reference import load_reference
 from dwi.store.query import run_query
 from dwi.store.warehouse import writer_lock
-from tests.reliability.prefect_server import prefect_env
+from tests.prefect_server import prefect_env
 
 pytestmark = [pytest.mark.prefect_server, pytest.mark.reliability]
 DWI = str(Path(sys.executable).parent / "dwi")

@@ -15,7 +15,7 @@ from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.conftest import RAW
-from tests.reliability.prefect_server import VENV_BIN, prefect_env
+from tests.prefect_server import VENV_BIN, prefect_env
 
 pytestmark = pytest.mark.prefect_server
 DEPLOYMENT = "dwi-run/dwi-test"

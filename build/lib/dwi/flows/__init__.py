@@ -1,0 +1,1 @@
+"""Prefect flows. `flows.pipeline.dwi_run` is the main job."""

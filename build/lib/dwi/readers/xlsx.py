@@ -1,0 +1,234 @@
+"""Agency spreadsheets (.xlsx): a title block, then a header block of two rows (measures, merged across
+their years; years under each measure), then one row per region. Read with polars/calamine.
+
+A layout file (YAML) says what the table means; see dwi/reference/layouts/README.md. The header is found
+by content (the cell with the layout's `region_header` text), so title blocks of any height work."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from dwi.config import REFERENCE_DIR
+from dwi.readers import Read
+from dwi.readers.codes import tidy
+from dwi.readers.text import Rejected
+
+LAYOUTS = REFERENCE_DIR / "layouts"
+MISSING = ["", "-", "–", "—", "..", "…", "x", "X"]
+YEAR = re.compile(r"^\s*(\d{4})(?:\.0)?\s*$")
+
+
+def _key(text: str | None) -> str:
+    return re.sub(r"\s+", " ", str(text or "")).strip().lower()
+
+
+def column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _letter_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def find_layout(path: Path, file: str, option: str | None) -> Path:
+    """--layout or `layout:` (a file or a name in dwi/reference/layouts/), else <stem>.layout.yaml."""
+    candidates = (
+        [Path(option), path.parent / option, LAYOUTS / f"{option}.yaml"]
+        if option
+        else [path.with_name(path.name.split(".")[0] + ".layout.yaml")]
+    )
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise Rejected(
+        file,
+        f"no layout file for this spreadsheet (looked for {', '.join(str(c) for c in candidates)}); "
+        "write one (see dwi/reference/layouts/README.md); pass it with --layout or `layout:` in the manifest",
+        "file:layout",
+    )
+
+
+def read_layout(layout_file: Path, file: str) -> dict:
+    try:
+        layout = yaml.safe_load(layout_file.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise Rejected(file, f"layout {layout_file} is not valid YAML: {exc}", "file:layout") from None
+    missing = [k for k in ("region_header", "measures") if not isinstance(layout, dict) or not layout.get(k)]
+    if missing:
+        raise Rejected(file, f"layout {layout_file} is missing {', '.join(missing)}", "file:layout")
+    return layout
+
+
+def _origin(path: Path, sheet: str) -> tuple[int, int]:
+    """(row, column) where the sheet's used range starts (calamine starts there); (0, 0) if unknown."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            book = z.read("xl/workbook.xml").decode()
+            rels = z.read("xl/_rels/workbook.xml.rels").decode()
+            rid = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*r:id="([^"]+)"', book).group(1)
+            target = re.search(rf'<Relationship [^>]*Id="{rid}"[^>]*Target="([^"]+)"', rels) or re.search(
+                rf'<Relationship [^>]*Target="([^"]+)"[^>]*Id="{rid}"', rels
+            )
+            name = target.group(1).lstrip("/")
+            xml = z.read(name if name.startswith("xl/") else f"xl/{name}")[:4000].decode(errors="ignore")
+            col, row = re.search(r'<dimension ref="([A-Z]+)(\d+)', xml).groups()
+            return int(row) - 1, _letter_index(col)
+    except (KeyError, AttributeError, zipfile.BadZipFile, OSError):
+        return 0, 0
+
+
+def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, str]:
+    try:
+        import fastexcel
+
+        names = fastexcel.read_excel(str(path)).sheet_names
+    except Exception as exc:  # calamine raises several error types for a damaged workbook
+        raise Rejected(
+            file,
+            f"not a readable .xlsx workbook ({str(exc).splitlines()[0][:120]}); "
+            "open and save it again in a spreadsheet program",
+            "file:xlsx",
+        ) from None
+    name = names[sheet] if isinstance(sheet, int) and sheet < len(names) else sheet
+    if name not in names:
+        raise Rejected(file, f"no sheet {sheet!r}; the workbook has {', '.join(map(repr, names))}", "file:sheet")
+    frame = pl.read_excel(
+        path,
+        engine="calamine",
+        sheet_name=name,
+        has_header=False,
+        infer_schema_length=0,
+        drop_empty_rows=False,
+        drop_empty_cols=False,
+    )
+    return frame, name
+
+
+def detect(magic: bytes, names: list[str]) -> bool:
+    """A zip archive with a workbook's parts (xl/...)."""
+    return magic == b"PK\x03\x04" and any(n.startswith("xl/") for n in names)
+
+
+def read(path: Path, file: str, options: dict) -> Read:
+    layout_file = find_layout(path, file, options.get("layout"))
+    layout = read_layout(layout_file, file)
+    grid, sheet = read_sheet(path, file, layout.get("sheet", 0))
+    row0, col0 = _origin(path, sheet)
+    cols = grid.columns
+    where = lambda r, c: f"{column_letter(c + col0)}{r + row0 + 1}"  # noqa: E731
+    target = _key(layout["region_header"])
+    hits = [
+        (r, c)
+        for c, name in enumerate(cols)
+        for r in grid.with_row_index("r").filter(
+            pl.col(name).str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase() == target
+        )["r"]
+    ]
+    if not hits:
+        raise Rejected(
+            file,
+            f"sheet {sheet!r}: no cell reads {layout['region_header']!r} (the layout's "
+            f"region_header, {layout_file.name}); the header block was not found",
+            "file:header",
+        )
+    hr, rc = hits[0]
+    n_header = int(layout.get("header_rows", 2))
+    measure_row = grid.row(hr, named=False)
+    year_row = grid.row(hr + n_header - 1, named=False) if hr + n_header - 1 < grid.height else ()
+    measures = {_key(k): v for k, v in layout["measures"].items()}
+    years = {_key(k): v for k, v in (layout.get("years") or {}).items()}
+    columns, current = [], None
+    for c in range(rc + 1, len(cols)):
+        head = measure_row[c]
+        if head is not None and str(head).strip():
+            current = _key(head)
+            if current not in measures:
+                raise Rejected(
+                    file,
+                    f"sheet {sheet!r}, cell {where(hr, c)}: expected a measure named in "
+                    f"{layout_file.name} ({'; '.join(layout['measures'])}), found {str(head)!r}",
+                    "file:header",
+                    where(hr, c),
+                )
+        label = year_row[c] if c < len(year_row) else None
+        if current is None or label is None or not str(label).strip():
+            continue
+        spec = years.get(_key(label))
+        if spec is None:
+            m = YEAR.match(str(label))
+            if not m:
+                raise Rejected(
+                    file,
+                    f"sheet {sheet!r}, cell {where(hr + n_header - 1, c)}: expected a year "
+                    f"(e.g. 2011) or a period listed under `years` in {layout_file.name}, "
+                    f"found {str(label)!r}",
+                    "file:header",
+                    where(hr + n_header - 1, c),
+                )
+            spec = {"year": int(m.group(1))}
+        measure = measures[current]
+        columns.append(
+            {
+                "column": cols[c],
+                "letter": column_letter(c + col0),
+                "indicator_code": measure["indicator"],
+                "unit": measure.get("unit", layout.get("unit")),
+                "year": str(spec["year"]),
+                "period": spec.get("period", "Y"),
+                "measure_text": str(measure_row_text(measure_row, c)),
+                "year_text": str(label).strip(),
+            }
+        )
+    if not columns:
+        raise Rejected(file, f"sheet {sheet!r}: no measure x year columns right of {where(hr, rc)}", "file:header")
+    body = grid.slice(hr + n_header).with_row_index("_row", offset=hr + n_header + row0 + 1)
+    region = pl.col(cols[rc]).str.strip_chars()
+    ends = body.with_row_index("i").filter(region.is_null() | (region == ""))["i"]
+    if len(ends):
+        body = body.head(int(ends[0]))  # the table ends at the first row without a region (footnotes follow)
+    if not body.height:
+        raise Rejected(file, f"sheet {sheet!r}: no data rows under the header at {where(hr, rc)}", "file:no_rows")
+    spec = pl.DataFrame(columns)
+    long = (
+        body.select(pl.col("_row").cast(pl.Int64), region.alias("region"), *[pl.col(c["column"]) for c in columns])
+        .unpivot(index=["_row", "region"], variable_name="column", value_name="value")
+        .with_columns(pl.col("value").str.strip_chars())
+        .filter(~(pl.col("value").is_null() | pl.col("value").is_in(layout.get("missing", MISSING))))
+        .join(spec, on="column", how="left")
+        .with_columns(
+            pl.lit(layout.get("sex", "T")).alias("sex"),
+            pl.lit(layout.get("country", "KAZ")).alias("country"),
+            pl.concat_str(
+                pl.lit(f"{file}, sheet '{sheet}', cell "),
+                pl.col("letter"),
+                pl.col("_row").cast(pl.String),
+                pl.lit(" ("),
+                pl.col("measure_text"),
+                pl.lit(", "),
+                pl.col("year_text"),
+                pl.lit(")"),
+            ).alias("source_ref"),
+        )
+        .sort("_row", "letter")
+    )
+    return Read(iter([tidy(long)]), [f"read with layout {layout_file}"])
+
+
+def measure_row_text(row: tuple, c: int) -> str:
+    """The measure header over column c (merged cells hold their text in the first column only)."""
+    while c >= 0 and (row[c] is None or not str(row[c]).strip()):
+        c -= 1
+    return re.sub(r"\s+", " ", str(row[c])).strip() if c >= 0 else ""

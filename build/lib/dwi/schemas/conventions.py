@@ -1,0 +1,37 @@
+"""Row rules for the list of ratified ILO conventions (format `conventions`)."""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+from dwi.schemas import COMMON, rule
+
+REQUIRED = ["convention_no", "title", "ratification_date"]
+OPTIONAL = ["note"]
+KEY = ["convention_no"]
+
+
+def schema(ref) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            "_row": pa.Column(pl.Int64),
+            "convention_no": pa.Column(pl.Int32, nullable=True),
+            "title": pa.Column(pl.String, nullable=True),
+            "ratification_date": pa.Column(pl.Date, nullable=True),
+        },
+        checks=[
+            rule("convention_no:integer", pl.col("convention_no").is_not_null()),
+            rule("convention_no:in_range", pl.col("convention_no").is_between(1, 300)),
+            rule("title:required", pl.col("title").is_not_null()),
+            rule("ratification_date:date", pl.col("ratification_date").is_not_null()),
+        ],
+        strict=False,
+    )
+
+
+MESSAGES = {
+    **COMMON,
+    "integer": "a whole year such as 2011",
+    "in_range": "a value in the allowed range (years: 1991 to next year)",
+    "date": "a date written YYYY-MM-DD",
+}

@@ -1,0 +1,340 @@
+"""The one orchestration of dwi: plan -> check -> load and build -> publish.
+
+`dwi run` runs it as a Prefect flow (dwi/flows/pipeline.py), `dwi ingest` and `dwi validate` run it directly;
+the steps are the same functions. A `Runner` says where they run: `Runner` itself runs every step here and
+checks a file's batches on a small thread pool; the flow's runner makes each step a Prefect task and sends the
+batches of every file, big ones included, to the flow's task runner (threads, or a Dask cluster with
+`dwi run --dask`). Progress (the stage, the rows done) goes to `Runner.progress`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from dwi import formats
+from dwi.check.batch import Batch, issues
+from dwi.errors import DwiError
+from dwi.reference import Reference, load_reference
+from dwi.sources import fetch as fetch_mod
+from dwi.sources.manifest import META_FIELDS, Source, load_manifest, sha256
+from dwi.store.load import load_batch
+from dwi.store.warehouse import fingerprint, read_state
+
+Progress = Callable[[str, str, int, int | None], None]  # (stage, what, done, total)
+
+
+class Runner:
+    """Runs each step in this process, and a file's batches on a thread pool (polars and DuckDB release the
+    GIL). `progress` is told what is being done."""
+
+    def __init__(self, progress: Progress | None = None, workers: int = 2):
+        self.progress = progress or (lambda *_: None)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dwi-check")
+
+    def step(self, name: str, fn: Callable, *args):
+        """A coarse step (plan, load-and-build, publish)."""
+        return fn(*args)
+
+    def submit(self, fn: Callable, *args) -> Future:
+        """The check of one batch of a file."""
+        return self._pool.submit(fn, *args)
+
+    @property
+    def flow_run_id(self) -> str | None:
+        return None
+
+
+@dataclass
+class Plan:
+    raw: Path
+    warehouse: Path
+    sources: list[Source]
+    batches: list[Batch]
+    fingerprint: str
+    rebuild: bool  # derived objects must be rebuilt (code, SQL, reference or manifest changed)
+    fetched: list = field(default_factory=list)  # dwi.sources.fetch.Fetched, one per URL source
+    published: object | None = None  # dwi.publish.outputs.Published, when the run wrote (or checked) the exports
+
+    @property
+    def fetch_failures(self) -> list[str]:
+        return [f.message for f in self.fetched if f.status == "failed"]
+
+    @property
+    def changed(self) -> list[Batch]:
+        return [b for b in self.batches if b.status != "unchanged"]
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.changed and not self.rebuild
+
+    @property
+    def needs_writer(self) -> bool:
+        """False when every changed source was rejected and nothing must be rebuilt: the warehouse file is
+        then left byte-for-byte as it was (the rejection is reported by the run, and again next run)."""
+        return self.rebuild or any(b.status != "rejected" for b in self.changed)
+
+
+def plan(raw: Path, warehouse: Path) -> Plan:
+    """Which sources changed since their last load (by content hash), and whether to rebuild."""
+    sources, fetched = fetch_mod.resolve(raw, load_manifest(raw, formats.FORMATS))
+    loaded, old_fingerprint = read_state(warehouse)
+    fp = fingerprint(raw)
+    rebuild = fp != old_fingerprint
+    batches = []
+    for source in sources:
+        if not source.path.is_file():  # a URL source that was never fetched successfully
+            batch = Batch(source, "")
+            batch.reject(next(f.message for f in fetched if f.source_id == source.id), "fetch:failed", "url")
+            batches.append(batch)
+            continue
+        batch = Batch(source, sha256(source.path))
+        last = loaded.get(source.id)
+        if not rebuild and last and last[0] == batch.sha256:
+            batch.status, batch.previous = "unchanged", (last[1], last[2])
+        batches.append(batch)
+    return Plan(raw, warehouse, sources, batches, fp, rebuild, fetched)
+
+
+@contextlib.contextmanager
+def staging(warehouse: Path | None) -> Iterator[Path]:
+    """A folder of this process's own for checked rows: beside the warehouse (a place every Dask worker of the
+    run can reach when the warehouse is on shared storage), else a temporary folder; removed afterwards.
+    Folders left by processes that no longer run are removed too."""
+    if warehouse is None:
+        root = Path(tempfile.mkdtemp(prefix="dwi-check-"))
+        try:
+            yield root
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        return
+    parent = warehouse.with_name(warehouse.name + ".staging")
+    for old in parent.glob("*") if parent.is_dir() else []:
+        if not _alive(int(old.name) if old.name.isdigit() else 0):
+            shutil.rmtree(old, ignore_errors=True)
+    root = parent / str(os.getpid())
+    from dwi.store.warehouse import io_error
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # the warehouse's folder: read-only, not ours
+        raise io_error(warehouse, exc) from None
+    try:
+        yield root
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        raise io_error(warehouse, exc) from None  # staging filled the warehouse's disk
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            parent.rmdir()  # only when no other process stages there
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0
+    return pid > 0
+
+
+def check(
+    batches: list[Batch], runner: Runner | None = None, root: Path | None = None, ref: Reference | None = None
+) -> list[Batch]:
+    """Read, harmonise and check every pending source (see dwi.check.engine); stage its rows under `root`
+    (default: a temporary folder)."""
+    from dwi.check import engine  # pandera: imported when there is something to check
+
+    runner, ref = runner or Runner(), ref or load_reference()
+    root = root or Path(tempfile.mkdtemp(prefix="dwi-check-"))
+    for i, batch in enumerate(batches):
+        if batch.status == "pending":
+            runner.progress("check", batch.source.id, i, len(batches))
+            engine.check_source(
+                batch, formats.get(batch.source.format), ref, root / _safe(batch.source.id), runner.submit
+            )
+    return batches
+
+
+def _safe(source_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", source_id).lstrip(".") or "_"
+
+
+def load(con: duckdb.DuckDBPyConnection, p: Plan, flow_run_id: str | None) -> None:
+    """One transaction per source. A file that a concurrent run loaded meanwhile is not loaded twice."""
+    done = dict(con.execute("SELECT source_id, arg_max(sha256, load_id) FROM _loads GROUP BY source_id").fetchall())
+    for batch in p.batches:
+        if batch.status not in ("checked", "rejected"):
+            continue
+        if not p.rebuild and done.get(batch.source.id) == batch.sha256:
+            batch.status = "unchanged"
+            continue
+        load_one(con, batch, dt.datetime.now(dt.UTC), flow_run_id)
+
+
+def load_one(con: duckdb.DuckDBPyConnection, batch: Batch, started: dt.datetime, flow_run_id: str | None) -> None:
+    """One checked source in its own transaction; a database error records it as failed and goes on."""
+    from dwi.check.engine import discard
+
+    target = formats.get(batch.source.format).target
+    try:
+        load_batch(con, batch, target, started, flow_run_id)
+    except duckdb.IOException:  # disk full, read-only file: the whole run fails, nothing is published
+        raise
+    except duckdb.Error as exc:  # the source's transaction was rolled back; record why and go on
+        batch.status, batch.message = "failed", f"{batch.source.display}: load failed: {str(exc).splitlines()[0]}"
+        batch.rows_quarantined = batch.rows_in
+        batch.issues = issues(
+            [
+                {
+                    "source_id": batch.source.id,
+                    "file": batch.source.display,
+                    "check": "load",
+                    "message": batch.message,
+                    "severity": "error",
+                }
+            ]
+        )
+        load_batch(con, batch, target, started, flow_run_id)
+    finally:
+        discard(batch)
+
+
+def build(con: duckdb.DuckDBPyConnection, sources: list[Source], fp: str, ref: Reference | None = None) -> None:
+    from dwi.derive import BUILDERS
+    from dwi.store.build import build as build_views
+
+    build_views(con, ref or load_reference(), sources, fp, BUILDERS)
+
+
+def load_and_build(p: Plan, flow_run_id: str | None = None) -> Plan:
+    """One writer session: each source in its own transaction, then the derived objects, then the swap."""
+    from dwi.store.warehouse import writer
+
+    with writer(p.warehouse) as con:
+        load(con, p, flow_run_id)
+        build(con, p.sources, p.fingerprint)
+    return p
+
+
+def run(raw: Path, warehouse: Path, runner: Runner | None = None, exports: Path | None = None) -> Plan:
+    """The main job: load every changed source of raw/, rebuild, and write the exports (to `exports`)."""
+    runner = runner or Runner()
+    p = runner.step("plan", plan, raw, warehouse)
+    if not p.nothing_to_do:
+        with staging(warehouse) as root:
+            check(p.batches, runner, root)
+            if p.needs_writer:
+                runner.progress("load", "warehouse", 0, None)
+                p = runner.step("load-and-build", load_and_build, p, runner.flow_run_id)
+    if exports is not None and warehouse.is_file():
+        from dwi.publish.outputs import publish
+
+        runner.progress("publish", str(exports), 0, None)
+        p.published = runner.step("publish", publish, warehouse, exports)
+    return p
+
+
+def validate(paths: list[Path], raw: Path, runner: Runner | None = None) -> list[Batch]:
+    """Check files against every rule (format from the manifest if listed there, else from the content);
+    loads nothing."""
+    runner = runner or Runner()
+    listed = {s.path: s for s in load_manifest(raw, formats.FORMATS)} if (raw / "manifest.yaml").is_file() else {}
+    batches = []
+    for path in paths:
+        if not path.is_file():
+            raise DwiError(f"{path}: no such file")
+        source = listed.get(path.resolve()) or Source(
+            path.stem, path.resolve(), formats.detect(path).name, {"_relpath": str(path)}
+        )
+        batches.append(Batch(source, sha256(path)))
+    with staging(None) as root:
+        check(batches, runner, root)
+    for b in batches:
+        b.parts = []
+    return batches
+
+
+def source_id_for(path: Path) -> str:
+    """A source id from a file name: 'EMP_TEMP_SEX_AGE_NB_A.csv.gz' -> 'emp_temp_sex_age_nb_a'."""
+    return re.sub(r"[^a-z0-9_]+", "_", path.name.split(".")[0].lower()).strip("_") or "ingested"
+
+
+def _current_sources(con: duckdb.DuckDBPyConnection) -> list[Source]:
+    """The sources the warehouse was last built with (the manifest's), so that ingest keeps them."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "_sources" not in tables:
+        return []
+    rows = con.sql("SELECT * FROM _sources WHERE id NOT IN (SELECT id FROM _ingested_sources)").pl()
+    return [
+        Source(
+            r["id"],
+            Path(r["path"]),
+            r["format"],
+            {**{k: r.get("table_ref" if k == "table" else k) or "" for k in META_FIELDS}, "_relpath": r["path"]},
+        )
+        for r in rows.iter_rows(named=True)
+    ]
+
+
+def ingest(
+    path: Path,
+    warehouse: Path,
+    fmt: str | None = None,
+    source_id: str | None = None,
+    layout: str | None = None,
+    runner: Runner | None = None,
+) -> Batch:
+    """Check and load one file as a source of its own; returns its batch (unchanged, loaded or rejected)."""
+    from dwi.store.warehouse import writer
+
+    runner = runner or Runner()
+    if not path.is_file():
+        raise DwiError(f"{path}: no such file")
+    if fmt and fmt not in {*formats.FORMATS, *formats.ALIASES}:
+        raise DwiError(f"--format must be one of {', '.join([*formats.FORMATS, *formats.ALIASES])}, not '{fmt}'")
+    name = (formats.get(fmt) if fmt else formats.detect(path)).name
+    sid = source_id or source_id_for(path)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", sid):
+        raise DwiError(f"--source-id '{sid}': use letters, digits, '_', '-' or '.'")
+    meta = {
+        "_relpath": str(path),
+        "title": f"{path.name} (loaded with dwi ingest)",
+        "notes": f"format {name}" if fmt else f"format {name}, detected from content",
+    }
+    if layout:
+        meta["layout"] = layout
+    batch = Batch(Source(sid, path.resolve(), name, meta), sha256(path))
+    loaded, fp = read_state(warehouse)
+    if loaded.get(sid, ("",))[0] == batch.sha256:
+        batch.status = "unchanged"
+        return batch
+    started = dt.datetime.now(dt.UTC)
+    with staging(warehouse) as root:
+        check([batch], runner, root)
+        runner.progress("load", sid, 0, None)
+        with writer(warehouse) as con:
+            sources = [s for s in _current_sources(con) if s.id != sid]  # a new vintage of a listed source
+            load_one(con, batch, started, None)
+            con.execute("DELETE FROM _ingested_sources WHERE id = ?", [sid])
+            con.execute(
+                "INSERT INTO _ingested_sources VALUES (?, ?, ?, ?, '', '', '', '', '', '', ?, now())",
+                [sid, str(path), name, meta["title"], meta["notes"]],
+            )
+            runner.progress("build", "views", 0, None)
+            build(con, [*sources, batch.source], fp or "")
+    return batch

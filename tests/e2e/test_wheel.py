@@ -1,0 +1,67 @@
+"""The package as a user gets it: the wheel built from this tree, installed (not editable) into a fresh venv,
+gives a working `dwi`: `dwi init` makes a project, `dwi run` works in it, empty and with the embedded data, and
+the SQL and reference files come from inside the installed package."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist),
+                    str(ROOT)], check=True, capture_output=True, text=True)
+    return next(dist.glob("dwi-*.whl"))
+
+
+def test_the_wheel_holds_the_package_data_and_no_generic_top_level_names(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
+    assert top == {"dwi"}  # flows and schemas are installed as dwi.flows and dwi.schemas
+    for needed in ("dwi/store/sql/schema.sql", "dwi/store/sql/marts/observations.sql", "dwi/store/sql/marts/_marts.yml",
+                   "dwi/reference/indicators.yaml", "dwi/reference/regions.csv", "dwi/reference/project/manifest.yaml",
+                   "dwi/publish/templates/report.html.j2", "dwi/flows/pipeline.py", "dwi/schemas/observations.py"):
+        assert needed in names, needed
+
+
+def test_installed_wheel_inits_and_runs_a_project(wheel, tmp_path, prefect_api, client_home):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr[-3000:]
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_HOME": str(client_home),
+           "DWI_EXPORTS": "", "DWI_RAW": "", "DWI_WAREHOUSE": ""}
+    dwi = str(venv / "bin" / "dwi")
+
+    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([dwi, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+    made = run("init", "project", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "project"
+    assert (project / "raw" / "manifest.yaml").is_file() and (project / "README.md").is_file()
+    empty = run("run", "--no-exports", cwd=project)
+    assert empty.returncode == 0, empty.stdout + empty.stderr
+    assert (project / "warehouse" / "decent_work.duckdb").is_file()
+    shutil.rmtree(project / "raw")
+    shutil.copytree(ROOT / "raw", project / "raw")
+    full = run("run", cwd=project)
+    assert full.returncode == 0, full.stdout + full.stderr
+    assert "Traceback" not in full.stdout + full.stderr
+    count = run("sql", "select count(*) as n from observations where indicator_code = 'TEMP_EMP'", "--format", "csv",
+                cwd=project)
+    assert count.stdout.split() == ["n", "5"], count.stdout + count.stderr
+    assert (project / "exports" / "report.html").stat().st_size > 10_000
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import dwi.config as c; print(c.SQL_DIR)"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert str(venv) in where.stdout  # the SQL comes from the installed package, not this tree
