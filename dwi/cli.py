@@ -28,8 +28,9 @@ app = typer.Typer(
     help="dwi: decent-work indicators from official labour statistics, in DuckDB.",
 )
 
-WarehouseOpt = Annotated[Path | None, typer.Option("--warehouse", help="DuckDB file [env DWI_WAREHOUSE]")]
-RawOpt = Annotated[Path | None, typer.Option("--raw", help="source folder with manifest.yaml [env DWI_RAW]")]
+# `\\[` is a literal bracket in the help: Rich reads `[env ...]` as markup and would drop it.
+WarehouseOpt = Annotated[Path | None, typer.Option("--warehouse", help="DuckDB file \\[env DWI_WAREHOUSE]")]
+RawOpt = Annotated[Path | None, typer.Option("--raw", help="source folder with manifest.yaml \\[env DWI_RAW]")]
 
 
 def friendly(fn):
@@ -90,7 +91,7 @@ def _quiet_prefect() -> None:
 NoExportsOpt = Annotated[bool, typer.Option("--no-exports", help="skip the exports and the report")]
 ExportsOpt = Annotated[
     Path | None,
-    typer.Option("--exports", help="folder for the exports and the report [env DWI_EXPORTS; default exports/]"),
+    typer.Option("--exports", help="folder for the exports and the report \\[env DWI_EXPORTS; default exports/]"),
 ]
 
 
@@ -105,7 +106,7 @@ def run(
         str | None,
         typer.Option(
             "--dask",
-            help="run the per-source checks on this existing Dask cluster, e.g. tcp://10.0.0.5:8786 [env DWI_DASK]",
+            help="run the per-source checks on this existing Dask cluster, e.g. tcp://10.0.0.5:8786 \\[env DWI_DASK]",
         ),
     ] = None,
 ) -> None:
@@ -261,7 +262,7 @@ def export_cmd(
         list[str] | None,
         typer.Option("--format", help="csv | parquet | xlsx | json | sdmx-csv (repeatable; default: all)"),
     ] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="folder [env DWI_EXPORTS; default exports/]")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="folder \\[env DWI_EXPORTS; default exports/]")] = None,
     indicator: Annotated[list[str] | None, typer.Option("--indicator", help="indicator code (repeatable)")] = None,
     region: Annotated[list[str] | None, typer.Option("--region", help="region code (repeatable)")] = None,
     warehouse: WarehouseOpt = None,
@@ -284,7 +285,7 @@ def export_cmd(
 @app.command()
 @friendly
 def report(
-    out_file: Annotated[Path | None, typer.Option("--out", help="HTML file [default: exports/report.html]")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="HTML file \\[default: exports/report.html]")] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="also write charts/*.svg next to it")] = True,
     warehouse: WarehouseOpt = None,
 ) -> None:
