@@ -4,7 +4,7 @@ One function, `correlate`, serves the builder (pairs in dwi/reference/correlatio
 `dwi correlate X Y` command. Statistics come from scipy.stats (pearsonr with its Fisher-z confidence
 interval, spearmanr); nothing is hand-coded.
 
-Definitions (also in the README):
+Definitions (also in docs/methods/correlations.md):
 - national scope: annual values of region KZ matched by year; regions scope: one value per region
   (national total row excluded) at the reference period with the most regions (latest on a tie).
   Regions are Kazakhstan's: the region codes of the region reference (table `_regions`), never the other

@@ -1,6 +1,6 @@
 """Derived indicators: recomputed shares, GDP growth from levels, regional ratios, cumulated ratifications,
 changes over time and regional rank/dispersion. Writes the computed rows only, to `_derived_values`; the
-`_indicator_values` view (warehouse/sql/marts/_indicator_values.sql) puts them after the observed values,
+`_indicator_values` view (dwi/store/sql/marts/_indicator_values.sql) puts them after the observed values,
 read from `observations`. Only the observations a derivation needs are read (`read_inputs`), so the memory
 used does not grow with the warehouse (e.g. an all-countries ILOSTAT file).
 

@@ -3,7 +3,7 @@
 Values come from the `indicator_values` view (reported and derived values) or, in a warehouse built
 before it existed, from `observations`. Every text cell that a spreadsheet would read as a formula
 (starting with = + - @, a tab or a carriage return) is neutralised: prefixed with an apostrophe in the
-text formats, written as a typed string cell in XLSX (see README, "Formula-injection policy").
+text formats, written as a typed string cell in XLSX (see docs/exports.md, "Formula injection").
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dwi.errors import DwiError
 FORMATS = ("csv", "parquet", "xlsx", "json", "sdmx-csv")
 FORMULA_START = r"^[=+\-@\t\r]"
 
-# The tidy long form, in this order: (column, meaning). Documented in README "Exports".
+# The tidy long form, in this order: (column, meaning). docs/exports.md shows this table (generated).
 COLUMNS: dict[str, str] = {
     "indicator_code": "registry code (see the indicators sheet / view)",
     "indicator_name": "indicator name",

@@ -20,7 +20,7 @@ from dwi.store.warehouse import connect_read_only, read_state
 
 STAMP = ".dwi-exports.json"
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # the report's; part of the up-to-date check
-# The files the exports write (dwi.exports.WRITERS), known here without importing the writers.
+# The files the exports write (dwi.publish.exports.WRITERS), known here without importing the writers.
 EXPORT_FILES = (
     "indicator_values.csv",
     "indicator_values.parquet",

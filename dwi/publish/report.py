@@ -499,7 +499,7 @@ def reconciliation(con: duckdb.DuckDBPyConnection, present: set[str]) -> Section
 
 def radar_frame(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, str]:
     """Radar data (programme, chart_code, chart_level, chart_title, axis_code, axis_label, grade, basis) and
-    where it came from: dwi.scorecard.radar_series when that module exists, else the review's reported
+    where it came from: dwi.derive.scorecard.radar_series when that module exists, else the review's reported
     grades in _dwcp_assessments (one chart per priority over its outcomes, per outcome over its
     activities)."""
     try:
@@ -526,7 +526,7 @@ def _radar_spec(group: pl.DataFrame, title: str) -> dict:
     """A radar drawn with Vega-Lite marks on computed x/y: grid rings 1-6, spokes, one outline per series.
 
     A chart has one series unless an axis appears several times (e.g. computed and reported grades from
-    dwi.scorecard); then each `basis` is a series with its own colour."""
+    dwi.derive.scorecard); then each `basis` is a series with its own colour."""
     axes = group.unique("axis_code", keep="first", maintain_order=True)
     several = axes.height < group.height
     k = axes.height

@@ -1,7 +1,7 @@
 """Reconciliation and correlations read only Kazakhstan's data: a warehouse that also holds many other
 countries' observations (all-countries ILOSTAT and WDI files) gives the same reconciliation from the same
 number of rows read, and no correlation across "regions" takes in another country (same approach as
-tests/test_indicator_inputs.py)."""
+tests/integration/test_indicator_inputs.py)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Every test drives the real `dwi run` command (a Prefect flow, against the session's Prefect server) on a
 generated observations file large enough (~150,000 rows, about a second of loading) to be interrupted.
-After each fault the warehouse must open, pass warehouse/sql/tests/*.sql, and have `loads` agree with
+After each fault the warehouse must open, pass dwi/store/sql/tests/*.sql, and have `loads` agree with
 `observations`.
 """
 

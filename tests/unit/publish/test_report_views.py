@@ -1,5 +1,5 @@
 """The report, the exports and the run summary on the real derived views (indicator_values,
-correlations, reconciliation, dwcp_scores and dwi.scorecard.radar_series) of the review's data."""
+correlations, reconciliation, dwcp_scores and dwi.derive.scorecard.radar_series) of the review's data."""
 
 from __future__ import annotations
 
