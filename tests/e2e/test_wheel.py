@@ -19,8 +19,12 @@ from tests.conftest import ROOT
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist),
-                    str(ROOT)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return next(dist.glob("dwi-*.whl"))
 
 
@@ -28,9 +32,17 @@ def test_the_wheel_holds_the_package_data_and_no_generic_top_level_names(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
     assert top == {"dwi"}  # flows and schemas are installed as dwi.flows and dwi.schemas
-    for needed in ("dwi/store/sql/schema.sql", "dwi/store/sql/marts/observations.sql", "dwi/store/sql/marts/_marts.yml",
-                   "dwi/reference/indicators.yaml", "dwi/reference/regions.csv", "dwi/reference/project/manifest.yaml",
-                   "dwi/publish/templates/report.html.j2", "dwi/flows/pipeline.py", "dwi/schemas/observations.py"):
+    for needed in (
+        "dwi/store/sql/schema.sql",
+        "dwi/store/sql/marts/observations.sql",
+        "dwi/store/sql/marts/_marts.yml",
+        "dwi/reference/indicators.yaml",
+        "dwi/reference/regions.csv",
+        "dwi/reference/project/manifest.yaml",
+        "dwi/publish/templates/report.html.j2",
+        "dwi/flows/pipeline.py",
+        "dwi/schemas/observations.py",
+    ):
         assert needed in names, needed
 
 
@@ -39,8 +51,14 @@ def test_installed_wheel_inits_and_runs_a_project(wheel, tmp_path, prefect_api, 
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-3000:]
-    env = {**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_HOME": str(client_home),
-           "DWI_EXPORTS": "", "DWI_RAW": "", "DWI_WAREHOUSE": ""}
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_api,
+        "PREFECT_HOME": str(client_home),
+        "DWI_EXPORTS": "",
+        "DWI_RAW": "",
+        "DWI_WAREHOUSE": "",
+    }
     dwi = str(venv / "bin" / "dwi")
 
     def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -58,10 +76,19 @@ def test_installed_wheel_inits_and_runs_a_project(wheel, tmp_path, prefect_api, 
     full = run("run", cwd=project)
     assert full.returncode == 0, full.stdout + full.stderr
     assert "Traceback" not in full.stdout + full.stderr
-    count = run("sql", "select count(*) as n from observations where indicator_code = 'TEMP_EMP'", "--format", "csv",
-                cwd=project)
+    count = run(
+        "sql",
+        "select count(*) as n from observations where indicator_code = 'TEMP_EMP'",
+        "--format",
+        "csv",
+        cwd=project,
+    )
     assert count.stdout.split() == ["n", "5"], count.stdout + count.stderr
     assert (project / "exports" / "report.html").stat().st_size > 10_000
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import dwi.config as c; print(c.SQL_DIR)"],
-                           capture_output=True, text=True, cwd=tmp_path)
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import dwi.config as c; print(c.SQL_DIR)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert str(venv) in where.stdout  # the SQL comes from the installed package, not this tree

@@ -26,8 +26,11 @@ LAYERS = [
     ["dwi.stages"],
     ["dwi.flows", "dwi.cli"],
 ]
-PACKAGES = {"dwi": Path(dwi.__file__).parent, "dwi.flows": Path(flows.__file__).parent,
-            "dwi.schemas": Path(schemas.__file__).parent}
+PACKAGES = {
+    "dwi": Path(dwi.__file__).parent,
+    "dwi.flows": Path(flows.__file__).parent,
+    "dwi.schemas": Path(schemas.__file__).parent,
+}
 
 
 def _modules() -> dict[str, Path]:
@@ -57,8 +60,12 @@ def layer(module: str) -> int:
 def _imports(path: Path) -> list[tuple[int, str]]:
     """(line, module) of every dwi import, at module level or inside functions, outside `if TYPE_CHECKING`."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-            for n in ast.walk(node)}
+    skip = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for n in ast.walk(node)
+    }
     found = []
     for node in ast.walk(tree):
         if id(node) in skip:
@@ -78,8 +85,11 @@ MODULES = _modules()
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_imports_point_down(module):
     here = layer(module)
-    up = [(line, target) for line, target in _imports(MODULES[module])
-          if not target.startswith(module + ".") and layer(target) > here]
+    up = [
+        (line, target)
+        for line, target in _imports(MODULES[module])
+        if not target.startswith(module + ".") and layer(target) > here
+    ]
     assert not up, f"{module} (layer {here}) imports from a higher layer: {up}"
 
 

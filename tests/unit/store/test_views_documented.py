@@ -18,8 +18,12 @@ def documented() -> dict[str, dict]:
 
 
 def test_every_view_is_documented_with_its_columns(db):
-    views = [r[0] for r in db.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal "
-                                      "AND schema_name = 'main' ORDER BY 1").fetchall()]
+    views = [
+        r[0]
+        for r in db.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' ORDER BY 1"
+        ).fetchall()
+    ]
     docs = documented()
     assert sorted(docs) == views
     for name in views:
