@@ -4,9 +4,12 @@
 
 Layout (ILOSTAT bulk download, codes only): ref_area (200 ISO3-like codes, KAZ among them), source,
 indicator (50 codes, EMP_TEMP_SEX_AGE_NB among them), sex (SEX_T/SEX_M/SEX_F, T = M + F exactly: values
-are drawn as whole thousandths), classif1 (20 codes), time (2000-2024), obs_value (3 decimals), sparse
-obs_status, sparse notes. One (ref_area, indicator, classif1, year) cell gives 3 rows (T, M, F); cells
-are a fixed pseudo-random subset of the 5M possible ones, written in ILOSTAT's sort order.
+are drawn as whole thousandths), classif1 (20 codes), time (2000-2024; earlier years too when more rows are
+asked for than 25 years hold, back to 1800 and beyond, as ILOSTAT's history goes: 100M rows reach 1858),
+obs_value (3 decimals), sparse obs_status, sparse notes. One (ref_area, indicator, classif1, year) cell gives 3
+rows (T, M, F); cells are a fixed pseudo-random subset of the possible ones, written in ILOSTAT's sort order.
+`--broken 0.01` breaks one cell in 1% of the rows (a value that is not a number, a time that is not a year, an
+unknown sex), for the benchmark's quarantine path.
 """
 
 from __future__ import annotations
@@ -56,15 +59,19 @@ INDICATORS = ["EMP_TEMP_SEX_AGE_NB"] + [
     for c, d, e in zip(_codes(49, 2, 3, "EMP"), _codes(49, 3, 4, "TEMP"), _codes(49, 4, 3, "ECO"), strict=True)
 ]
 CLASSIF1 = ["AGE_YTHADULT_YGE15"] + [f"ECO_SECTOR_{c}" for c in _codes(19, 5, 3, "TOT")]
-N_CELLS = len(AREAS) * len(INDICATORS) * len(CLASSIF1) * len(YEARS)
-STRIDE = 2654435761  # odd and not a multiple of 5: coprime with N_CELLS = 2^6 * 5^7, so i -> i*STRIDE is a bijection
+PER_YEAR = len(AREAS) * len(INDICATORS) * len(CLASSIF1)  # cells of one year
+STRIDE = 2654435761  # a prime: coprime with every number of cells, so i -> i*STRIDE mod cells is a bijection
 
 
-def cells(n: int) -> np.ndarray:
+def years(rows: int) -> list[int]:
+    """2000-2024, extended back by whole years when `rows` need more cells (3 rows per cell)."""
+    span = max(len(YEARS), -(-rows // (3 * PER_YEAR)))
+    return list(range(YEARS[-1] - span + 1, YEARS[-1] + 1))
+
+
+def cells(n: int, n_cells: int) -> np.ndarray:
     """The first n cells of a fixed permutation of all cells, in sort order."""
-    if n > N_CELLS:
-        raise SystemExit(f"at most {3 * N_CELLS} rows ({N_CELLS} cells x 3 sexes)")
-    return np.sort((np.arange(n, dtype=np.int64) * STRIDE) % N_CELLS)
+    return np.sort((np.arange(n, dtype=np.int64) * STRIDE) % n_cells)
 
 
 BROKEN = {"obs_value": ["12,5", "n/a", "1 234"], "time": ["20X1"], "sex": ["SEX_X"]}  # one rule broken each
@@ -86,14 +93,14 @@ def _break(frame: pl.DataFrame, fraction: float, seed: int) -> pl.DataFrame:
     )
 
 
-def chunk(cell: np.ndarray, seed: int, broken: float = 0.0) -> pl.DataFrame:
+def chunk(cell: np.ndarray, seed: int, broken: float = 0.0, span: list[int] = YEARS) -> pl.DataFrame:
     """Three rows (T, M, F) per cell."""
     rng = np.random.default_rng(seed)
     n = len(cell)
-    year_i = cell % len(YEARS)
-    classif_i = (cell // len(YEARS)) % len(CLASSIF1)
-    ind_i = (cell // (len(YEARS) * len(CLASSIF1))) % len(INDICATORS)
-    area_i = cell // (len(YEARS) * len(CLASSIF1) * len(INDICATORS))
+    year_i = cell % len(span)
+    classif_i = (cell // len(span)) % len(CLASSIF1)
+    ind_i = (cell // (len(span) * len(CLASSIF1))) % len(INDICATORS)
+    area_i = cell // (len(span) * len(CLASSIF1) * len(INDICATORS))
     male = rng.integers(1, 5_000_000, n)
     female = rng.integers(1, 5_000_000, n)
     thousandths = np.stack([male + female, male, female], axis=1).ravel()
@@ -106,7 +113,7 @@ def chunk(cell: np.ndarray, seed: int, broken: float = 0.0) -> pl.DataFrame:
             "area": rep(area_i),
             "indicator": np.array(INDICATORS)[rep(ind_i)],
             "classif1": np.array(CLASSIF1)[rep(classif_i)],
-            "year": rep(year_i + YEARS[0]),
+            "year": rep(year_i + span[0]),
             "sex": np.tile(np.array(["SEX_T", "SEX_M", "SEX_F"]), n),
             "v": thousandths,
             "obs_status": rep(status),
@@ -136,12 +143,13 @@ def generate(rows: int, out: Path | None = None, seed: int = SEED, broken: float
     `broken`: the fraction of rows with one broken cell."""
     out = out or DATA / (f"ilostat_{rows}.csv" if not broken else f"ilostat_{rows}_broken{broken:g}.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
-    all_cells = cells(-(-rows // 3))
+    span = years(rows)
+    all_cells = cells(-(-rows // 3), PER_YEAR * len(span))
     tmp = out.with_name(out.name + ".part")
     with open(tmp, "wb") as fh:
         written = 0
         for i, start in enumerate(range(0, len(all_cells), CHUNK_CELLS)):
-            frame = chunk(all_cells[start : start + CHUNK_CELLS], seed + i, broken)
+            frame = chunk(all_cells[start : start + CHUNK_CELLS], seed + i, broken, span)
             frame = frame.head(rows - written)
             frame.write_csv(fh, include_header=(i == 0))
             written += frame.height

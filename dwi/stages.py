@@ -165,7 +165,12 @@ def check(
         if batch.status == "pending":
             runner.progress("check", batch.source.id, i, len(batches))
             engine.check_source(
-                batch, formats.get(batch.source.format), ref, root / _safe(batch.source.id), runner.submit
+                batch,
+                formats.get(batch.source.format),
+                ref,
+                root / _safe(batch.source.id),
+                runner.submit,
+                lambda rows, sid=batch.source.id: runner.progress("check", sid, rows, None),
             )
     return batches
 

@@ -80,10 +80,19 @@ def check_part(frame: pl.DataFrame, target: Target, ref: Reference, source: Sour
     return Part(path, frame.height, bad.len(), pl.concat(found, how="vertical_relaxed"))
 
 
-def check_source(batch: Batch, fmt: Format, ref: Reference, staging: Path, submit: Submit | None = None) -> Batch:
+def check_source(
+    batch: Batch,
+    fmt: Format,
+    ref: Reference,
+    staging: Path,
+    submit: Submit | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Batch:
     """Read, harmonise and check every row of a pending source; stage the rows under `staging` (a folder of
-    its own, replaced). A file that cannot be read as a whole is rejected and leaves nothing staged."""
-    submit = submit or _run_here
+    its own, replaced). A file that cannot be read as a whole is rejected and leaves nothing staged.
+    `submit` runs the check of a batch (here by default; a thread pool or a Prefect task runner elsewhere);
+    `progress` is told the rows checked so far."""
+    submit, progress = submit or _run_here, progress or (lambda rows: None)
     source, target = batch.source, fmt.target
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -105,7 +114,9 @@ def check_source(batch: Batch, fmt: Format, ref: Reference, staging: Path, submi
             )
             while len(pending) >= IN_FLIGHT:
                 parts.append(pending.popleft().result())
+                progress(sum(p.rows for p in parts))
         parts += [f.result() for f in pending]
+        progress(sum(p.rows for p in parts))
     except Rejected as exc:
         shutil.rmtree(staging, ignore_errors=True)
         batch.issues, batch.rows_in, batch.indicators = issues(), 0, None

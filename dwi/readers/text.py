@@ -218,7 +218,7 @@ class CsvFile:
         try:
             while self._buf or not self._at_end:
                 if len(self._buf) < size and not self._at_end:
-                    self._buf += self._read(size - len(self._buf) + (1 << 16))
+                    self._buf += self._read(size - len(self._buf))
                 cut = len(self._buf) if self._at_end else _record_end(self._buf, len(self._buf))
                 if not cut:  # an open quote over the whole window: no field is that long
                     if len(self._buf) > 4 * size + settings().max_field_chars:
