@@ -1,1 +1,0 @@
-"""Prefect flows. `flows.pipeline.dwi_run` is the main job."""
