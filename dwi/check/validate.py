@@ -63,18 +63,26 @@ def failure_issues(
         .alias("rule"),
     )
     shown = [c for c in frame.columns if not c.startswith("_")]
+    # a spreadsheet reader's source_ref names the sheet and cell: the message names them too
+    cell = (
+        pl.col("source_ref").str.extract(r"(sheet '[^']*', cell [A-Z]+\d+)", 1)
+        if "source_ref" in frame.columns
+        else pl.lit(None, pl.String)
+    )
+    frame = frame.with_columns(cell.alias("_cell"))
     long = (
         frame.with_row_index("index")
         .select(
             "index",
             "_row",
             "_i",
+            "_cell",
             *[pl.col(c).cast(pl.String) for c in shown],
             pl.concat_str(
                 [pl.col(k).cast(pl.String).fill_null("") for k in key if k in frame.columns], separator="|"
             ).alias("key"),
         )
-        .unpivot(index=["index", "_row", "_i"], variable_name="shown_column", value_name="found")
+        .unpivot(index=["index", "_row", "_i", "_cell"], variable_name="shown_column", value_name="found")
     )
     display = pl.col("column").replace(REPORTED)
     expected_unit = frame.select(
@@ -115,6 +123,9 @@ def failure_issues(
             pl.col("_row").cast(pl.String),
             pl.lit(", column "),
             pl.col("column"),
+            pl.when(pl.col("_cell").is_not_null())
+            .then(pl.concat_str(pl.lit(" ("), pl.col("_cell"), pl.lit(")")))
+            .otherwise(pl.lit("")),
             pl.lit(": expected "),
             expected,
             pl.lit(", found "),
