@@ -30,7 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dwi.readers import Read, xlsx
+from dwi.readers import Identity, Read, slug, xlsx
 from dwi.readers.codes import tidy
 from dwi.readers.text import Rejected
 from dwi.reference import INDICATOR_FIELDS, load_reference
@@ -564,13 +564,16 @@ def catalogue(indicators: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def title(path: Path) -> str | None:
-    """The dataset's identity: the title of the workbook's first table."""
+def identify(path: Path, options: dict) -> Identity | None:
+    """The dataset is the table: the title of the workbook's first table (with a layout, the layout reader's
+    identity). The key is the one the layout reader gives the same title, so either reading is one dataset."""
+    if options.get("layout") or path.with_name(path.name.split(".")[0] + ".layout.yaml").is_file():
+        return xlsx.identify(path, options)
     import fastexcel
 
     for name in fastexcel.read_excel(str(path)).sheet_names:
-        grid, _ = xlsx.read_sheet(path, str(path), name)
-        t = _table(grid, name, str(path), lambda r, c: "") if grid.height else None
-        if t is not None:
-            return t.title
+        grid, _ = xlsx.read_sheet(path, path.name, name)
+        t = _table(grid, name, path.name, lambda r, c: "") if grid.height else None
+        if t is not None and t.title:
+            return Identity(f"table:{xlsx._key(t.title)}", slug(t.title, 40), t.title)
     return None
