@@ -62,11 +62,12 @@ SEX_WORDS = {
     "M": ["мужчины", "мужчин", "ерлер", "men", "male", "males", "мальчики", "ер балалар", "boys"],
     "F": ["женщины", "женщин", "әйелдер", "women", "female", "females", "девочки", "қыз балалар", "girls"],
 }
-UNIT_LINE = re.compile(
-    r"^\s*(?:в процентах|процентов|in percent|percent|пайызбен|%|тысяч[а-я]* человек|тыс\.? человек|человек|"
-    r"thousand persons|persons|people|адам|мың адам|тенге|теңге|tenge|млн\.? тенге|единиц)\s*$",
+UNIT_LINE = re.compile(  # a unit line of the title block starts with a unit ("человек, на начало года")
+    r"^\s*(?:в процентах|процент|in percent|percent|per cent|пайыз|%|тыс\.?|тысяч|thousand|человек|persons|people|"
+    r"адам|мың|тенге|теңге|tenge|млн|млрд|million|billion|единиц|units|число лет|жыл саны|years|лет)(?:\W|$)",
     re.I,
 )
+EXCEL_DEFAULT = re.compile(r"^Column\d+$")  # the headers Excel gives a table ("Column1", ...): not the bureau's
 CONTINUATION = re.compile(r"^\s*(?:продолжение|continuation|жалғасы|окончание|end)\b", re.I)
 NATIONAL = "Республика Казахстан"  # the region of indicator blocks (the country as a whole)
 LATIN_LOOKALIKES = str.maketrans("AaBCcEeHKkMmOoPpTXxy", "АаВСсЕеНКкМмОоРрТХху")
@@ -77,10 +78,12 @@ def _text(cell: object) -> str:
 
 
 def _strip_mark(text: str) -> tuple[str, str | None]:
-    """'Туркестанская 3)' -> ('Туркестанская', '3)'); 'rate1)' -> ('rate', '1)'); '78,8*' -> ('78,8', '*')."""
-    m = re.match(rf"^(.*?\S)\s*({MARK})\s*$", text)
+    """A label without its footnote mark, and the mark without its bracket: 'Туркестанская 3)' ->
+    ('Туркестанская', '3'); 'rate1)' -> ('rate', '1'); 'Туркестанская 1' (a superscript digit) ->
+    ('Туркестанская', '1'); '...%**' -> ('...%', '**')."""
+    m = re.match(rf"^(.*?\S)\s*({MARK})\s*$", text) or re.match(r"^(.*[^\W\d_])\s+(\d{1,2})\s*$", text)
     if m and not re.fullmatch(r"\d{1,2}", m.group(1)):
-        return m.group(1).strip(), m.group(2).strip()
+        return m.group(1).strip(), m.group(2).strip().rstrip(")")
     return text.strip(), None
 
 
@@ -120,7 +123,7 @@ def number(text: pl.Expr) -> pl.Expr:
 
 def footnote_mark(text: pl.Expr) -> pl.Expr:
     """The footnote mark after a number ('78,8*' -> '*', '5,4 1)' -> '1)'), else null."""
-    return text.str.strip_chars().str.extract(rf"\d\s*({MARK})$", 1).str.strip_chars()
+    return text.str.strip_chars().str.extract(rf"\d\s*({MARK})$", 1).str.strip_chars().str.strip_chars_end(")")
 
 
 @dataclass
@@ -155,7 +158,7 @@ def shape(grid: pl.DataFrame) -> tuple[int, list[int]] | None:
     if found is None:
         return None
     r, years = found
-    if r > 0:
+    if r > 0 and not all(EXCEL_DEFAULT.match(_text(c)) for c in grid.row(r - 1) if _text(c)):
         above = grid.row(r - 1)
         first = min(years)
         label_above = any(_text(c) for c in above[:first])
@@ -245,7 +248,7 @@ def _table(grid: pl.DataFrame, sheet: str, file: str, where) -> Table | None:
         for c, v in enumerate(row)
         if _text(v) and (c <= label_col or not YEAR.match(_text(v))) and c not in text_cols
     ]
-    texts = [t for t in texts if not CONTINUATION.match(t)]
+    texts = [t for t in texts if not CONTINUATION.match(t) and not EXCEL_DEFAULT.match(t)]
     units = [t for t in texts if UNIT_LINE.match(t)]
     titles = [t for t in dict.fromkeys(texts) if not UNIT_LINE.match(t) and not QUARTER.match(t)]
     title = _strip_mark(titles[0])[0] if titles else sheet
@@ -359,7 +362,7 @@ def _rows(grid: pl.DataFrame, t: Table, file: str, row0: int) -> tuple[pl.DataFr
         if filled[i] == 0:
             fm = re.match(r"^\s*(\d{1,2}\)|\*+)\s*(.+)$", label)
             if fm:
-                footnotes[fm.group(1)] = fm.group(2).strip()
+                footnotes[fm.group(1).rstrip(")")] = fm.group(2).strip()
             elif (sex := sex_of(label)) is not None:
                 sex_context = sex  # a sex heading over region rows
             else:
@@ -373,7 +376,6 @@ def _rows(grid: pl.DataFrame, t: Table, file: str, row0: int) -> tuple[pl.DataFr
         own = sex is None and not is_region
         if run and not (rows and rows[-1]["i"] > run[-1][2]):
             settle(own and tier is not None)
-            sex_context = None
             for h in run:
                 if h[1] is not None and h is not leaf and h is not parent:
                     register([h[0]], h[1], [h[2]], h[0])  # an indicator the bureau lists without values
@@ -384,8 +386,8 @@ def _rows(grid: pl.DataFrame, t: Table, file: str, row0: int) -> tuple[pl.DataFr
         elif is_region:
             if leaf is None:
                 code = register([t.title], None, [i], t.title)
-            else:
-                path = [*([parent[0]] if parent else []), leaf[0]]
+            else:  # regions under a heading: the table's title, then the heading
+                path = [t.title, *([parent[0]] if parent else []), leaf[0]]
                 code = register(path, leaf[1], [leaf[2]], leaf[0])
         elif own and tier is not None:
             parent, leaf = None, None
@@ -476,7 +478,11 @@ def read_table(
     values = long.filter(pl.col("missing").is_null()).with_columns(
         number(pl.col("printed")).alias("value"),
         footnote_mark(pl.col("printed")).alias("value_mark"),
-        pl.col("period_text").str.extract(rf"({MARK})\s*$", 1).str.strip_chars().alias("period_mark"),
+        pl.col("period_text")
+        .str.extract(rf"({MARK})\s*$", 1)
+        .str.strip_chars()
+        .str.strip_chars_end(")")
+        .alias("period_mark"),
     )
 
     def cite(mark: str, what: str) -> pl.Expr:
