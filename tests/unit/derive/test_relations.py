@@ -351,3 +351,14 @@ def test_verdict_vocabulary_is_the_documented_one():
     assert set(rc.VERDICTS) == {"consistent", "inconsistent", "revised", "inconclusive", "not checkable"}
     assert pl.select(rc.severity(pl.lit("revised"), pl.lit("revision"))).item() == "warning"
     assert pl.select(rc.severity(pl.lit("inconsistent"), pl.lit("part <= whole"))).item() == "finding"
+
+
+def test_implied_values_are_left_out_of_correlations_unless_asked():
+    from dwi.derive.correlations import correlate
+
+    con = _series_con([1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 1.0, 4.0, 3.0, 6.0])
+    con.sql("UPDATE _indicator_values SET obs_status = 'implied' WHERE indicator_code = 'X' AND year = 2004")
+    left = correlate(con, "X", "Y", "national")
+    assert left["n"] == 4 and "X 2004 (implied)" in left["flags"]
+    asked = correlate(con, "X", "Y", "national", include_unprinted=True)
+    assert asked["n"] == 5 and "left out" not in (asked["flags"] or "") and "s (implied) for 2004" in asked["flags"]
