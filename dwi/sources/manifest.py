@@ -21,6 +21,8 @@ class Source:
     path: Path
     format: str
     meta: dict = field(default_factory=dict, hash=False, compare=False)
+    accepted: frozenset[tuple[int, str, str]] = field(default=frozenset(), hash=False, compare=False)
+    """(row, column, check) of the source's known defects that the manifest accepts (`accepted_issues`)."""
 
     @property
     def display(self) -> str:
@@ -81,5 +83,23 @@ def load_manifest(raw: Path, formats: Collection[str]) -> list[Source]:
         meta = {k: ("" if entry.get(k) is None else str(entry.get(k))) for k in META_FIELDS}
         meta["_relpath"] = str(Path(raw.name) / relpath)
         meta.update({k: str(entry[k]) for k in ("url", "layout") if entry.get(k)})
-        sources.append(Source(sid, path, entry["format"], meta))
+        accepted = _accepted_issues(entry.get("accepted_issues"), f"{where} ({sid})")
+        sources.append(Source(sid, path, entry["format"], meta, accepted))
     return sources
+
+
+def _accepted_issues(entries: object, where: str) -> frozenset[tuple[int, str, str]]:
+    """`accepted_issues`: the source's known defects, each a cell (row, column) and the check that quarantines
+    it, with why it is accepted. They stay quarantined and listed in quality_issues; they no longer make a
+    run exit non-zero."""
+    if entries is None:
+        return frozenset()
+    if not isinstance(entries, list):
+        raise DwiError(f"{where}: accepted_issues must be a list of {{row, column, check, why}}")
+    out = set()
+    for i, e in enumerate(entries, 1):
+        ok = isinstance(e, dict) and isinstance(e.get("row"), int) and e.get("column") and e.get("check")
+        if not ok or not str(e.get("why") or "").strip():
+            raise DwiError(f"{where}: accepted_issues #{i} needs row (a number), column, check and why")
+        out.add((e["row"], str(e["column"]), str(e["check"])))
+    return frozenset(out)
