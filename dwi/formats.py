@@ -150,18 +150,18 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format(
+            "ilostat",
+            OBSERVATIONS,
+            ilostat.read,
+            lambda h: ilostat.detect(h.header),
+            "an ILOSTAT download with codes, labels or both (.csv, .csv.gz, .xlsx)",
+        ),
+        Format(
             "xlsx",
             OBSERVATIONS,
             xlsx.read,
             lambda h: xlsx.detect(h.magic, h.zip_names),
             "an agency spreadsheet (.xlsx) read with a layout",
-        ),
-        Format(
-            "ilostat",
-            OBSERVATIONS,
-            ilostat.read,
-            lambda h: ilostat.detect(h.header),
-            "an ILOSTAT bulk or download CSV (.csv, .csv.gz)",
         ),
         Format(
             "wdi",
@@ -216,7 +216,7 @@ def head(path: Path) -> Head:
             names = ["xl/"]  # a damaged workbook: the xlsx reader says so
         if not any(n.startswith("xl/") for n in names):
             raise DwiError(f"{path}: a zip archive that is not an .xlsx workbook; unpack it and ingest the file inside")
-        return Head(magic, names, [])
+        return Head(magic, names, [",".join(xlsx.first_row(path))])
     return Head(magic, [], head_text(path).splitlines())
 
 
@@ -228,5 +228,5 @@ def detect(path: Path) -> Format:
 
 
 def schema_messages() -> dict[str, str]:
-    """Every rule's expectation, for documentation."""
-    return {k: v for t in (OBSERVATIONS, CONVENTIONS, DWCP_ASSESSMENTS) for k, v in t.messages.items()} | schemas.COMMON
+    """Every rule's expectation, for documentation (where two targets word a rule differently, observations')."""
+    return {k: v for t in (DWCP_ASSESSMENTS, CONVENTIONS, OBSERVATIONS) for k, v in t.messages.items()} | schemas.COMMON

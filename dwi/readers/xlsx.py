@@ -117,6 +117,17 @@ def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, s
     return frame, name
 
 
+def first_row(path: Path) -> list[str]:
+    """The first row of a workbook's first sheet (for format detection); nothing when it cannot be read."""
+    try:
+        import fastexcel
+
+        sheet = fastexcel.read_excel(str(path)).load_sheet(0, header_row=None, n_rows=1)
+        return ["" if v is None else str(v) for v in sheet.to_polars().row(0)] if sheet.height else []
+    except Exception:  # a damaged workbook: the reader says what is wrong with it
+        return []
+
+
 def detect(magic: bytes, names: list[str]) -> bool:
     """A zip archive with a workbook's parts (xl/...)."""
     return magic == b"PK\x03\x04" and any(n.startswith("xl/") for n in names)
