@@ -264,7 +264,12 @@ def export_cmd(
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="folder \\[env DWI_EXPORTS; default exports/]")] = None,
     indicator: Annotated[list[str] | None, typer.Option("--indicator", help="indicator code (repeatable)")] = None,
-    region: Annotated[list[str] | None, typer.Option("--region", help="region code (repeatable)")] = None,
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="region code, or a loaded country's code (repeatable)")
+    ] = None,
+    country: Annotated[
+        list[str] | None, typer.Option("--country", help="ISO3 or aggregate code of loaded rows (repeatable)")
+    ] = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Write indicator values with their metadata and provenance (CSV, Parquet, XLSX, JSON, SDMX-CSV)."""
@@ -275,7 +280,13 @@ def export_cmd(
     con = connect_read_only(config.warehouse_path(warehouse))
     try:
         files = export(
-            con, folder, fmt or FORMATS, indicator or (), region or (), on_done=lambda f, p: out.print(f"{f:<9} {p}")
+            con,
+            folder,
+            fmt or FORMATS,
+            indicator or (),
+            region or (),
+            on_done=lambda f, p: out.print(f"{f:<9} {p}"),
+            countries=country or (),
         )
     finally:
         con.close()

@@ -26,7 +26,8 @@ from dwi.config import REFERENCE_DIR
 from dwi.reference import Reference
 
 NATIONAL = "KZ"
-KEY = ["region_code", "year", "period"]
+CLASSIF = ["classif1", "classif2"]  # ILOSTAT's breakdowns (age, ...): a derivation never mixes two of them
+KEY = ["region_code", *CLASSIF, "year", "period"]
 
 # Column order of _derived_values and of the _indicator_values view (the first eight are the view's
 # contract).
@@ -47,7 +48,12 @@ SCHEMA: dict[str, pl.DataType] = {
     "span_from": pl.Int32,  # changes: the base year of the change
     "span_years": pl.Int32,  # changes: year - span_from (> 1 across a gap)
     "note": pl.String,  # why a value is missing, gaps, caveats
+    "country": pl.String,  # KAZ (derivations use Kazakhstan's rows only)
+    "sex": pl.String,  # T (derivations use totals only)
+    "classif1": pl.String,  # the breakdown of the inputs (e.g. AGE_YTHADULT_YGE15), kept apart
+    "classif2": pl.String,
 }
+DEFAULTS = {"country": "KAZ", "sex": "T"}
 
 
 @cache
@@ -57,7 +63,7 @@ def registry(directory: Path = REFERENCE_DIR) -> dict:
 
 
 def _conform(frame: pl.DataFrame) -> pl.DataFrame:
-    missing = [pl.lit(None, dtype=t).alias(c) for c, t in SCHEMA.items() if c not in frame.columns]
+    missing = [pl.lit(DEFAULTS.get(c), dtype=t).alias(c) for c, t in SCHEMA.items() if c not in frame.columns]
     return frame.with_columns(missing).select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
 
 
@@ -77,8 +83,8 @@ def read_inputs(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
     )
     partial = ref.indicators.filter(pl.col("partial"))["code"].to_list()
     obs = con.sql(
-        f"""SELECT indicator_code, region_code, year, period, value, unit, source_id, source_row, obs_status,
-                   value_reported, note
+        f"""SELECT indicator_code, region_code, classif1, classif2, year, period, value, unit, source_id,
+                   source_row, obs_status, value_reported, note
             FROM observations
             WHERE sex = 'T' AND country = 'KAZ'
               AND indicator_code NOT IN (SELECT unnest($partial::VARCHAR[]))
@@ -121,7 +127,7 @@ def ratio_or_sum(obs: pl.DataFrame, entry: dict) -> pl.DataFrame:
         return _conform(pl.DataFrame())
     keys = inputs.select(KEY).unique()
     grid = keys.join(pl.DataFrame({"indicator_code": codes}), how="cross").join(
-        inputs.with_columns(_origin(inputs).alias("origin")), on=[*KEY, "indicator_code"], how="left"
+        inputs.with_columns(_origin(inputs).alias("origin")), on=[*KEY, "indicator_code"], how="left", nulls_equal=True
     )
     grid = grid.with_columns(pl.col("origin").fill_null(pl.col("indicator_code") + "=missing"))
     agg = grid.group_by(KEY).agg(
@@ -158,12 +164,13 @@ def growth(obs: pl.DataFrame, variant: dict, unit: str) -> pl.DataFrame:
     )
     if levels.is_empty():
         return _conform(pl.DataFrame())
-    levels = levels.with_columns(_origin(levels).alias("origin")).select("year", "value", "origin", "source_id")
-    years = pl.concat([levels.select("year"), levels.select(pl.col("year") + 1)]).unique()
+    on = [*CLASSIF, "year"]
+    levels = levels.with_columns(_origin(levels).alias("origin")).select(*on, "value", "origin", "source_id")
+    years = pl.concat([levels.select(on), levels.select(*CLASSIF, pl.col("year") + 1)]).unique()
     prev = levels.rename({"value": "prev", "origin": "prev_origin", "source_id": "prev_source"}).with_columns(
         pl.col("year") + 1
     )
-    frame = years.join(levels, on="year", how="left").join(prev, on="year", how="left")
+    frame = years.join(levels, on=on, how="left", nulls_equal=True).join(prev, on=on, how="left", nulls_equal=True)
     both = pl.col("value").is_not_null() & pl.col("prev").is_not_null()
     miss = pl.lit(variant["input"] + " ")
     return _conform(
@@ -220,7 +227,7 @@ def changes(base: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
     """Year-on-year change (absolute, percent) and average annual change over the whole span, for every
     national annual series. The previous value is the previous AVAILABLE year: across a gap the change
     is over the gap's span (span_years > 1, marked in note), never interpolated."""
-    series = ["indicator_code", "derived", "source_id"]
+    series = ["indicator_code", *CLASSIF, "derived", "source_id"]
     nat = (
         base.filter(pl.col("region_code") == NATIONAL, pl.col("period") == "Y", pl.col("value").is_not_null())
         .with_columns(pl.col("indicator_code").replace_strict(kinds, default="").alias("kind"))
@@ -333,7 +340,7 @@ def rank_dispersion(base: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
     """Per regional indicator (year, period, source): each region's rank (1 = highest) and the min, max and
     coefficient of variation across the regions. Regions are Kazakhstan's (the codes of `names`, the region
     reference): the national total row and the rows of other countries (ILOSTAT/WDI areas) are excluded."""
-    group = ["indicator_code", "year", "period", "derived", "source_id"]
+    group = ["indicator_code", *CLASSIF, "year", "period", "derived", "source_id"]
     regions = [c for c in names if c != NATIONAL]
     reg = base.filter(pl.col("region_code").is_in(regions), pl.col("value").is_not_null()).with_columns(
         pl.col("region_code").replace_strict(names, default=pl.col("region_code")).alias("region_name"),

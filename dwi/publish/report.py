@@ -89,6 +89,14 @@ def _cell(v) -> str:
     return str(v)
 
 
+def _category(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add `category`: the row's breakdown (classif1, classif2, e.g. AGE_YTHADULT_Y15-24), 'all' when it has
+    none. Values of different categories are never merged: each is a line (a row) of its own."""
+    parts = [pl.col(c) for c in ("classif1", "classif2") if c in frame.columns]
+    label = pl.concat_str(parts, separator=" / ", ignore_nulls=True) if parts else pl.lit("")
+    return frame.with_columns(pl.when(label != "").then(label).otherwise(pl.lit("all")).alias("category"))
+
+
 def _t(frame: pl.DataFrame) -> pl.DataFrame:
     """Add `t`, a position on a time axis: the year plus the middle-ish of a half-year, quarter or month."""
     month = pl.col("period").str.slice(1).cast(pl.Int32, strict=False)
@@ -114,11 +122,13 @@ def overview(values: pl.DataFrame) -> Section:
     )
     # registry indicators only: year-on-year changes, ranks and dispersion (unregistered transform codes,
     # e.g. EMP_TOTAL_YOY_PCT) are in the exports and indicator_values, not drawn as charts of their own
-    nat = _t(
-        values.filter(
-            (pl.col("region_code") == NATIONAL)
-            & (pl.col("sex").fill_null("T") == "T")
-            & pl.col("indicator_name").is_not_null()
+    nat = _category(
+        _t(
+            values.filter(
+                (pl.col("region_code") == NATIONAL)
+                & (pl.col("sex").fill_null("T") == "T")
+                & pl.col("indicator_name").is_not_null()
+            )
         )
     )
     if nat.is_empty():
@@ -126,11 +136,11 @@ def overview(values: pl.DataFrame) -> Section:
         return sec
     nat = nat.with_columns(pl.col("period").str.slice(0, 1).alias("freq"))
     # prefer annual values; otherwise the frequency the indicator has
-    pref = nat.group_by("indicator_code").agg((pl.col("freq") == "Y").any().alias("has_y"))
-    nat = nat.join(pref, on="indicator_code").filter(~pl.col("has_y") | (pl.col("freq") == "Y"))
+    pref = nat.group_by("indicator_code", "category").agg((pl.col("freq") == "Y").any().alias("has_y"))
+    nat = nat.join(pref, on=["indicator_code", "category"]).filter(~pl.col("has_y") | (pl.col("freq") == "Y"))
     last2 = (
         nat.sort("t")
-        .group_by("indicator_code", maintain_order=True)
+        .group_by("indicator_code", "category", maintain_order=True)
         .agg(
             pl.col("element", "indicator_name", "unit", "derived").last(),
             pl.col("time_period").last().alias("latest_period"),
@@ -145,10 +155,12 @@ def overview(values: pl.DataFrame) -> Section:
         .then((pl.col("latest") / pl.col("previous") - 1) * 100)
         .alias("change_pct"),
     )
-    for element, group in last2.sort("element", "indicator_code").group_by("element", maintain_order=True):
+    last2 = last2.sort("element", "indicator_code", "category")
+    for element, group in last2.group_by("element", maintain_order=True):
         frame = group.select(
             pl.col("indicator_code").alias("code"),
             pl.col("indicator_name").alias("indicator"),
+            pl.col("category").alias("breakdown"),
             "unit",
             pl.col("latest_period").alias("latest period"),
             "latest",
@@ -194,14 +206,17 @@ def _filled(template: dict, slots: dict) -> dict:
 
 
 @cache
-def _time_series_template(annual: bool) -> dict:
+def _time_series_template(annual: bool, several: bool = False) -> dict:
     """A national indicator over time: a line through the annual values (when there are any) and points,
-    triangles for sub-annual values. Slots: rows, unit, title."""
+    triangles for sub-annual values; one line (and colour) per category when it has `several` (ages, ...).
+    Slots: rows, unit, title."""
+    colour = alt.Color("category:N", title="breakdown") if several else alt.Undefined
     data = alt.Data(values=[{"slot": "rows"}])
     tooltip = [
         alt.Tooltip("time_period:N", title="period"),
         alt.Tooltip("value:Q", format=",.4~f"),
         alt.Tooltip("obs_status:N", title="flag"),
+        *([alt.Tooltip("category:N", title="breakdown")] if several else []),
     ]
     x = alt.X(
         "t:Q",
@@ -214,7 +229,7 @@ def _time_series_template(annual: bool) -> dict:
         alt.Chart(data)
         .transform_filter("datum.kind == 'annual'")
         .mark_line(invalid="break-paths-filter-domains", strokeWidth=2)
-        .encode(x=x, y=y)
+        .encode(x=x, y=y, color=colour, detail="category:N")
     )
     points = (
         alt.Chart(data)
@@ -223,6 +238,7 @@ def _time_series_template(annual: bool) -> dict:
         .encode(
             x=x,
             y=y,
+            color=colour,
             tooltip=tooltip,
             shape=alt.Shape(
                 "kind:N",
@@ -245,11 +261,13 @@ def time_series(values: pl.DataFrame) -> Section:
     )
     # registry indicators only: year-on-year changes, ranks and dispersion (unregistered transform codes,
     # e.g. EMP_TOTAL_YOY_PCT) are in the exports and indicator_values, not drawn as charts of their own
-    nat = _t(
-        values.filter(
-            (pl.col("region_code") == NATIONAL)
-            & (pl.col("sex").fill_null("T") == "T")
-            & pl.col("indicator_name").is_not_null()
+    nat = _category(
+        _t(
+            values.filter(
+                (pl.col("region_code") == NATIONAL)
+                & (pl.col("sex").fill_null("T") == "T")
+                & pl.col("indicator_name").is_not_null()
+            )
         )
     )
     for (code,), group in nat.sort("indicator_code").group_by("indicator_code", maintain_order=True):
@@ -259,12 +277,18 @@ def time_series(values: pl.DataFrame) -> Section:
             {"year": list(range(int(annual["year"].min() or 0), int(annual["year"].max() or -1) + 1))},
             schema={"year": pl.Int32},
         )
-        grid = years.join(
-            annual.select(pl.col("year").cast(pl.Int32), "value", "time_period", "obs_status"),
-            on="year",
-            how="left",
-        ).with_columns(pl.col("year").cast(pl.Float64).alias("t"))
-        missing = grid.filter(pl.col("value").is_null())["year"].to_list() if annual.height else []
+        categories = group.select("category").unique().sort("category")
+        grid = (
+            years.join(categories, how="cross")
+            .join(
+                annual.select(pl.col("year").cast(pl.Int32), "category", "value", "time_period", "obs_status"),
+                on=["year", "category"],
+                how="left",
+            )
+            .with_columns(pl.col("year").cast(pl.Float64).alias("t"))
+        )
+        has = grid.group_by("year").agg(pl.col("value").is_not_null().any().alias("any"))
+        missing = has.filter(~pl.col("any")).sort("year")["year"].to_list() if annual.height else []
         rows = [{**r, "kind": "annual"} for r in grid.to_dicts()] if annual.height else []
         rows += [
             {
@@ -273,14 +297,19 @@ def time_series(values: pl.DataFrame) -> Section:
                 "value": r["value"],
                 "time_period": r["time_period"],
                 "obs_status": r["obs_status"],
+                "category": r["category"],
                 "kind": "sub-annual",
             }
             for r in group.filter(pl.col("period") != "Y").to_dicts()
         ]
+        several = categories.height > 1
         spec = _filled(
-            _time_series_template(bool(annual.height)), {"rows": rows, "unit": unit, "title": f"{code}: {name}"}
+            _time_series_template(bool(annual.height), several),
+            {"rows": rows, "unit": unit, "title": f"{code}: {name}"},
         )
         caption = f"{group.height} value(s), {unit}."
+        if several:
+            caption += f" One line per breakdown: {', '.join(categories['category'])}."
         if missing:
             caption += f" No value for {_years(missing)} (gap)."
         flagged = group.filter(pl.col("obs_status").is_not_null())
