@@ -17,6 +17,7 @@ dwi/reference/ilostat_map.csv; codes it does not cover load under their own ILOS
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -24,9 +25,9 @@ from pathlib import Path
 import polars as pl
 
 from dwi.config import REFERENCE_DIR
-from dwi.readers import Read
+from dwi.readers import Identity, Read, slug
 from dwi.readers.codes import apply_code_map, merge_indicators, per_distinct, read_code_map, split_time, tidy
-from dwi.readers.text import ZIP, CsvFile, Rejected, clean
+from dwi.readers.text import ZIP, CsvFile, Rejected, clean, head_records
 
 CODES = [
     "ref_area",
@@ -142,6 +143,37 @@ def map_labels(labels: pl.DataFrame, column: str) -> pl.DataFrame:
             pl.coalesce("code", "c_family").alias("code")
         )
     return out.select(*labels.columns, "code")
+
+
+FREQUENCY = {"": "A", "Q": "Q", "M": "M"}  # from the time code: 2011, 2011Q1, 2011M01
+
+
+def identify(path: Path, options: dict) -> Identity | None:
+    """ILOSTAT's dataset: the indicator id and the frequency of the first observation ('UNE_2EAP_SEX_AGE_RT',
+    annual), the same for every download of it whatever the file's name or date stamp. The indicator's label
+    stands in for a file without the code column. None when the head holds no observation."""
+    with open(path, "rb") as fh:
+        workbook = fh.read(4) == ZIP
+    if workbook:  # ILOSTAT's .xlsx: the first two rows of the first sheet
+        from dwi.readers.xlsx import first_rows  # noqa: PLC0415
+
+        records = first_rows(path, 2)
+    else:
+        records = head_records(path)
+    if len(records) < 2:
+        return None
+    header = [c.strip() for c in records[0]]
+    row = dict(zip(header, records[1], strict=False))
+    indicator = (row.get("indicator") or "").strip()
+    label = (row.get("indicator.label") or "").strip()
+    if not indicator and label:  # labels only: the code from the dictionary, so every kind of download of a
+        indicator = map_labels(pl.DataFrame({"label": [label]}), "indicator")["code"][0] or label  # dataset is one
+    time = re.match(r"^\s*\d{4}([QM]?)", row.get("time") or row.get("time.label") or "")
+    if not indicator or time is None:
+        return None
+    freq = FREQUENCY[time.group(1)]
+    words = {"A": "annual", "Q": "quarterly", "M": "monthly"}[freq]
+    return Identity(f"ilostat:{indicator}:{freq}", slug(f"{indicator}_{freq}"), f"ILOSTAT {indicator} ({words})")
 
 
 def read(path: Path, file: str, options: dict) -> Read:

@@ -14,7 +14,7 @@ import polars as pl
 import yaml
 
 from dwi.config import REFERENCE_DIR
-from dwi.readers import Read
+from dwi.readers import Identity, Read, slug
 from dwi.readers.codes import tidy
 from dwi.readers.text import Rejected
 
@@ -117,13 +117,14 @@ def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, s
     return frame, name
 
 
-def first_row(path: Path) -> list[str]:
-    """The first row of a workbook's first sheet (for format detection); nothing when it cannot be read."""
+def first_rows(path: Path, n: int = 1) -> list[list[str]]:
+    """The first `n` rows of a workbook's first sheet, as text (for detection and identity); nothing when it
+    cannot be read."""
     try:
         import fastexcel
 
-        sheet = fastexcel.read_excel(str(path)).load_sheet(0, header_row=None, n_rows=1)
-        return ["" if v is None else str(v) for v in sheet.to_polars().row(0)] if sheet.height else []
+        sheet = fastexcel.read_excel(str(path)).load_sheet(0, header_row=None, n_rows=n).to_polars()
+        return [["" if v is None else str(v) for v in row] for row in sheet.cast(pl.String).iter_rows()]
     except Exception:  # a damaged workbook: the reader says what is wrong with it
         return []
 
@@ -131,6 +132,27 @@ def first_row(path: Path) -> list[str]:
 def detect(magic: bytes, names: list[str]) -> bool:
     """A zip archive with a workbook's parts (xl/...)."""
     return magic == b"PK\x03\x04" and any(n.startswith("xl/") for n in names)
+
+
+def identify(path: Path, options: dict) -> Identity | None:
+    """The table's title: the first row of the title block above the header (the rows before the first with
+    two or more cells filled), on the layout's sheet (else the first). None for a sheet without a title."""
+    try:
+        sheet = read_layout(find_layout(path, path.name, options.get("layout")), path.name).get("sheet", 0)
+    except Rejected:
+        sheet = 0
+    try:
+        grid, name = read_sheet(path, path.name, sheet)
+    except Rejected:
+        return None
+    for row in grid.head(50).iter_rows():
+        filled = [re.sub(r"\s+", " ", str(v)).strip() for v in row if v is not None and str(v).strip()]
+        if len(filled) > 1:
+            return None
+        if filled:
+            title = filled[0]
+            return Identity(f"table:{_key(title)}", slug(title, 40), title)
+    return None
 
 
 def read(path: Path, file: str, options: dict) -> Read:

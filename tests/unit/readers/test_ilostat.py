@@ -11,7 +11,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from dwi.formats import detect
+from dwi.formats import detect, identify
 from dwi.readers import ilostat
 from dwi.readers.text import Rejected
 from dwi.stages import ingest
@@ -155,6 +155,9 @@ def test_labels_only_total_employment_is_total_not_temporary(tmp_path):
         '"Age (Youth, adults): 15+",2022,8919.4\n',
         encoding="utf-8",
     )
+    # a labels-only download is the same dataset as the bulk file of codes (identity from the content)
+    assert identify(path, detect(path)).key == "ilostat:EMP_TEMP_SEX_AGE_NB:A"
+    assert identify(XLSX, detect(XLSX)).name  # the .xlsx download has an identity read from its cells too
     batch = ingest(path, tmp_path / "wh.duckdb")
     assert batch.status == "loaded", batch.issues
     with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as c:
