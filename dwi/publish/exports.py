@@ -122,6 +122,7 @@ def values_frame(
         )
     if regions:  # Kazakhstan's regions, or any country or aggregate whose rows were loaded (AFG, X01, WLD)
         _check_codes(con, "region", regions, f"SELECT code FROM regions UNION SELECT region_code FROM {base}")
+    areas = "countries" in present  # names of other countries and aggregates (not in older warehouses)
     cols = set(view_columns(con, base))
     pick = {c: (f"v.{c}" if c in cols else "NULL") for c in OPTIONAL_VALUE_COLUMNS}
     if countries:
@@ -139,7 +140,8 @@ def values_frame(
         params.append(countries)
     query = f"""
         SELECT v.indicator_code, i.name AS indicator_name, i.element, {pick["country"]}::VARCHAR AS country,
-               v.region_code, r.name_en AS region_name, {pick["sex"]}::VARCHAR AS sex,
+               v.region_code, {"coalesce(r.name_en, c.name)" if areas else "r.name_en"} AS region_name,
+               {pick["sex"]}::VARCHAR AS sex,
                {pick["classif1"]}::VARCHAR AS classif1, {pick["classif2"]}::VARCHAR AS classif2,
                v.year::INTEGER AS year, v.period::VARCHAR AS period,
                CASE WHEN v.period = 'Y' THEN v.year::VARCHAR
@@ -155,6 +157,7 @@ def values_frame(
         FROM {base} v
         LEFT JOIN indicators i ON i.code = v.indicator_code
         LEFT JOIN regions r ON r.code = v.region_code
+        {"LEFT JOIN countries c ON c.code = v.region_code" if areas else ""}
         LEFT JOIN sources s ON s.id = {pick["source_id"]}::VARCHAR
         {("WHERE " + " AND ".join(where)) if where else ""}
         ORDER BY v.indicator_code, country, v.region_code, sex, classif1 NULLS FIRST, classif2 NULLS FIRST, v.year,
