@@ -298,6 +298,9 @@ def export_cmd(
 def report(
     out_file: Annotated[Path | None, typer.Option("--out", help="HTML file \\[default: exports/report.html]")] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="also write charts/*.svg next to it")] = True,
+    country: Annotated[
+        str, typer.Option("--country", help="ISO3 or aggregate code of loaded rows (default: Kazakhstan, KAZ)")
+    ] = "KAZ",
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Write the self-contained HTML report (works offline) and one SVG per chart."""
@@ -310,7 +313,11 @@ def report(
     try:
         with err.status("writing the report...") as status:
             write_report(
-                con, path, path.parent / CHARTS if charts else None, lambda msg: status.update(f"report: {msg}")
+                con,
+                path,
+                path.parent / CHARTS if charts else None,
+                lambda msg: status.update(f"report: {msg}"),
+                country=country,
             )
     finally:
         con.close()

@@ -111,7 +111,7 @@ def _t(frame: pl.DataFrame) -> pl.DataFrame:
 # --- overview --------------------------------------------------------------------------------------
 
 
-def overview(values: pl.DataFrame) -> Section:
+def overview(values: pl.DataFrame, national: str = NATIONAL) -> Section:
     sec = Section(
         "overview",
         "Decent-work elements: latest national values",
@@ -125,7 +125,7 @@ def overview(values: pl.DataFrame) -> Section:
     nat = _category(
         _t(
             values.filter(
-                (pl.col("region_code") == NATIONAL)
+                (pl.col("region_code") == national)
                 & (pl.col("sex").fill_null("T") == "T")
                 & pl.col("indicator_name").is_not_null()
             )
@@ -251,7 +251,7 @@ def _time_series_template(annual: bool, several: bool = False) -> dict:
     return chart.to_dict(validate=False)
 
 
-def time_series(values: pl.DataFrame) -> Section:
+def time_series(values: pl.DataFrame, national: str = NATIONAL) -> Section:
     sec = Section(
         "national",
         "National indicators over time",
@@ -264,7 +264,7 @@ def time_series(values: pl.DataFrame) -> Section:
     nat = _category(
         _t(
             values.filter(
-                (pl.col("region_code") == NATIONAL)
+                (pl.col("region_code") == national)
                 & (pl.col("sex").fill_null("T") == "T")
                 & pl.col("indicator_name").is_not_null()
             )
@@ -718,8 +718,14 @@ def script_json(obj) -> str:
     )
 
 
-def sections(con: duckdb.DuckDBPyConnection) -> list[Section]:
+def sections(con: duckdb.DuckDBPyConnection, country: str = "KAZ") -> list[Section]:
+    """The report's sections: Kazakhstan's in full; for another country or aggregate loaded (ISO3 or aggregate
+    code) its national values over time and the data quality (the regional, correlation, reconciliation and
+    scorecard sections are about Kazakhstan's data)."""
     present = views(con)
+    if country.upper() != "KAZ":
+        values = values_frame(con, countries=[country])  # an unknown code: a clear error naming it
+        return [overview(values, country.upper()), time_series(values, country.upper()), quality(con)]
     values = values_frame(con)
     return [
         overview(values),
@@ -737,11 +743,13 @@ def write_report(
     path: Path,
     charts_dir: Path | None = None,
     step: Callable[[str], None] | None = None,
+    country: str = "KAZ",
 ) -> Path:
-    """Write the self-contained HTML report (and one SVG per chart into charts_dir); return its path."""
+    """Write the self-contained HTML report (and one SVG per chart into charts_dir) for Kazakhstan or another
+    country or aggregate loaded; return its path."""
     step = step or (lambda _msg: None)
     step("collecting sections")
-    secs = sections(con)
+    secs = sections(con, country)
     charts = [c for s in secs for c in s.charts]
     for c in charts:
         c.spec.setdefault("config", {}).setdefault("font", "Helvetica, Arial, sans-serif")

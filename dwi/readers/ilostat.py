@@ -88,9 +88,11 @@ def check_header(header: list[str], file: str) -> list[str]:
 
 
 def _key(label: pl.Expr) -> pl.Expr:
-    """A label as compared: lower case, single spaces, without the edition's date (', Nov. 2023')."""
+    """A label as compared: lower case, one kind of apostrophe, single spaces, without the edition's date
+    (', Nov. 2023')."""
     return (
         label.str.to_lowercase()
+        .str.replace_all("[\u2018\u2019\u02bc`\u00b4]", "'")
         .str.replace_all(rf",?\s*{_MONTHS}\s+\d{{4}}", "")
         .str.replace_all(r"\s+", " ")
         .str.strip_chars()

@@ -119,3 +119,15 @@ def test_export_by_region_or_country_for_any_country_loaded(wh, tmp_path):
         ]
     bad = runner.invoke(app, ["export", "--country", "ATL", "--out", str(tmp_path / "x"), "--warehouse", str(wh)])
     assert bad.exit_code != 0 and "unknown country code(s): ATL" in bad.output
+
+
+def test_report_for_another_country_loaded(wh, tmp_path):
+    runner = CliRunner()
+    path = tmp_path / "afg.html"
+    args = ["report", "--country", "AFG", "--no-charts", "--out", str(path), "--warehouse", str(wh)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    html = path.read_text(encoding="utf-8")
+    assert "UNE_DEAP_SEX_AGE_RT" in html and "14.1" in html
+    bad = runner.invoke(app, ["report", "--country", "ATL", "--out", str(tmp_path / "x.html"), "--warehouse", str(wh)])
+    assert bad.exit_code != 0 and "unknown country code(s): ATL" in bad.output

@@ -132,6 +132,9 @@ def test_xlsx_download_quarterly_values_match_the_cells_and_unmapped_labels_are_
 def test_labels_are_matched_whatever_the_editions_wording():
     sexes = pl.DataFrame({"label": ["Total", "Sex: Female", "  sex:  male ", "Hombres"]})
     assert ilostat.map_labels(sexes, "sex")["code"].to_list() == ["SEX_T", "SEX_F", "SEX_M", None]
+    # the dictionary writes Côte d’Ivoire with a typographic apostrophe, a download with a plain one
+    areas = pl.DataFrame({"label": ["Côte d'Ivoire", "World: Low income", "Low income"]})
+    assert ilostat.map_labels(areas, "ref_area")["code"].to_list() == ["CIV", "X02", None]  # 'Low income': ambiguous
     # a later edition of a modelled series: the date differs, the series is the same
     ind = pl.DataFrame(
         {
