@@ -157,21 +157,20 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format(
-<<<<<<< HEAD
             "ilostat",
             OBSERVATIONS,
             ilostat.read,
             lambda h: ilostat.detect(h.header),
             "an ILOSTAT download with codes, labels or both (.csv, .csv.gz, .xlsx)",
             ilostat.identify,
-=======
+        ),
+        Format(
             "kazstat",
             OBSERVATIONS,
             kazstat.read,
             lambda h: xlsx.detect(h.magic, h.zip_names) and kazstat.detect(h.path),
             "a stat.gov.kz workbook (years across, regions or indicator blocks down), read without a layout",
             kazstat.identify,
->>>>>>> main
         ),
         Format(
             "xlsx",
@@ -235,11 +234,7 @@ def head(path: Path) -> Head:
             names = ["xl/"]  # a damaged workbook: the xlsx reader says so
         if not any(n.startswith("xl/") for n in names):
             raise DwiError(f"{path}: a zip archive that is not an .xlsx workbook; unpack it and ingest the file inside")
-<<<<<<< HEAD
-        return Head(magic, names, [",".join(row) for row in xlsx.first_rows(path)])
-=======
-        return Head(magic, names, [], path)
->>>>>>> main
+        return Head(magic, names, [",".join(row) for row in xlsx.first_rows(path)], path)
     return Head(magic, [], head_text(path).splitlines())
 
 
