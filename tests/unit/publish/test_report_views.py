@@ -34,6 +34,14 @@ def test_report_sections_with_every_view(db):
     assert any("n = 16" in c.caption for c in corr)
     inconsistent = rows(db, "SELECT count(*) FROM reconciliation WHERE verdict = 'inconsistent'")[0][0]
     assert f"inconsistent: {inconsistent}" in secs["reconciliation"].intro
+    assert "revised: 1" in secs["reconciliation"].intro and "inconclusive: " in secs["reconciliation"].intro
+    table = secs["reconciliation"].tables[0]
+    assert "relation" in table["columns"] and table["classes"][0] == "inconsistent"  # the findings first
+    gdp = secs["national"].charts
+    growth = next(c for c in gdp if c.id == "ts-gdp-growth")
+    assert "one line each" in growth.caption and "derived from imf_weo_2024_gdp" in growth.caption
+    unemp = next(c for c in gdp if c.id == "ts-unemp-rate")
+    assert "2008 implied" in unemp.caption
     radars = secs["scorecard"]
     assert len(radars.charts) == 14  # 11 outcomes + 3 priorities, like the review's Figures 6-16
     for chart in (corr[0], radars.charts[0]):
@@ -43,8 +51,8 @@ def test_report_sections_with_every_view(db):
 
 def test_run_summary_facts(warehouse):
     facts = publish.facts(warehouse)
-    assert facts["sources"].startswith("9 (9 loaded")
-    assert facts["rows quarantined"] == "0"
+    assert facts["sources"].startswith("10 (10 loaded")
+    assert facts["rows quarantined"] == "1"  # the bureau's '63,,4'
     assert "inconsistent" in facts["findings"] and "correlation" in facts["findings"]
 
 
