@@ -26,14 +26,10 @@ from dwi.config import REFERENCE_DIR
 from dwi.reference import Reference
 
 NATIONAL = "KZ"
-<<<<<<< HEAD
-CLASSIF = ["classif1", "classif2"]  # ILOSTAT's breakdowns (age, ...): a derivation never mixes two of them
-KEY = ["region_code", *CLASSIF, "year", "period"]
-=======
 UNPRINTED = ("implied", "corrected")  # obs_status of values a source did not print as such
 BREAK = "B"  # obs_status: break in series (ILOSTAT); no change is computed across it
-KEY = ["region_code", "year", "period"]
->>>>>>> main
+CLASSIF = ["classif1", "classif2"]  # ILOSTAT's breakdowns (age, ...): a derivation never mixes two of them
+KEY = ["region_code", *CLASSIF, "year", "period"]
 
 # Column order of _derived_values and of the _indicator_values view (the first eight are the view's
 # contract).
@@ -170,30 +166,20 @@ def growth(obs: pl.DataFrame, variant: dict, unit: str) -> pl.DataFrame:
     )
     if levels.is_empty():
         return _conform(pl.DataFrame())
-<<<<<<< HEAD
     on = [*CLASSIF, "year"]
-    levels = levels.with_columns(_origin(levels).alias("origin")).select(*on, "value", "origin", "source_id")
-    years = pl.concat([levels.select(on), levels.select(*CLASSIF, pl.col("year") + 1)]).unique()
-    prev = levels.rename({"value": "prev", "origin": "prev_origin", "source_id": "prev_source"}).with_columns(
-        pl.col("year") + 1
-    )
-    frame = years.join(levels, on=on, how="left", nulls_equal=True).join(prev, on=on, how="left", nulls_equal=True)
-    both = pl.col("value").is_not_null() & pl.col("prev").is_not_null()
-=======
     levels = (
         levels.filter(~pl.col("obs_status").fill_null("").is_in(UNPRINTED))
         .with_columns(_origin(levels).alias("origin"))
-        .select("year", "value", "origin", "source_id", (pl.col("obs_status").fill_null("") == BREAK).alias("brk"))
+        .select(*on, "value", "origin", "source_id", (pl.col("obs_status").fill_null("") == BREAK).alias("brk"))
     )
-    years = pl.concat([levels.select("year"), levels.select(pl.col("year") + 1)]).unique()
+    years = pl.concat([levels.select(on), levels.select(*CLASSIF, pl.col("year") + 1)]).unique()
     prev = (
         levels.drop("brk")
         .rename({"value": "prev", "origin": "prev_origin", "source_id": "prev_source"})
         .with_columns(pl.col("year") + 1)
     )
-    frame = years.join(levels, on="year", how="left").join(prev, on="year", how="left")
+    frame = years.join(levels, on=on, how="left", nulls_equal=True).join(prev, on=on, how="left", nulls_equal=True)
     both = pl.col("value").is_not_null() & pl.col("prev").is_not_null() & ~pl.col("brk").fill_null(False)
->>>>>>> main
     miss = pl.lit(variant["input"] + " ")
     return _conform(
         frame.with_columns(
@@ -248,12 +234,6 @@ def conventions_cumulated(con: duckdb.DuckDBPyConnection, entry: dict) -> pl.Dat
 
 
 def changes(base: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
-<<<<<<< HEAD
-    """Year-on-year change (absolute, percent) and average annual change over the whole span, for every
-    national annual series. The previous value is the previous AVAILABLE year: across a gap the change
-    is over the gap's span (span_years > 1, marked in note), never interpolated."""
-    series = ["indicator_code", *CLASSIF, "derived", "source_id"]
-=======
     """Changes and average annual change over the whole span, for every national annual series, one series
     per indicator, origin (reported/derived) and source: sources and vintages are never mixed.
     - Year-on-year (<CODE>_YOY_ABS, _YOY_PCT) only between consecutive years. Across a gap the change is
@@ -263,8 +243,7 @@ def changes(base: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
       into it is missing, with a note, and the average annual change is computed from the break on.
     - Values the source implies but does not print, or whose key corrects a misprint (obs_status implied,
       corrected), are left out of every change."""
-    series = ["indicator_code", "derived", "source_id"]
->>>>>>> main
+    series = ["indicator_code", *CLASSIF, "derived", "source_id"]
     nat = (
         base.filter(
             pl.col("region_code") == NATIONAL,

@@ -319,15 +319,10 @@ def sdmx_frame(values: pl.DataFrame) -> pl.DataFrame:
             pl.col("value").alias("OBS_VALUE"),
             "UNIT_MEASURE",
             "UNIT_MULT",
-<<<<<<< HEAD
-            pl.col("obs_status").fill_null(spec["obs_status_default"]).alias("OBS_STATUS"),
-=======
             pl.col("obs_status")
             .replace(spec.get("obs_status", {}))
             .fill_null(spec["obs_status_default"])
             .alias("OBS_STATUS"),
-            pl.col("source_id").alias("DATA_SOURCE"),
->>>>>>> main
             pl.when(pl.col("derived"))
             .then(pl.lit("derived: ") + pl.col("method").fill_null(""))
             .when(pl.col("obs_status").is_in(["implied", "corrected"]))

@@ -207,17 +207,14 @@ def _filled(template: dict, slots: dict) -> dict:
 
 
 @cache
-def _time_series_template(annual: bool, several: bool = False) -> dict:
+def _time_series_template(annual: bool) -> dict:
     """A national indicator over time: a line through the annual values (when there are any) and points,
-    triangles for sub-annual values; one line (and colour) per category when it has `several` (ages, ...).
-    Slots: rows, unit, title."""
-    colour = alt.Color("category:N", title="breakdown") if several else alt.Undefined
+    triangles for sub-annual values. Slots: rows, unit, title."""
     data = alt.Data(values=[{"slot": "rows"}])
     tooltip = [
         alt.Tooltip("time_period:N", title="period"),
         alt.Tooltip("value:Q", format=",.4~f"),
         alt.Tooltip("obs_status:N", title="flag"),
-        *([alt.Tooltip("category:N", title="breakdown")] if several else []),
     ]
     x = alt.X(
         "t:Q",
@@ -231,11 +228,7 @@ def _time_series_template(annual: bool, several: bool = False) -> dict:
         alt.Chart(data)
         .transform_filter("datum.kind == 'annual'")
         .mark_line(invalid="break-paths-filter-domains", strokeWidth=2)
-<<<<<<< HEAD
-        .encode(x=x, y=y, color=colour, detail="category:N")
-=======
         .encode(x=x, y=y, color=color)
->>>>>>> main
     )
     points = (
         alt.Chart(data)
@@ -244,13 +237,8 @@ def _time_series_template(annual: bool, several: bool = False) -> dict:
         .encode(
             x=x,
             y=y,
-<<<<<<< HEAD
-            color=colour,
-            tooltip=tooltip,
-=======
             color=color,
             tooltip=[*tooltip, alt.Tooltip("variant:N", title="source")],
->>>>>>> main
             shape=alt.Shape(
                 "kind:N",
                 scale=alt.Scale(domain=["annual", "sub-annual"], range=["circle", "triangle-up"]),
@@ -288,24 +276,13 @@ def time_series(values: pl.DataFrame, national: str = NATIONAL) -> Section:
             {"year": list(range(int(annual["year"].min() or 0), int(annual["year"].max() or -1) + 1))},
             schema={"year": pl.Int32},
         )
-<<<<<<< HEAD
-        categories = group.select("category").unique().sort("category")
-        grid = (
-            years.join(categories, how="cross")
-            .join(
-                annual.select(pl.col("year").cast(pl.Int32), "category", "value", "time_period", "obs_status"),
-                on=["year", "category"],
-                how="left",
-            )
-            .with_columns(pl.col("year").cast(pl.Float64).alias("t"))
-        )
-        has = grid.group_by("year").agg(pl.col("value").is_not_null().any().alias("any"))
-        missing = has.filter(~pl.col("any")).sort("year")["year"].to_list() if annual.height else []
-=======
-        # one line per source and origin (a derived series and a reported one are variants, never one line)
+        # one line per source and origin (a derived series and a reported one are variants, never one line),
+        # and per breakdown (ages, ...: each age group is a line of its own)
+        several = group["category"].n_unique() > 1
         variant = pl.concat_str(
             pl.when(pl.col("derived")).then(pl.lit("derived from ")).otherwise(pl.lit("")),
             pl.col("source_id").fill_null("dwi"),
+            pl.when(pl.lit(several)).then(pl.lit(", ") + pl.col("category")).otherwise(pl.lit("")),
         )
         annual = annual.with_columns(variant.alias("variant"))
         variants = annual["variant"].unique(maintain_order=True).to_list()
@@ -327,7 +304,6 @@ def time_series(values: pl.DataFrame, national: str = NATIONAL) -> Section:
         )
         have = set(annual["year"].to_list())
         missing = [y for y in years["year"].to_list() if y not in have] if annual.height else []
->>>>>>> main
         rows = [{**r, "kind": "annual"} for r in grid.to_dicts()] if annual.height else []
         rows += [
             {
@@ -336,23 +312,17 @@ def time_series(values: pl.DataFrame, national: str = NATIONAL) -> Section:
                 "value": r["value"],
                 "time_period": r["time_period"],
                 "obs_status": r["obs_status"],
-<<<<<<< HEAD
-                "category": r["category"],
-=======
-                "variant": ("derived from " if r["derived"] else "") + (r["source_id"] or "dwi"),
->>>>>>> main
+                "variant": ("derived from " if r["derived"] else "")
+                + (r["source_id"] or "dwi")
+                + (f", {r['category']}" if several else ""),
                 "kind": "sub-annual",
             }
             for r in group.filter(pl.col("period") != "Y").to_dicts()
         ]
-        several = categories.height > 1
         spec = _filled(
-            _time_series_template(bool(annual.height), several),
-            {"rows": rows, "unit": unit, "title": f"{code}: {name}"},
+            _time_series_template(bool(annual.height)), {"rows": rows, "unit": unit, "title": f"{code}: {name}"}
         )
         caption = f"{group.height} value(s), {unit}."
-        if several:
-            caption += f" One line per breakdown: {', '.join(categories['category'])}."
         if missing:
             caption += f" No value for {_years(missing)} (gap)."
         flagged = group.filter(pl.col("obs_status").is_not_null())
@@ -364,10 +334,14 @@ def time_series(values: pl.DataFrame, national: str = NATIONAL) -> Section:
             caption += " Derived by dwi: " + str(group.filter(pl.col("derived"))["method"][0] or "") + "."
         preferred = any(v.get("preferred") and v["code"] == code for v in registry().get("derived_variants", []))
         if len(variants) > 1:
-            caption += f" {len(variants)} sources or vintages, one line each, never joined: {'; '.join(variants)}." + (
-                " Preferred: the derived series where it exists (indicators.yaml, derived_variants)."
-                if preferred
-                else ""
+            caption += (
+                f" {len(variants)} series (sources, vintages or breakdowns), one line each, never joined: "
+                + (f"{'; '.join(variants)}.")
+                + (
+                    " Preferred: the derived series where it exists (indicators.yaml, derived_variants)."
+                    if preferred
+                    else ""
+                )
             )
         unprinted = group.filter(pl.col("obs_status").is_in(["implied", "corrected"]))
         if unprinted.height:

@@ -84,9 +84,12 @@ def test_report_draws_one_line_per_age_group(con):
     chart = next(c for c in section.charts if c.title == "UNE_DEAP_SEX_AGE_RT")
     data = [d for layer in chart.spec["layer"] for d in [layer.get("data", {})] if d] or [chart.spec["data"]]
     values = data[0]["values"]
-    by_age = {(v["category"], v["year"]): v["value"] for v in values if v["value"] is not None}
-    assert by_age == {(age, y): val for age, v in AGES.items() for y, val in zip((2021, 2022), v, strict=True)}
-    assert "One line per breakdown" in chart.caption
+    by_age = {(v["variant"], v["year"]): v["value"] for v in values if v["value"] is not None}
+    source = values[0]["variant"].split(",")[0]
+    assert by_age == {
+        (f"{source}, {age}", y): val for age, v in AGES.items() for y, val in zip((2021, 2022), v, strict=True)
+    }
+    assert "3 series (sources, vintages or breakdowns), one line each" in chart.caption
 
 
 def test_correlation_series_use_one_breakdown_never_a_mix():
