@@ -171,8 +171,10 @@ def interval_verdict(reported: pl.Expr, recomputed: pl.Expr, tol: pl.Expr, diffe
 
 
 def _fmt(expr: pl.Expr, digits: int = 4) -> pl.Expr:
-    shown = expr.round(0).cast(pl.Int64) if digits == 0 else expr.round(digits)
-    return shown.cast(pl.String).fill_null("missing")
+    if digits:
+        return expr.round(digits).cast(pl.String).fill_null("missing")
+    whole = expr.round(0).cast(pl.Int64, strict=False).cast(pl.String)  # beyond Int64 (1e19): the float itself
+    return pl.when(expr.abs() < 1e15).then(whole).otherwise(expr.cast(pl.String)).fill_null("missing")
 
 
 def _g(x: float | None, digits: int = 4) -> str:

@@ -102,3 +102,43 @@ def test_chart_svgs_are_rendered_once_per_spec(tmp_path, monkeypatch):
     os.utime(cached[0], (0, 0))  # unused for decades
     report._prune(tmp_path / "dwi" / "svg")
     assert sorted((tmp_path / "dwi" / "svg").glob("*.svg")) == cached[1:]
+
+
+def test_exports_name_the_unprinted_statuses(db):
+    """UNEMP_RATE 2008 (implied) and LONG_HOURS_EMP 2011 (corrected) keep their status in the exports;
+    SDMX-CSV, which has no such codes, writes I (imputed) and A, naming the status in COMMENT_OBS."""
+    values = exports.values_frame(db, ["UNEMP_RATE", "LONG_HOURS_EMP"])
+    status = {(r["indicator_code"], r["year"]): r["obs_status"] for r in values.iter_rows(named=True)}
+    assert status[("UNEMP_RATE", 2008)] == "implied" and status[("UNEMP_RATE", 2009)] is None
+    assert status[("LONG_HOURS_EMP", 2011)] == "corrected"
+    sdmx = {(r["INDICATOR"], r["TIME_PERIOD"]): r for r in exports.sdmx_frame(values).iter_rows(named=True)}
+    implied = sdmx[("UNEMP_RATE", "2008")]
+    assert implied["OBS_STATUS"] == "I" and implied["COMMENT_OBS"].startswith("dwi status implied")
+    corrected = sdmx[("LONG_HOURS_EMP", "2011")]
+    assert corrected["OBS_STATUS"] == "A" and corrected["COMMENT_OBS"].startswith("dwi status corrected")
+    assert sdmx[("UNEMP_RATE", "2009")]["OBS_STATUS"] == "A"
+
+
+def test_table3_stocks_and_flow_carry_their_reference(db):
+    measure = dict(rows(db, "SELECT code, measure FROM indicators WHERE code LIKE 'ENT_%'"))
+    assert measure["ENT_SMALL"] == "stock" and measure["ENT_OSH_STANDARD"] == "flow"
+    notes = dict(
+        rows(
+            db,
+            "SELECT DISTINCT indicator_code, note FROM observations WHERE source_id = 'review2012_table3'",
+        )
+    )
+    assert (
+        notes["ENT_SMALL"].startswith("stock as of 2012-01-01")
+        and notes["ENT_OSH_STANDARD"] == "flow: results for 2011"
+    )
+
+
+def test_overview_change_keeps_one_source_and_names_its_span(db):
+    """UNEMP_RATE 2009 against the implied 2008 would be a zero change that was never printed: none is shown;
+    EMP_TOTAL's change is over 6 years (2005-2011), and says so."""
+    sec = report.overview(exports.values_frame(db))
+    got = {r[0]: dict(zip(t["columns"], r, strict=True)) for t in sec.tables for r in t["rows"]}
+    assert got["UNEMP_RATE"]["change"] == "" and got["UNEMP_RATE"]["previous period"] == ""
+    assert (got["EMP_TOTAL"]["previous period"], got["EMP_TOTAL"]["span, years"]) == ("2005", "6")
+    assert "latest value corrected" in got["LONG_HOURS_EMP"]["basis"]
