@@ -23,6 +23,8 @@ class Source:
     path: Path
     format: str
     meta: dict = field(default_factory=dict, hash=False, compare=False)
+    accepted: frozenset[tuple[int, str, str]] = field(default=frozenset(), hash=False, compare=False)
+    """(row, column, check) of the source's known defects that the manifest accepts (`accepted_issues`)."""
 
     @property
     def display(self) -> str:
@@ -129,7 +131,8 @@ def load_manifest(raw: Path, formats: Collection[str]) -> list[Source]:
         meta.update({k: str(entry[k]) for k in ("url", "layout") if entry.get(k)})
         if "layout" in meta:
             meta["layout"] = str(_layout(raw, Path(relpath).parent, meta["layout"], f"{where} ({sid})"))
-        sources.append(Source(sid, path, entry["format"], meta))
+        accepted = _accepted_issues(entry.get("accepted_issues"), f"{where} ({sid})")
+        sources.append(Source(sid, path, entry["format"], meta, accepted))
     return sources
 
 
@@ -145,3 +148,20 @@ def _layout(raw: Path, folder: Path, name: str, what: str) -> Path:
     if "/" not in name and "\\" not in name and shipped.is_file():
         return shipped
     return resolve_inside(raw, str(folder / name), f"{what}, layout")  # missing: the reader says so
+
+
+def _accepted_issues(entries: object, where: str) -> frozenset[tuple[int, str, str]]:
+    """`accepted_issues`: the source's known defects, each a cell (row, column) and the check that quarantines
+    it, with why it is accepted. They stay quarantined and listed in quality_issues; they no longer make a
+    run exit non-zero."""
+    if entries is None:
+        return frozenset()
+    if not isinstance(entries, list):
+        raise DwiError(f"{where}: accepted_issues must be a list of {{row, column, check, why}}")
+    out = set()
+    for i, e in enumerate(entries, 1):
+        ok = isinstance(e, dict) and isinstance(e.get("row"), int) and e.get("column") and e.get("check")
+        if not ok or not str(e.get("why") or "").strip():
+            raise DwiError(f"{where}: accepted_issues #{i} needs row (a number), column, check and why")
+        out.add((e["row"], str(e["column"]), str(e["check"])))
+    return frozenset(out)
