@@ -516,7 +516,10 @@ def reconciliation(con: duckdb.DuckDBPyConnection, present: set[str]) -> Section
     sec = Section(
         "reconciliation",
         "Reconciliation: reported figures recomputed",
-        "Each figure the sources report and dwi can recompute from their own inputs, with the verdict.",
+        "Each figure the sources report that dwi can recompute or test against other figures: the relation "
+        "tested, its tolerance, the verdict and why (consistent, inconsistent, revised: two vintages differ, "
+        "inconclusive: the data neither confirm nor contradict, not checkable: an input is missing or "
+        "definitions differ).",
     )
     if "reconciliation" not in present:
         sec.notes.append(f"Reconciliation: {NOT_AVAILABLE} (the `reconciliation` view is missing).")
@@ -527,7 +530,9 @@ def reconciliation(con: duckdb.DuckDBPyConnection, present: set[str]) -> Section
         return sec
     counts = frame.group_by("verdict").len().sort("verdict")
     sec.intro += " Verdicts: " + ", ".join(f"{v}: {n}" for v, n in counts.iter_rows()) + "."
-    sec.tables.append(_table("reconciliation", frame, row_class="verdict"))
+    order = {"inconsistent": 0, "revised": 1, "inconclusive": 2, "not checkable": 3, "consistent": 4}
+    frame = frame.sort(pl.col("verdict").replace_strict(order, default=5), "check", nulls_last=True)
+    sec.tables.append(_table("reconciliation (inconsistent first)", frame, row_class="verdict"))
     return sec
 
 
