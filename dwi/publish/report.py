@@ -754,7 +754,7 @@ def quality(con: duckdb.DuckDBPyConnection, limit: int = 300) -> Section:
         SELECT s.id AS source, l.status, l.rows_in, l.rows_loaded, l.rows_quarantined,
                (SELECT count(*) FROM quality_issues q WHERE q.load_id = l.load_id AND q.severity = 'warning')
                    AS warnings, l.load_id, l.message
-        FROM sources s LEFT JOIN loads l ON l.load_id = s.load_id ORDER BY s.id""").pl()
+        FROM sources s LEFT JOIN loads l ON l.load_id = s.load_id WHERE s.status = 'current' ORDER BY s.id""").pl()
     quarantined = int(loads["rows_quarantined"].fill_null(0).sum())
     rejected = loads.filter(pl.col("status") == "rejected").height
     sec.intro = (
@@ -765,7 +765,7 @@ def quality(con: duckdb.DuckDBPyConnection, limit: int = 300) -> Section:
     sec.tables.append(_table("current load of each source", loads, row_class="status"))
     issues = con.sql("""
         SELECT q.severity, q.source_id, q."row", q."column", q."check", q.value, q.message
-        FROM quality_issues q JOIN sources s ON s.load_id = q.load_id
+        FROM quality_issues q JOIN sources s ON s.load_id = q.load_id AND s.status = 'current'
         ORDER BY CASE q.severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, q.source_id, q."row"
     """).pl()
     if issues.is_empty():
