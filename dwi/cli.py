@@ -330,13 +330,37 @@ def report(
 
 @app.command()
 @friendly
+def profile(
+    country: Annotated[str, typer.Option("--country", help="ISO3 code of the country")] = "KAZ",
+    lang: Annotated[str, typer.Option("--lang", help="en | ru")] = "en",
+    out_dir: Annotated[Path | None, typer.Option("--out", help="folder \\[env DWI_EXPORTS; default exports/]")] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Write the decent-work country profile: a self-contained HTML page (works offline) and an XLSX workbook
+    with one sheet per element of the ILO framework and a coverage sheet."""
+    from dwi.publish.profile import write_profile
+    from dwi.store.warehouse import connect_read_only
+
+    con = connect_read_only(config.warehouse_path(warehouse))
+    try:
+        with err.status("writing the profile..."):
+            page, book = write_profile(con, config.exports_dir(out_dir), country, lang)
+    finally:
+        con.close()
+    out.print(f"profile: {page}")
+    out.print(f"workbook: {book}")
+
+
+@app.command()
+@friendly
 def ingest(
     path: Annotated[Path, typer.Argument(help="the file to load (.csv, .csv.gz, .xlsx)")],
     fmt: Annotated[
         str | None, typer.Option("--format", help="ilostat | wdi | xlsx | tidy (default: detected from the content)")
     ] = None,
     source_id: Annotated[
-        str | None, typer.Option("--source-id", help="source id (default: from the file name)")
+        str | None,
+        typer.Option("--source-id", help="source id (default: the dataset named in the content, see docs/sources.md)"),
     ] = None,
     layout: Annotated[
         str | None, typer.Option("--layout", help="xlsx layout: a YAML file or a name in dwi/reference/layouts/")
@@ -351,10 +375,11 @@ def ingest(
     with progress() as report:
         batch = stages.ingest(path, wh, fmt, source_id, layout, stages.Runner(report))
     if batch.status == "unchanged":
-        out.print(f"{path}: already loaded as source '{batch.source.id}' with this content; nothing to do")
+        out.print(f"{path}: unchanged: already loaded as source '{batch.source.id}' with this content; nothing to do")
         raise typer.Exit(EXIT_OK)
     print_issues([batch])
     out.print(summary_table([batch], f"dwi ingest ({batch.source.format})"))
+    out.print(f"{path}: {batch.outcome}")
     out.print(f"warehouse: {wh}")
     raise typer.Exit(EXIT_DATA if batch.has_problems else EXIT_OK)
 

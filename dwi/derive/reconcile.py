@@ -840,7 +840,7 @@ def _grade_label(claim: dict, grades: pl.DataFrame) -> dict:
         0.5,
         CONSISTENT if ok else INCONSISTENT,
         f"'{claim['quantifier']}' is point {p} of the six-point scale ('{SCALE_LABELS[p]}'), i.e. a grade in "
-        f"[{p - 0.5:g}, {p + 0.5:g}); {claim['node']} has {g:g}, which is nearest point {nearest} "
+        f"[{p - 0.5:g}, {p + 0.5:g}); {node['level'][0]} {claim['node']} has {g:g}, which is nearest point {nearest} "
         f"('{SCALE_LABELS[nearest]}')",
         fig,
         "grade label",
