@@ -268,7 +268,12 @@ def export_cmd(
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="folder \\[env DWI_EXPORTS; default exports/]")] = None,
     indicator: Annotated[list[str] | None, typer.Option("--indicator", help="indicator code (repeatable)")] = None,
-    region: Annotated[list[str] | None, typer.Option("--region", help="region code (repeatable)")] = None,
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="region code, or a loaded country's code (repeatable)")
+    ] = None,
+    country: Annotated[
+        list[str] | None, typer.Option("--country", help="ISO3 or aggregate code of loaded rows (repeatable)")
+    ] = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Write indicator values with their metadata and provenance (CSV, Parquet, XLSX, JSON, SDMX-CSV)."""
@@ -279,7 +284,13 @@ def export_cmd(
     con = connect_read_only(config.warehouse_path(warehouse))
     try:
         files = export(
-            con, folder, fmt or FORMATS, indicator or (), region or (), on_done=lambda f, p: out.print(f"{f:<9} {p}")
+            con,
+            folder,
+            fmt or FORMATS,
+            indicator or (),
+            region or (),
+            on_done=lambda f, p: out.print(f"{f:<9} {p}"),
+            countries=country or (),
         )
     finally:
         con.close()
@@ -291,6 +302,9 @@ def export_cmd(
 def report(
     out_file: Annotated[Path | None, typer.Option("--out", help="HTML file \\[default: exports/report.html]")] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="also write charts/*.svg next to it")] = True,
+    country: Annotated[
+        str, typer.Option("--country", help="ISO3 or aggregate code of loaded rows (default: Kazakhstan, KAZ)")
+    ] = "KAZ",
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Write the self-contained HTML report (works offline) and one SVG per chart."""
@@ -303,7 +317,11 @@ def report(
     try:
         with err.status("writing the report...") as status:
             write_report(
-                con, path, path.parent / CHARTS if charts else None, lambda msg: status.update(f"report: {msg}")
+                con,
+                path,
+                path.parent / CHARTS if charts else None,
+                lambda msg: status.update(f"report: {msg}"),
+                country=country,
             )
     finally:
         con.close()
@@ -341,7 +359,8 @@ def ingest(
         str | None, typer.Option("--format", help="ilostat | wdi | xlsx | tidy (default: detected from the content)")
     ] = None,
     source_id: Annotated[
-        str | None, typer.Option("--source-id", help="source id (default: from the file name)")
+        str | None,
+        typer.Option("--source-id", help="source id (default: the dataset named in the content, see docs/sources.md)"),
     ] = None,
     layout: Annotated[
         str | None, typer.Option("--layout", help="xlsx layout: a YAML file or a name in dwi/reference/layouts/")
@@ -356,10 +375,11 @@ def ingest(
     with progress() as report:
         batch = stages.ingest(path, wh, fmt, source_id, layout, stages.Runner(report))
     if batch.status == "unchanged":
-        out.print(f"{path}: already loaded as source '{batch.source.id}' with this content; nothing to do")
+        out.print(f"{path}: unchanged: already loaded as source '{batch.source.id}' with this content; nothing to do")
         raise typer.Exit(EXIT_OK)
     print_issues([batch])
     out.print(summary_table([batch], f"dwi ingest ({batch.source.format})"))
+    out.print(f"{path}: {batch.outcome}")
     out.print(f"warehouse: {wh}")
     raise typer.Exit(EXIT_DATA if batch.has_problems else EXIT_OK)
 

@@ -168,6 +168,18 @@ def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, s
     return frame, name
 
 
+def first_rows(path: Path, n: int = 1) -> list[list[str]]:
+    """The first `n` rows of a workbook's first sheet, as text (for detection and identity); nothing when it
+    cannot be read."""
+    try:
+        import fastexcel
+
+        sheet = fastexcel.read_excel(str(path)).load_sheet(0, header_row=None, n_rows=n).to_polars()
+        return [["" if v is None else str(v) for v in row] for row in sheet.cast(pl.String).iter_rows()]
+    except Exception:  # a damaged workbook: the reader says what is wrong with it
+        return []
+
+
 def detect(magic: bytes, names: list[str]) -> bool:
     """A zip archive with a workbook's parts (xl/...)."""
     return magic == b"PK\x03\x04" and any(n.startswith("xl/") for n in names)
