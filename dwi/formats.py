@@ -157,6 +157,14 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format(
+            "ilostat",
+            OBSERVATIONS,
+            ilostat.read,
+            lambda h: ilostat.detect(h.header),
+            "an ILOSTAT download with codes, labels or both (.csv, .csv.gz, .xlsx)",
+            ilostat.identify,
+        ),
+        Format(
             "kazstat",
             OBSERVATIONS,
             kazstat.read,
@@ -171,14 +179,6 @@ FORMATS: dict[str, Format] = {
             lambda h: xlsx.detect(h.magic, h.zip_names),
             "an agency spreadsheet (.xlsx) read with a layout",
             xlsx.identify,
-        ),
-        Format(
-            "ilostat",
-            OBSERVATIONS,
-            ilostat.read,
-            lambda h: ilostat.detect(h.header),
-            "an ILOSTAT bulk or download CSV (.csv, .csv.gz)",
-            ilostat.identify,
         ),
         Format(
             "wdi",
@@ -234,7 +234,7 @@ def head(path: Path) -> Head:
             names = ["xl/"]  # a damaged workbook: the xlsx reader says so
         if not any(n.startswith("xl/") for n in names):
             raise DwiError(f"{path}: a zip archive that is not an .xlsx workbook; unpack it and ingest the file inside")
-        return Head(magic, names, [], path)
+        return Head(magic, names, [",".join(row) for row in xlsx.first_rows(path)], path)
     return Head(magic, [], head_text(path).splitlines())
 
 
@@ -263,5 +263,5 @@ def identify(path: Path, fmt: Format, options: dict | None = None) -> Identity:
 
 
 def schema_messages() -> dict[str, str]:
-    """Every rule's expectation, for documentation."""
-    return {k: v for t in (OBSERVATIONS, CONVENTIONS, DWCP_ASSESSMENTS) for k, v in t.messages.items()} | schemas.COMMON
+    """Every rule's expectation, for documentation (where two targets word a rule differently, observations')."""
+    return {k: v for t in (DWCP_ASSESSMENTS, CONVENTIONS, OBSERVATIONS) for k, v in t.messages.items()} | schemas.COMMON
