@@ -43,8 +43,11 @@ def friendly(fn):
         except DwiError as exc:
             err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort):
             raise
+        except KeyboardInterrupt:
+            err.print("[bold red]error:[/] interrupted (Ctrl-C)")
+            raise typer.Exit(130) from None
         except Exception as exc:  # an internal failure still gets one line; DWI_DEBUG=1 shows the traceback
             if os.environ.get("DWI_DEBUG"):
                 raise
