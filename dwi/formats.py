@@ -23,7 +23,7 @@ import polars as pl
 from dwi import schemas
 from dwi.check import harmonise, validate
 from dwi.errors import DwiError
-from dwi.readers import Read, ilostat, tables, wdi, xlsx
+from dwi.readers import Read, eurostat, ilostat, sdmx, tables, wdi, xlsx
 from dwi.readers.text import head_text
 from dwi.reference import Reference
 from dwi.schemas import conventions, dwcp_assessments, observations
@@ -169,6 +169,20 @@ FORMATS: dict[str, Format] = {
             wdi.read,
             lambda h: wdi.detect(h.lines),
             "a World Bank (WDI or DataBank) CSV, one column per year",
+        ),
+        Format(
+            "sdmx_csv",
+            OBSERVATIONS,
+            sdmx.read,
+            lambda h: sdmx.detect(h.header),
+            "SDMX-CSV 1.0 or 2.0 (sdmx.ilo.org, Eurostat, OECD), one observation per row",
+        ),
+        Format(
+            "eurostat_tsv",
+            OBSERVATIONS,
+            eurostat.read,
+            lambda h: eurostat.detect(h.lines),
+            "a Eurostat TSV download (.tsv, .tsv.gz), one column per period, flags after the value",
         ),
         Format(
             "observations",

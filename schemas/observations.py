@@ -13,7 +13,8 @@ import polars as pl
 from dwi.schemas import COMMON, rule
 
 KEY = ["indicator_code", "country", "region_code", "sex", "year", "period", "classif1", "classif2"]
-OBS_STATUS = ["A", "B", "E", "F", "I", "P", "U"]
+# SDMX observation status codes (CL_OBS_STATUS; ILOSTAT's flags are among them) and C, confidential
+OBS_STATUS = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "S", "U", "V", "W"]
 PERIOD_PATTERN = r"^(Y|H[12]|Q[1-4]|M(0[1-9]|1[0-2]))$"
 FIRST_YEAR = 1991
 
@@ -79,7 +80,7 @@ MESSAGES = {
     "known_region": "a region name or code from the alias table (dwi/reference/region_aliases.csv)",
     "known_sex": "T, M or F",
     "known_period": "Y, H1-H2, Q1-Q4 or M01-M12",
-    "known_status": "an ILOSTAT obs_status flag (A, B, E, F, I, P, U) or nothing",
+    "known_status": f"an SDMX observation status ({', '.join(OBS_STATUS)}; ILOSTAT's flags are among them) or nothing",
     "integer": "a whole year such as 2011",
     "in_range": f"a value in the allowed range (years: {FIRST_YEAR} to next year)",
     "number": "a plain number with '.' as the decimal separator and no thousands separators",
