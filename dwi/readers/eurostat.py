@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dwi.readers import Read
+from dwi.readers import Identity, Read, slug
 from dwi.readers.sdmx import TIME, VALUE, classify, missing_note, observations
 from dwi.readers.text import CsvFile, Rejected
 
@@ -37,8 +37,10 @@ def dataset(file: str) -> str:
     return (match.group(1) if match else Path(file).stem).upper()
 
 
-def identity(path: Path, file: str) -> str:
-    return f"ESTAT:{dataset(file)}"
+def identify(path: Path, options: dict) -> Identity | None:
+    """The dataset: its code from the file name (the content does not name it), e.g. 'eurostat:LFSA_URGAN'."""
+    code = options.get("dataset") or dataset(str(options.get("_relpath") or path.name))
+    return Identity(f"eurostat:{code}", slug(code), f"Eurostat {code}")
 
 
 def read(path: Path, file: str, options: dict) -> Read:

@@ -35,9 +35,9 @@ from pathlib import Path
 import polars as pl
 import pycountry
 
-from dwi.readers import Read
+from dwi.readers import Identity, Read, slug
 from dwi.readers.codes import apply_code_map, merge_indicators, per_distinct, read_code_map, tidy
-from dwi.readers.text import CsvFile, Rejected, head_text
+from dwi.readers.text import CsvFile, Rejected, head_records
 
 TIME, VALUE = "TIME_PERIOD", "OBS_VALUE"
 PREFIX = {"DATAFLOW", "STRUCTURE", "STRUCTURE_ID", "ACTION", "LAST UPDATE", "KEY"}
@@ -272,11 +272,6 @@ def missing_note(n: int, what: str) -> str:
     return f"{n} {what} without a value are missing values, not observations"
 
 
-def header(path: Path) -> list[str]:
-    lines = head_text(path).splitlines()
-    return [c.strip().strip('"') for c in (lines[0] if lines else "").split(",")]
-
-
 def detect(columns: set[str]) -> bool:
     """An SDMX-CSV header: TIME_PERIOD and OBS_VALUE with DATAFLOW (1.0) or STRUCTURE_ID (2.0) (labels=both
     headers name columns 'CODE:Label')."""
@@ -284,18 +279,17 @@ def detect(columns: set[str]) -> bool:
     return {TIME, VALUE} <= codes and bool({"DATAFLOW", "STRUCTURE_ID"} & codes)
 
 
-def identity(path: Path) -> str | None:
-    """The dataflow of an SDMX-CSV file ('AGENCY:ID(VERSION)'), from its first data row."""
-    lines = head_text(path).splitlines()
-    if len(lines) < 2:
+def identify(path: Path, options: dict) -> Identity | None:
+    """The dataflow of an SDMX-CSV file ('AGENCY:ID(VERSION)', from DATAFLOW or STRUCTURE_ID of its first row)."""
+    records = head_records(path)
+    if len(records) < 2:
         return None
-    frame = pl.read_csv("\n".join(lines[:2]).encode(), infer_schema=False)
-    names = [c.split(":")[0].strip() for c in frame.columns]
-    col = "STRUCTURE_ID" if "STRUCTURE_ID" in names else "DATAFLOW" if "DATAFLOW" in names else None
-    if col is None:
+    names = [c.split(":")[0].strip() for c in records[0]]
+    col = next((names.index(c) for c in ("STRUCTURE_ID", "DATAFLOW") if c in names), None)
+    if col is None or len(records[1]) <= col or not records[1][col].strip():
         return None
-    value = frame.row(0)[names.index(col)]
-    return re.sub(r":\s.*$", "", value).strip() if value else None
+    flow = re.sub(r":\s.*$", "", records[1][col]).strip()  # 2.0 with labels: 'ESTAT:X(1.0): Name'
+    return Identity(f"sdmx:{flow}", slug(re.sub(r"\(.*$", "", flow).split(":")[-1]), f"SDMX dataflow {flow}")
 
 
 def read(path: Path, file: str, options: dict) -> Read:

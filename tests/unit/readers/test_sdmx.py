@@ -148,7 +148,8 @@ def test_broken_fixture_gives_one_clear_message(name, fmt, status, check, words)
 
 
 def test_identity_is_the_dataflow_or_the_dataset_code():
-    assert sdmx.identity(IALFS) == "OECD.SDD.TPS:DSD_LFS@DF_IALFS_INDIC(1.0)"
-    assert sdmx.identity(BROKEN / "sdmx_bad_period.csv") == "TEST:DF_TEST(1.0)"
-    assert eurostat.identity(NAMA, "raw/estat_nama_10r_3gdp.tsv.gz") == "ESTAT:NAMA_10R_3GDP"
+    ialfs = sdmx.identify(IALFS, {})
+    assert (ialfs.key, ialfs.name) == ("sdmx:OECD.SDD.TPS:DSD_LFS@DF_IALFS_INDIC(1.0)", "dsd_lfs_df_ialfs_indic")
+    assert sdmx.identify(BROKEN / "sdmx_bad_period.csv", {}).key == "sdmx:TEST:DF_TEST(1.0)"
+    assert eurostat.identify(NAMA, {}).key == "eurostat:NAMA_10R_3GDP"
     assert eurostat.dataset("lfsa_urgan__custom_123.tsv") == "LFSA_URGAN"
