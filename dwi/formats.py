@@ -26,7 +26,7 @@ import polars as pl
 from dwi import schemas
 from dwi.check import harmonise, validate
 from dwi.errors import DwiError
-from dwi.readers import Identity, Read, eurostat, ilostat, sdmx, slug, tables, wdi, xlsx
+from dwi.readers import Identity, Read, eurostat, ilostat, sdmx, slug, tables, uis, wdi, xlsx
 from dwi.readers.text import head_text
 from dwi.reference import Reference
 from dwi.schemas import conventions, dwcp_assessments, observations
@@ -194,6 +194,14 @@ FORMATS: dict[str, Format] = {
             lambda h: eurostat.detect(h.lines),
             "a Eurostat TSV download (.tsv, .tsv.gz), one column per period, flags after the value",
             eurostat.identify,
+        ),
+        Format(
+            "uis",
+            OBSERVATIONS,
+            uis.read,
+            lambda h: uis.detect(h.header),
+            "a UNESCO UIS download: a UIS.Stat export (EDULIT_IND, LOCATION, TIME, Value, Flags) or a bulk file",
+            uis.identify,
         ),
         Format(
             "observations",

@@ -36,7 +36,7 @@ import polars as pl
 import pycountry
 
 from dwi.readers import Identity, Read, slug
-from dwi.readers.codes import apply_code_map, merge_indicators, per_distinct, read_code_map, tidy
+from dwi.readers.codes import apply_code_map, label_unit, merge_indicators, per_distinct, read_code_map, tidy
 from dwi.readers.text import CsvFile, Rejected, head_records
 
 TIME, VALUE = "TIME_PERIOD", "OBS_VALUE"
@@ -233,10 +233,12 @@ def observations(
     key = roles["dims"]
     frame = frame.with_columns(
         code.alias("source_code"),
-        pl.lit(None, pl.String).alias("source_label"),
+        (pl.col("_label") if "_label" in frame.columns else pl.lit(None, pl.String)).alias("source_label"),
         (parts[0] if parts else pl.lit(None, pl.String)).alias("classif1"),
         (pl.concat_str(parts[1:], separator=";") if len(parts) > 1 else pl.lit(None, pl.String)).alias("classif2"),
-        unit.alias("source_unit"),
+        pl.coalesce([unit, *([label_unit(pl.col("_label"))] if "_label" in frame.columns else [])]).alias(
+            "source_unit"
+        ),
         pl.concat_str(
             [flow, pl.lit(" "), pl.concat_str([pl.col(c) for c in key], separator="."), pl.lit(" "), pl.col("time")]
         ).alias("source_ref"),

@@ -153,3 +153,42 @@ def test_identity_is_the_dataflow_or_the_dataset_code():
     assert sdmx.identify(BROKEN / "sdmx_bad_period.csv", {}).key == "sdmx:TEST:DF_TEST(1.0)"
     assert eurostat.identify(NAMA, {}).key == "eurostat:NAMA_10R_3GDP"
     assert eurostat.dataset("lfsa_urgan__custom_123.tsv") == "LFSA_URGAN"
+
+
+UIS_STAT = REAL / "uis" / "EDULIT_DS_06052019101747206.csv"
+UIS_BULK = GOOD / "SDG_DATA_NATIONAL_TEST.csv"
+
+
+def test_uis_stat_export_every_row_loads_with_its_flag(tmp_path):
+    rows = list(csv.DictReader(UIS_STAT.open(encoding="utf-8")))
+    assert detect(UIS_STAT).name == "uis"
+    batch = ingest(UIS_STAT, tmp_path / "wh.duckdb")
+    assert batch.status == "loaded" and batch.rows_quarantined == 0 and batch.rows_loaded == len(rows) == 36
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as c:
+        got = c.sql("SELECT * FROM observations").pl()
+        names = dict(c.sql("SELECT code, name FROM indicators WHERE code LIKE 'EDULIT_DS.%'").fetchall())
+    for obs, r in zip(got.sort("source_row").iter_rows(named=True), rows, strict=True):
+        assert obs["indicator_code"] == f"EDULIT_DS.{r['EDULIT_IND']}" and obs["value_reported"] == r["Value"]
+        assert obs["country"] == r["LOCATION"] and str(obs["year"]) == r["TIME"]
+        assert obs["obs_status"] == ("E" if r["Flags"] == "UIS Estimation" else None)
+    assert got.filter(pl.col("obs_status") == "E")["note"][0] == "Flag Codes: ‡; Flags: UIS Estimation"
+    assert names["EDULIT_DS.PTRHC_1"] == "Pupil-teacher ratio in primary education (headcount basis)"
+    assert set(got.filter(pl.col("country") == "40535")["region_code"]) == {"40535"}  # a UIS region, as coded
+
+
+def test_uis_bulk_magnitude_and_qualifier(tmp_path):
+    assert detect(UIS_BULK).name == "uis"
+    batch = ingest(UIS_BULK, tmp_path / "wh.duckdb")
+    assert batch.status == "loaded" and batch.rows_quarantined == 0
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as c:
+        got = c.sql(
+            "SELECT indicator_code, country, year, value, obs_status, note FROM observations ORDER BY source_row"
+        )
+        rows = got.fetchall()
+    assert rows == [
+        ("SDG.CR.1", "KAZ", 2018, 99.5, None, None),
+        ("SDG.CR.1", "KAZ", 2019, 99.7, "E", "QUALIFIER: UIS_EST"),
+        ("SDG.CR.2", "KAZ", 2019, 0.0, None, "MAGNITUDE: NIL"),  # nil: a real zero
+        ("SDG.CR.2", "KGZ", 2019, 88.1, "E", "MAGNITUDE: LOWREL; QUALIFIER: NAT_EST"),
+    ]  # NA (not applicable, printed 0) and SUPP (suppressed) carry no value: counted, not loaded
+    assert any("2 row(s) without a value" in n for n in batch.issues["message"].to_list())
