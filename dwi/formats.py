@@ -26,7 +26,7 @@ import polars as pl
 from dwi import schemas
 from dwi.check import harmonise, validate
 from dwi.errors import DwiError
-from dwi.readers import Identity, Read, eurostat, ilostat, sdmx, slug, tables, uis, wdi, xlsx
+from dwi.readers import Identity, Read, eurostat, ilostat, kazstat, sdmx, slug, tables, uis, wdi, xlsx
 from dwi.readers.text import head_text
 from dwi.reference import Reference
 from dwi.schemas import conventions, dwcp_assessments, observations
@@ -63,6 +63,7 @@ class Head:
     magic: bytes
     zip_names: list[str]
     lines: list[str]
+    path: Path | None = None  # a workbook's detection reads its sheets
 
     @property
     def header(self) -> set[str]:
@@ -155,6 +156,14 @@ def _has_columns(required: list[str]) -> Callable[[Head], bool]:
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
+        Format(
+            "kazstat",
+            OBSERVATIONS,
+            kazstat.read,
+            lambda h: xlsx.detect(h.magic, h.zip_names) and kazstat.detect(h.path),
+            "a stat.gov.kz workbook (years across, regions or indicator blocks down), read without a layout",
+            kazstat.identify,
+        ),
         Format(
             "xlsx",
             OBSERVATIONS,
@@ -249,7 +258,7 @@ def head(path: Path) -> Head:
             names = ["xl/"]  # a damaged workbook: the xlsx reader says so
         if not any(n.startswith("xl/") for n in names):
             raise DwiError(f"{path}: a zip archive that is not an .xlsx workbook; unpack it and ingest the file inside")
-        return Head(magic, names, [])
+        return Head(magic, names, [], path)
     return Head(magic, [], head_text(path).splitlines())
 
 

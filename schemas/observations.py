@@ -13,8 +13,15 @@ import polars as pl
 from dwi.schemas import COMMON, rule
 
 KEY = ["indicator_code", "country", "region_code", "sex", "year", "period", "classif1", "classif2"]
-# SDMX observation status codes (CL_OBS_STATUS; ILOSTAT's flags are among them) and C, confidential
-OBS_STATUS = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "S", "U", "V", "W"]
+# SDMX observation status codes (CL_OBS_STATUS; ILOSTAT's flags are among them), C (confidential), and
+# dwi's own statuses for values a transcriber had to supply (docs/sources.md): `implied` = stated in words
+# only ('remained at the same level'), not printed; `corrected` = a misprint in the source corrected (the
+# year of '2001 -> 2011'). Both are kept but left out of statistics (changes, correlations) unless asked.
+UNPRINTED_STATUS = ["implied", "corrected"]
+OBS_STATUS = [
+    *["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "S", "U", "V", "W"],
+    *UNPRINTED_STATUS,
+]
 PERIOD_PATTERN = r"^(Y|H[12]|Q[1-4]|M(0[1-9]|1[0-2]))$"
 FIRST_YEAR = 1991
 

@@ -24,6 +24,6 @@ class Builder:
 BUILDERS = (
     Builder("_derived_values", indicators.compute, ("observations", "conventions")),
     Builder("_correlations", correlations.compute, ("_indicator_values",)),
-    Builder("_reconciliation", reconcile.compute, ("_indicator_values", "observations", "conventions")),
+    Builder("_reconciliation", reconcile.compute, ("_indicator_values", "observations", "conventions", "_dwcp_scores")),
     Builder("_dwcp_scores", scorecard.compute, ("stg_current_loads",)),
 )
