@@ -192,3 +192,24 @@ def test_uis_bulk_magnitude_and_qualifier(tmp_path):
         ("SDG.CR.2", "KGZ", 2019, 88.1, "E", "MAGNITUDE: LOWREL; QUALIFIER: NAT_EST"),
     ]  # NA (not applicable, printed 0) and SUPP (suppressed) carry no value: counted, not loaded
     assert any("2 row(s) without a value" in n for n in batch.issues["message"].to_list())
+
+
+def test_ilo_dataflows_map_like_ilostat_bulk_files(tmp_path):
+    """ILO's dataflow id without DF_ is ILOSTAT's indicator id, so ilostat_map.csv applies (values TEST)."""
+    path = tmp_path / "ilo.csv"
+    path.write_text(
+        "DATAFLOW,REF_AREA,FREQ,MEASURE,SEX,AGE,TIME_PERIOD,OBS_VALUE,OBS_STATUS,UNIT_MEASURE,UNIT_MULT\n"
+        "ILO:DF_UNE_DEAP_SEX_AGE_RT(1.0),KAZ,A,UNE_DEAP_RT,SEX_F,AGE_YTHADULT_YGE15,2019,5.3,,PT,0\n"
+        "ILO:DF_UNE_DEAP_SEX_AGE_RT(1.0),KAZ,Q,UNE_DEAP_RT,SEX_M,AGE_YTHADULT_Y15-24,2019-Q3,3.9,P,PT,0\n",
+        encoding="utf-8",
+    )
+    batch = ingest(path, tmp_path / "wh.duckdb")
+    assert batch.status == "loaded" and batch.rows_quarantined == 0, batch.issues
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as c:
+        sql = "SELECT indicator_code, region_code, sex, year, period, value, unit, obs_status, classif1 "
+        sql += "FROM observations"
+        rows = sorted(c.sql(sql).fetchall())
+    assert rows == [
+        ("UNEMP_RATE", "KZ", "F", 2019, "Y", 5.3, "percent", None, "AGE_YTHADULT_YGE15"),
+        ("UNE_DEAP_SEX_AGE_RT", "KZ", "M", 2019, "Q3", 3.9, "PT", "P", "AGE_YTHADULT_Y15-24"),
+    ]
