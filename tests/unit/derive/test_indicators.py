@@ -191,6 +191,7 @@ def test_changes_on_a_small_fixture_never_cross_gaps_breaks_or_unprinted_values(
 
     rows = [(2001, 10.0, None), (2002, 11.0, None), (2004, 12.0, None), (2005, 13.0, None)]
     rows += [(2006, 20.0, "B"), (2007, 21.0, None), (2008, 21.0, "implied"), (2009, 22.0, None)]
+    rows += [(2010, 30.0, "corrected")]  # a misprinted year, corrected: left out too
     base = pl.DataFrame(
         {
             "indicator_code": ["X"] * len(rows),
@@ -213,5 +214,6 @@ def test_changes_on_a_small_fixture_never_cross_gaps_breaks_or_unprinted_values(
     assert got[("X_YOY_ABS", 2006)]["value"] is None and "break in series" in got[("X_YOY_ABS", 2006)]["note"]
     assert ("X_YOY_ABS", 2008) not in got  # the implied value is left out ...
     assert got[("X_2Y_ABS", 2009)]["value"] == 1.0  # ... so 2007 -> 2009 spans two years
+    assert not any(year == 2010 for _, year in got)  # nothing computed from the corrected value
     aac = got[("X_AAC_ABS", 2009)]
     assert (aac["span_from"], aac["value"]) == (2006, pytest.approx(2 / 3))  # from the break on

@@ -190,3 +190,14 @@ def test_table4_including_columns_within_rows(db):
     assert found[("KZ-15", 2011)]["recomputed"] == 648
     assert found[("KZ-15", 2011)]["verdict"] == "consistent"
     assert found[("KZ-19", 2011)]["verdict"] == "consistent"
+
+
+def test_review_and_bureau_unemployment_definitions_differ(db):
+    """The review's 15+ rate (6.6, 2008 implied) against the bureau's working-age rate (6.7): compared, never
+    'inconsistent'."""
+    found = {r["year"]: r for r in checks(db, "unemployment rate: the review%")}
+    assert set(found) == {2008, 2009}
+    for r in found.values():
+        assert (r["reported"], r["recomputed"], r["verdict"]) == (6.6, 6.7, "not checkable")
+        assert r["relation"] == "one indicator, several sources" and r["detail"].startswith("definitions differ")
+    assert "implied by the text" in found[2008]["detail"]
