@@ -26,19 +26,23 @@ EDP = REAL / "eurostat_tsv" / "tsdde410.tsv"
 FLAGS = GOOD / "estat_flags_test.tsv"
 
 
+IDS: dict[str, str] = {}  # file stem -> the source id its content gave it
+
+
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
     wh = tmp_path_factory.mktemp("sdmx") / "wh.duckdb"
     for path in (IALFS, UOE, NAMA, EDP, FLAGS):
         batch = ingest(path, wh)
         assert batch.status == "loaded" and batch.rows_quarantined == 0, (path, batch.message, batch.issues)
+        IDS[path.stem] = batch.source.id
     c = duckdb.connect(str(wh), read_only=True)
     yield c
     c.close()
 
 
-def loaded(con, source: str) -> pl.DataFrame:
-    return con.sql(f"SELECT * FROM observations WHERE source_id = '{source}'").pl()
+def loaded(con, stem: str) -> pl.DataFrame:
+    return con.sql(f"SELECT * FROM observations WHERE source_id = '{IDS[stem]}'").pl()
 
 
 def test_detected_from_content():
@@ -74,7 +78,7 @@ def test_oecd_rows_without_a_value_are_counted_not_loaded(con):
         pl.Series([r["OBS_STATUS"] for r in valued]).value_counts().rows()
     )  # W (includes another category) kept with its value
     assert got["value"].sum() == pytest.approx(sum(float(r["OBS_VALUE"]) for r in valued))
-    note = con.sql("SELECT message FROM quality_issues WHERE source_id = 'oecd_uoe_enrolment'").fetchall()
+    note = con.sql(f"SELECT message FROM quality_issues WHERE source_id = '{IDS['oecd_uoe_enrolment']}'").fetchall()
     assert any("41 row(s) without a value are missing values" in m for (m,) in note)
 
 
@@ -123,7 +127,7 @@ def test_eurostat_flags_become_status_and_are_named(con):
     ]
     assert got["note"][2] == "flags: b (break in time series), e (estimated), p (provisional)"
     assert set(got["classif1"]) == {"AGE_Y15-74"}
-    sql = "SELECT message FROM quality_issues WHERE source_id = 'estat_flags_test'"
+    sql = f"SELECT message FROM quality_issues WHERE source_id = '{IDS['estat_flags_test']}'"
     notes = [m for (m,) in con.sql(sql).fetchall()]
     assert any("3 ':' cell(s) without a value" in m and "1 marked 'c'" in m and "1 marked 'z'" in m for m in notes)
 
