@@ -26,7 +26,7 @@ import polars as pl
 from dwi import schemas
 from dwi.check import harmonise, validate
 from dwi.errors import DwiError
-from dwi.readers import Identity, Read, ilostat, kazstat, slug, tables, wdi, xlsx
+from dwi.readers import Identity, Read, eurostat, ilostat, kazstat, sdmx, slug, tables, uis, wdi, xlsx
 from dwi.readers.text import head_text
 from dwi.reference import Reference
 from dwi.schemas import conventions, dwcp_assessments, observations
@@ -187,6 +187,30 @@ FORMATS: dict[str, Format] = {
             lambda h: wdi.detect(h.lines),
             "a World Bank (WDI or DataBank) CSV, one column per year",
             wdi.identify,
+        ),
+        Format(
+            "sdmx_csv",
+            OBSERVATIONS,
+            sdmx.read,
+            lambda h: sdmx.detect(h.header),
+            "SDMX-CSV 1.0 or 2.0 (sdmx.ilo.org, Eurostat, OECD), one observation per row",
+            sdmx.identify,
+        ),
+        Format(
+            "eurostat_tsv",
+            OBSERVATIONS,
+            eurostat.read,
+            lambda h: eurostat.detect(h.lines),
+            "a Eurostat TSV download (.tsv, .tsv.gz), one column per period, flags after the value",
+            eurostat.identify,
+        ),
+        Format(
+            "uis",
+            OBSERVATIONS,
+            uis.read,
+            lambda h: uis.detect(h.header),
+            "a UNESCO UIS download: a UIS.Stat export (EDULIT_IND, LOCATION, TIME, Value, Flags) or a bulk file",
+            uis.identify,
         ),
         Format(
             "observations",

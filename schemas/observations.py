@@ -13,12 +13,15 @@ import polars as pl
 from dwi.schemas import COMMON, rule
 
 KEY = ["indicator_code", "country", "region_code", "sex", "year", "period", "classif1", "classif2"]
-# ILOSTAT's flags (obs_status_en.csv), and dwi's own statuses for values a transcriber had to supply
-# (docs/sources.md): `implied` = stated in words only ('remained at the same level'), not printed; `corrected` =
-# a misprint in the source corrected (the year of '2001 -> 2011'). Both are kept but left out of statistics
-# (changes, correlations) unless asked.
-OBS_STATUS = ["A", "B", "C", "E", "F", "I", "M", "P", "R", "S", "U", "implied", "corrected"]
+# SDMX observation status codes (CL_OBS_STATUS; ILOSTAT's flags are among them), C (confidential), and
+# dwi's own statuses for values a transcriber had to supply (docs/sources.md): `implied` = stated in words
+# only ('remained at the same level'), not printed; `corrected` = a misprint in the source corrected (the
+# year of '2001 -> 2011'). Both are kept but left out of statistics (changes, correlations) unless asked.
 UNPRINTED_STATUS = ["implied", "corrected"]
+OBS_STATUS = [
+    *["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "R", "S", "U", "V", "W"],
+    *UNPRINTED_STATUS,
+]
 PERIOD_PATTERN = r"^(Y|H[12]|Q[1-4]|M(0[1-9]|1[0-2]))$"
 FIRST_YEAR = 1800  # any year a statistical source can hold (ILOSTAT and World Bank series reach back before 1991)
 
@@ -84,7 +87,7 @@ MESSAGES = {
     "known_region": "a region name or code from the alias table (dwi/reference/region_aliases.csv)",
     "known_sex": "T, M, F or O (ILOSTAT's SEX_T, SEX_M, SEX_F, SEX_O)",
     "known_period": "Y, H1-H2, Q1-Q4 or M01-M12",
-    "known_status": "an ILOSTAT obs_status flag (A, B, C, E, F, I, M, P, R, S, U) or nothing",
+    "known_status": f"an SDMX observation status ({', '.join(OBS_STATUS)}; ILOSTAT's flags are among them) or nothing",
     "integer": "a whole year such as 2011",
     "in_range": f"a year from {FIRST_YEAR} to next year",
     "number": "a plain number with '.' as the decimal separator and no thousands separators",

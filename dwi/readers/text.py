@@ -107,13 +107,13 @@ def head_records(path: Path, limit: int = 64_000) -> list[list[str]]:
     return [r for r in csv.reader(io.StringIO(text, newline="")) if r]
 
 
-def first_bad_record(lines: Iterable[str]) -> str:
+def first_bad_record(lines: Iterable[str], separator: str = ",") -> str:
     """On a parse error only: the first record with more fields than the header, cut short by a quote that
     is never closed, or holding a quote in the middle of a field, with its row (`lines`: the text, e.g. a
     file opened with newline="")."""
     limit = settings().max_field_chars
     csv.field_size_limit(max(limit, 1 << 17))
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, delimiter=separator)
     width = len(next(reader, []))
     start = reader.line_num + 1
     try:
@@ -196,11 +196,12 @@ def _record_end(buf: bytes | bytearray, limit: int) -> int:
 
 
 class CsvFile:
-    """A comma-separated file read in batches. `skip` lines (e.g. a download's metadata block) come before
-    the header; `header` is its cells as written, `notes` what the reader noticed (a byte-order mark)."""
+    """A comma-separated (or `separator`-separated) file read in batches. `skip` lines (e.g. a download's
+    metadata block) come before the header; `header` is its cells as written, `notes` what the reader noticed
+    (a byte-order mark)."""
 
-    def __init__(self, path: Path, file: str, skip: int = 0):
-        self.path, self.file, self.notes = path, file, []
+    def __init__(self, path: Path, file: str, skip: int = 0, separator: str = ","):
+        self.path, self.file, self.notes, self.separator = path, file, [], separator
         self._stream = open_binary(path, file)
         try:
             self._buf = bytearray(self._read(settings().chunk_bytes))
@@ -219,15 +220,16 @@ class CsvFile:
             except UnicodeDecodeError as exc:
                 raise encoding_rejection(file, self._header, exc.start, skip + 1) from None
             limit = settings().max_header_columns
-            if self._header.count(b",") >= limit:  # an upper bound of the columns (quoted commas counted too)
-                self.header = next(csv.reader([self.header_line]))
+            sep = separator.encode()
+            if self._header.count(sep) >= limit:  # an upper bound of the columns (quoted separators counted too)
+                self.header = next(csv.reader([self.header_line], delimiter=separator))
                 if len(self.header) > limit:
                     raise Rejected(
                         file,
                         f"the header has {len(self.header):,} columns, more than {limit:,} (DWI_MAX_HEADER_COLUMNS)",
                         "file:columns",
                     )
-            self.header = pl.read_csv(self._header, has_header=True, infer_schema=False).columns
+            self.header = pl.read_csv(self._header, has_header=True, infer_schema=False, separator=separator).columns
             self.first_row = skip + 2
         except BaseException:
             self._stream.close()
@@ -294,7 +296,7 @@ class CsvFile:
                 chunk = self._header + bytes(self._buf[:cut])
                 del self._buf[:cut]
                 try:
-                    frame = pl.read_csv(chunk, has_header=True, infer_schema=False)
+                    frame = pl.read_csv(chunk, has_header=True, infer_schema=False, separator=self.separator)
                 except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.SchemaError) as exc:
                     raise self._diagnose() or Rejected(
                         self.file, f"not a readable comma-separated file: {str(exc).splitlines()[0]}", "file:csv"
@@ -340,7 +342,7 @@ class CsvFile:
                     return encoding_rejection(self.file, block, start, line + block[:start].count(b"\n"))
                 line += block.count(b"\n")
         with open_binary(self.path, self.file) as fh, io.TextIOWrapper(fh, encoding="utf-8-sig", newline="") as text:
-            where = first_bad_record(bounded_lines(text))
+            where = first_bad_record(bounded_lines(text), self.separator)
         return Rejected(self.file, f"not a readable comma-separated file: {where}", "file:csv") if where else None
 
 
