@@ -15,7 +15,7 @@ from dwi.schemas import COMMON, rule
 KEY = ["indicator_code", "country", "region_code", "sex", "year", "period", "classif1", "classif2"]
 OBS_STATUS = ["A", "B", "E", "F", "I", "P", "U"]
 PERIOD_PATTERN = r"^(Y|H[12]|Q[1-4]|M(0[1-9]|1[0-2]))$"
-FIRST_YEAR = 1991
+FIRST_YEAR = 1800  # any year a statistical source can hold (ILOSTAT and the World Bank reach back before 1960)
 
 
 # The rules on a row's value, as SQL: polars runs them (pl.sql_expr) for the pandera schema, DuckDB runs the

@@ -1,9 +1,21 @@
-"""World Bank / WDI-style CSV: metadata lines above the header, one column per year ('2011' or
-'2011 [YR2011]'), '..' or an empty cell = missing. Unpivoted to one observation per non-missing cell;
-missing cells are not observations. Codes map through dwi/reference/wdi_map.csv like ILOSTAT's."""
+"""World Bank CSV, one column per year, in the shapes the World Bank serves it:
+
+- the bulk download (API_<code>_DS2_*.csv): a byte-order mark, four metadata lines ("Data Source", "Last
+  Updated Date") above the header, every line ending with a comma;
+- the same data CSV without the metadata lines;
+- a DataBank export: `Series Name, Series Code, Country Name, Country Code, 2017 [YR2017], ...` ('Country' or
+  'Economy' for the name column), '..' for missing, and footer lines ("Data from database: ...",
+  "Last Updated: ...") under the data.
+
+Unpivoted to one observation per cell that holds something; empty and '..' cells are missing values, not
+observations. Each observation keeps the file's column it came from (`_column`), so a bad cell is named by
+its row and column and quarantines that cell alone, never the row's other years. Every area loads, countries
+and the World Bank's aggregates (WLD, ECA, HIC ...) alike. Codes map through dwi/reference/wdi_map.csv like
+ILOSTAT's; a code it does not cover loads under its own World Bank code."""
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +30,8 @@ YEAR_COLUMN = re.compile(r"^(\d{4})(?: \[YR\d{4}\])?$")
 COUNTRY = "Country Code"
 CODE = ("Indicator Code", "Series Code")
 LABEL = ("Indicator Name", "Series Name")
-KNOWN = {COUNTRY, "Country Name", *CODE, *LABEL}
+NAMES = ("Country Name", "Country", "Economy", "Economy Name")
+KNOWN = {COUNTRY, *NAMES, *CODE, *LABEL}
 MAP = "wdi_map.csv"
 SCAN = 30  # metadata lines allowed above the header
 
@@ -36,7 +49,8 @@ def detect(lines: list[str]) -> bool:
 
 
 def read(path: Path, file: str, options: dict) -> Read:
-    h = header_line(head_text(path).splitlines())
+    lines = head_text(path).splitlines()
+    h = header_line(lines)
     if h is None:
         CsvFile(path, file).close()  # the file's own problems (not text, empty) are named first
         raise Rejected(
@@ -45,7 +59,10 @@ def read(path: Path, file: str, options: dict) -> Read:
             f"{SCAN} lines; expected a WDI-style CSV",
             "file:columns",
         )
+    above = [m for m in map(_metadata, lines[:h]) if m]
     csv_file = CsvFile(path, file, skip=h)
+    if above:
+        csv_file.notes.append(f"metadata above the header: {'; '.join(above)}")
     columns = [c.strip() for c in csv_file.header]
     named = [c for c in columns if c]  # WDI lines end with a comma
     code = next((c for c in CODE if c in named), None)
@@ -78,9 +95,18 @@ def read(path: Path, file: str, options: dict) -> Read:
 def _batches(
     frames: Iterator[pl.DataFrame], file: str, code: str, label: str | None, years: list[str], result: Read
 ) -> Iterator[pl.DataFrame]:
-    """One observation per year cell that holds something; empty and '..' cells are missing values."""
-    code_map, n_missing, kept = read_code_map(MAP), 0, 0
+    """One observation per year cell that holds something; empty and '..' cells are missing values. Rows
+    without a country code and a series code are not data: blank lines are skipped and DataBank's footer
+    lines ("Data from database: ...") become notes."""
+    code_map, n_missing, kept, footer = read_code_map(MAP), 0, 0, []
     for frame in frames:
+        frame = frame.with_columns(pl.col(COUNTRY, code).str.strip_chars().replace("", None))
+        apart = pl.col(COUNTRY).is_null() & pl.col(code).is_null()
+        texts = frame.filter(apart).select(
+            "_row", pl.concat_str(pl.exclude("_row").str.strip_chars(), separator=" ", ignore_nulls=True).alias("t")
+        )
+        footer += [f"row {r}: '{t.strip()}'" for r, t in texts.iter_rows() if t.strip()]
+        frame = frame.filter(~apart)
         long = frame.unpivot(
             index=["_row", COUNTRY, code, *([label] if label else [])],
             on=years,
@@ -101,6 +127,7 @@ def _batches(
             pl.col(COUNTRY).str.to_uppercase().alias("region"),
             pl.col("column").str.extract(YEAR_COLUMN.pattern, 1).alias("year"),
             pl.lit("Y").alias("period"),
+            pl.col("column").alias("_column"),
             pl.concat_str(
                 pl.lit("WDI "),
                 pl.col(code),
@@ -117,3 +144,10 @@ def _batches(
     if not kept:
         raise Rejected(file, "every year cell is empty or '..'; nothing to load", "file:no_rows")
     result.notes.append(f"{n_missing} empty or '..' year cell(s) are missing values, not observations")
+    if footer:
+        result.notes.append(f"lines under the data, not observations: {', '.join(footer)}")
+
+
+def _metadata(line: str) -> str:
+    """A metadata line above the header ('"Last Updated Date","2025-04-15",') as 'Last Updated Date: 2025-04-15'."""
+    return ": ".join(c.strip() for c in next(csv.reader([line]), []) if c.strip())
