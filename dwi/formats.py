@@ -1,17 +1,20 @@
 """The format registry: every file format dwi reads, declared once.
 
-A `Format` says how a file is recognised (from its content, never its name), which reader reads it and what
+A `Format` says how a file is recognised (from its content, never its name), which reader reads it, which
+dataset the file holds (`identify`, read from the content: a source is a dataset, not a file name) and what
 its rows become: a `Target`, one kind of warehouse row with its harmonising step, its pandera schema (the one
 statement of the row rules), its key, the expectation each rule states when it fails, the table it loads
 into, and the checks that need the whole file. Everything else (`dwi run`, `dwi ingest`, `dwi validate`, the
 manifest, the CLI's --format) looks formats up here.
 
-Adding a format: write its reader in dwi/readers/ (a `read(path, file, options) -> Read` and a detection
-test), add one `Format` below, and test it on a real file of that kind.
+Adding a format: write its reader in dwi/readers/ (a `read(path, file, options) -> Read`, a detection test
+and, where the content names its dataset, an `identify(path, options) -> Identity | None`), add one `Format`
+below, and test it on a real file of that kind.
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +26,7 @@ import polars as pl
 from dwi import schemas
 from dwi.check import harmonise, validate
 from dwi.errors import DwiError
-from dwi.readers import Read, ilostat, tables, wdi, xlsx
+from dwi.readers import Identity, Read, ilostat, slug, tables, wdi, xlsx
 from dwi.readers.text import head_text
 from dwi.reference import Reference
 from dwi.schemas import conventions, dwcp_assessments, observations
@@ -73,6 +76,9 @@ class Format:
     read: Callable[[Path, str, dict], Read]
     detect: Callable[[Head], bool]
     summary: str
+    # (path, options) -> the dataset the file holds, from its content (e.g. ILOSTAT's indicator and frequency,
+    # the World Bank's indicator code, an SDMX dataflow, a table's title); None: the file itself identifies it.
+    identify: Callable[[Path, dict], Identity | None] | None = None
 
 
 OBSERVATIONS = Target(
@@ -155,6 +161,7 @@ FORMATS: dict[str, Format] = {
             xlsx.read,
             lambda h: xlsx.detect(h.magic, h.zip_names),
             "an agency spreadsheet (.xlsx) read with a layout",
+            xlsx.identify,
         ),
         Format(
             "ilostat",
@@ -162,6 +169,7 @@ FORMATS: dict[str, Format] = {
             ilostat.read,
             lambda h: ilostat.detect(h.header),
             "an ILOSTAT bulk or download CSV (.csv, .csv.gz)",
+            ilostat.identify,
         ),
         Format(
             "wdi",
@@ -169,6 +177,7 @@ FORMATS: dict[str, Format] = {
             wdi.read,
             lambda h: wdi.detect(h.lines),
             "a World Bank (WDI or DataBank) CSV, one column per year",
+            wdi.identify,
         ),
         Format(
             "observations",
@@ -225,6 +234,23 @@ def detect(path: Path) -> Format:
     none does, so that the observations reader names what is wrong with the header)."""
     start = head(path)
     return next((f for f in FORMATS.values() if f.detect(start)), FORMATS["observations"])
+
+
+def identify(path: Path, fmt: Format, options: dict | None = None) -> Identity:
+    """The dataset a file holds: what its format reads from the content, else the file itself. A file-based
+    identity is the file's absolute path (so `a/data.csv` and `b/data.csv` are two datasets, and a new file at
+    the same place is a new vintage); its name is the file name without extensions, in any script
+    ('занятость.csv' -> 'занятость'), or 'file' when no letter or digit is left."""
+    found = None
+    if fmt.identify is not None:
+        try:
+            found = fmt.identify(path, options or {})
+        except (OSError, ValueError, DwiError):  # unreadable: the reader says why when it reads the file
+            found = None
+    if found is not None and found.name:
+        return found
+    stem = re.sub(r"(\.[A-Za-z0-9]{1,5})+$", "", path.name)
+    return Identity(f"file:{path.resolve()}", slug(stem) or "file", path.name)
 
 
 def schema_messages() -> dict[str, str]:

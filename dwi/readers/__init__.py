@@ -9,6 +9,7 @@ touch the warehouse; which reader reads which file is declared in dwi/formats.py
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -24,3 +25,22 @@ class Read:
     batches: Iterator[pl.DataFrame]
     notes: list[str] = field(default_factory=list)
     indicators: pl.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Which dataset a file holds, read from its content (see dwi/formats.py, `Format.identify`).
+
+    `key` is the same for every download of one dataset and differs between datasets (e.g.
+    'ilostat:UNE_2EAP_SEX_AGE_RT:A', 'worldbank:NY.GDP.MKTP.CD'); `name` is the readable source id made from it
+    ('une_2eap_sex_age_rt_a'); `title` says it in words for the `sources` view."""
+
+    key: str
+    name: str
+    title: str = ""
+
+
+def slug(text: str, limit: int = 60) -> str:
+    """A source id from text: lower case, runs of anything but letters and digits (of any script) as '_'.
+    'UNE_2EAP_SEX_AGE_RT A' -> 'une_2eap_sex_age_rt_a', 'Занятость' -> 'занятость'; '' when nothing is left."""
+    return re.sub(r"\W+|_+", "_", text.casefold())[:limit].strip("_")

@@ -6,14 +6,15 @@ dwi/reference/ilostat_map.csv; codes it does not cover load under their own ILOS
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
-from dwi.readers import Read
+from dwi.readers import Identity, Read, slug
 from dwi.readers.codes import apply_code_map, merge_indicators, per_distinct, read_code_map, split_time, tidy
-from dwi.readers.text import Rejected, read_table, table_batches
+from dwi.readers.text import Rejected, head_records, read_table, table_batches
 
 REQUIRED = ["ref_area", "indicator", "time", "obs_value"]
 CODES = [
@@ -43,6 +44,27 @@ def _text(col: str) -> pl.Expr:
 def detect(header: set[str]) -> bool:
     """A header with ILOSTAT's code columns (or their `.label` twins)."""
     return set(REQUIRED) <= {c.removesuffix(".label") for c in header}
+
+
+FREQUENCY = {"": "A", "Q": "Q", "M": "M"}  # from the time code: 2011, 2011Q1, 2011M01
+
+
+def identify(path: Path, options: dict) -> Identity | None:
+    """ILOSTAT's dataset: the indicator id and the frequency of the first observation ('UNE_2EAP_SEX_AGE_RT',
+    annual), the same for every download of it whatever the file's name or date stamp. The indicator's label
+    stands in for a file without the code column. None when the head holds no observation."""
+    records = head_records(path)
+    if len(records) < 2:
+        return None
+    header = [c.strip() for c in records[0]]
+    row = dict(zip(header, records[1], strict=False))
+    indicator = (row.get("indicator") or row.get("indicator.label") or "").strip()
+    time = re.match(r"^\s*\d{4}([QM]?)", row.get("time") or row.get("time.label") or "")
+    if not indicator or time is None:
+        return None
+    freq = FREQUENCY[time.group(1)]
+    words = {"A": "annual", "Q": "quarterly", "M": "monthly"}[freq]
+    return Identity(f"ilostat:{indicator}:{freq}", slug(f"{indicator}_{freq}"), f"ILOSTAT {indicator} ({words})")
 
 
 def read(path: Path, file: str, options: dict) -> Read:

@@ -97,6 +97,15 @@ def head_text(path: Path, limit: int = 64_000) -> str:
     return data[:limit].decode("utf-8", errors="replace").lstrip("\ufeff")
 
 
+def head_records(path: Path, limit: int = 64_000) -> list[list[str]]:
+    """The complete records at the start of a text file (a record cut by the end of the head is left out),
+    for reading what a file is (its format, its dataset) without reading it all."""
+    text = head_text(path, limit)
+    if len(text) >= limit - 1 and "\n" in text:
+        text = text[: text.rindex("\n")]
+    return [r for r in csv.reader(io.StringIO(text, newline="")) if r]
+
+
 def first_bad_record(lines: Iterable[str]) -> str:
     """On a parse error only: the first record with more fields than the header, or cut short by a quote that
     is never closed, with its row (`lines`: the text, e.g. a file opened with newline="")."""

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import polars as pl
 
-from dwi.readers import Read
+from dwi.readers import Identity, Read, slug
 from dwi.readers.codes import apply_code_map, merge_indicators, read_code_map, tidy
-from dwi.readers.text import CsvFile, Rejected, head_text
+from dwi.readers.text import CsvFile, Rejected, head_records, head_text
 
 YEAR_COLUMN = re.compile(r"^(\d{4})(?: \[YR\d{4}\])?$")
 COUNTRY = "Country Code"
@@ -46,6 +46,22 @@ def header_line(lines: list[str]) -> int | None:
 
 def detect(lines: list[str]) -> bool:
     return header_line(lines) is not None
+
+
+def identify(path: Path, options: dict) -> Identity | None:
+    """The World Bank dataset: its indicator (series) code, e.g. 'NY.GDP.MKTP.CD' for every download of GDP
+    in current US$; the sorted codes of a file with several (a DataBank export). None without a code."""
+    records = head_records(path)
+    at = next((i for i, r in enumerate(records[:SCAN]) if COUNTRY in r and any(c in r for c in CODE)), None)
+    if at is None:
+        return None
+    header = [c.strip() for c in records[at]]
+    col = header.index(next(c for c in CODE if c in header))
+    codes = sorted({r[col].strip() for r in records[at + 1 :] if len(r) > col and r[col].strip()})
+    if not codes:
+        return None
+    more = f"_and_{len(codes) - 1}_more" if len(codes) > 1 else ""
+    return Identity(f"worldbank:{'+'.join(codes)}", slug(codes[0]) + more, f"World Bank {', '.join(codes)}")
 
 
 def read(path: Path, file: str, options: dict) -> Read:

@@ -14,7 +14,7 @@ import polars as pl
 import yaml
 
 from dwi.config import REFERENCE_DIR
-from dwi.readers import Read
+from dwi.readers import Identity, Read, slug
 from dwi.readers.codes import tidy
 from dwi.readers.text import Rejected
 
@@ -120,6 +120,27 @@ def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, s
 def detect(magic: bytes, names: list[str]) -> bool:
     """A zip archive with a workbook's parts (xl/...)."""
     return magic == b"PK\x03\x04" and any(n.startswith("xl/") for n in names)
+
+
+def identify(path: Path, options: dict) -> Identity | None:
+    """The table's title: the first row of the title block above the header (the rows before the first with
+    two or more cells filled), on the layout's sheet (else the first). None for a sheet without a title."""
+    try:
+        sheet = read_layout(find_layout(path, path.name, options.get("layout")), path.name).get("sheet", 0)
+    except Rejected:
+        sheet = 0
+    try:
+        grid, name = read_sheet(path, path.name, sheet)
+    except Rejected:
+        return None
+    for row in grid.head(50).iter_rows():
+        filled = [re.sub(r"\s+", " ", str(v)).strip() for v in row if v is not None and str(v).strip()]
+        if len(filled) > 1:
+            return None
+        if filled:
+            title = filled[0]
+            return Identity(f"table:{_key(title)}", slug(title, 40), title)
+    return None
 
 
 def read(path: Path, file: str, options: dict) -> Read:

@@ -9,7 +9,8 @@ Three groups, each written as CSV so that a difference reads as a diff:
   reader corpora, each loaded alone into a fresh warehouse;
 - `big/ilostat_1m.csv`: counts and a hash of the observations of bench/generate.py's 1M-row file.
 
-Rows are sorted on every column, so the order of a view does not matter; floats are written exactly (repr).
+Rows are sorted on every column, so the order of a view does not matter; floats are written to 12 significant digits:
+the last bits of a sum or a p-value differ between runs (parallel aggregation), the 12th digit never does.
 """
 
 from __future__ import annotations
@@ -42,11 +43,11 @@ DATA_SUFFIXES = (".csv", ".gz", ".xlsx", ".tsv", ".txt", ".bin", ".json", ".png"
 
 
 def _text(frame: pl.DataFrame) -> pl.DataFrame:
-    """Every column as text (floats exactly), timestamps dropped, rows sorted."""
+    """Every column as text (floats to 12 significant digits), timestamps dropped, rows sorted."""
     keep = [c for c, t in frame.schema.items() if not isinstance(t, pl.Datetime)]
     out = frame.select(
         [
-            pl.col(c).map_elements(repr, return_dtype=pl.String)
+            pl.col(c).map_elements(lambda x: f"{x:.12g}", return_dtype=pl.String)
             if frame.schema[c] in (pl.Float64, pl.Float32)
             else pl.col(c).cast(pl.String)
             for c in keep
