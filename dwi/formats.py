@@ -29,7 +29,7 @@ from dwi.errors import DwiError
 from dwi.readers import Identity, Read, ilostat, slug, tables, wdi, xlsx
 from dwi.readers.text import head_text
 from dwi.reference import Reference
-from dwi.schemas import conventions, dwcp_assessments, observations
+from dwi.schemas import conventions, dwcp_assessments, observations, worldbank_metadata
 from dwi.sources.manifest import Source
 
 Harmonise = Callable[[pl.DataFrame, Reference], pl.DataFrame]
@@ -146,6 +146,26 @@ DWCP_ASSESSMENTS = Target(
     ],
     held_back=dwcp_assessments.held_back,
 )
+WB_COUNTRIES = Target(
+    name="wb_countries",
+    table="_wb_countries",
+    columns="$load_id, $source_id, _row, country_code, country_name, region, income_group, special_notes",
+    harmonise=lambda frame, ref: frame,
+    schema=worldbank_metadata.country_schema,
+    key=worldbank_metadata.COUNTRY_KEY,
+    messages=worldbank_metadata.MESSAGES,
+    staged=list(worldbank_metadata.COUNTRY_COLUMNS.values()),
+)
+WB_INDICATORS = Target(
+    name="wb_indicators",
+    table="_wb_indicators",
+    columns="$load_id, $source_id, _row, indicator_code, indicator_name, source_note, source_organization",
+    harmonise=lambda frame, ref: frame,
+    schema=worldbank_metadata.indicator_schema,
+    key=worldbank_metadata.INDICATOR_KEY,
+    messages=worldbank_metadata.MESSAGES,
+    staged=list(worldbank_metadata.INDICATOR_COLUMNS.values()),
+)
 
 
 def _has_columns(required: list[str]) -> Callable[[Head], bool]:
@@ -170,6 +190,20 @@ FORMATS: dict[str, Format] = {
             lambda h: ilostat.detect(h.header),
             "an ILOSTAT bulk or download CSV (.csv, .csv.gz)",
             ilostat.identify,
+        ),
+        Format(
+            "wb_countries",
+            WB_COUNTRIES,
+            wdi.metadata_reader(worldbank_metadata.COUNTRY_COLUMNS),
+            _has_columns(list(worldbank_metadata.COUNTRY_COLUMNS)),
+            "a World Bank download's Metadata_Country CSV (region, income group, notes of each area)",
+        ),
+        Format(
+            "wb_indicators",
+            WB_INDICATORS,
+            wdi.metadata_reader(worldbank_metadata.INDICATOR_COLUMNS),
+            _has_columns(list(worldbank_metadata.INDICATOR_COLUMNS)),
+            "a World Bank download's Metadata_Indicator CSV (definition and source of each indicator)",
         ),
         Format(
             "wdi",
@@ -255,4 +289,5 @@ def identify(path: Path, fmt: Format, options: dict | None = None) -> Identity:
 
 def schema_messages() -> dict[str, str]:
     """Every rule's expectation, for documentation."""
-    return {k: v for t in (OBSERVATIONS, CONVENTIONS, DWCP_ASSESSMENTS) for k, v in t.messages.items()} | schemas.COMMON
+    targets = (OBSERVATIONS, CONVENTIONS, DWCP_ASSESSMENTS, WB_COUNTRIES, WB_INDICATORS)
+    return {k: v for t in targets for k, v in t.messages.items()} | schemas.COMMON

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
 
 from dwi.readers import Identity, Read, slug
 from dwi.readers.codes import apply_code_map, merge_indicators, read_code_map, tidy
-from dwi.readers.text import CsvFile, Rejected, head_records, head_text
+from dwi.readers.text import CsvFile, Rejected, clean, head_records, head_text
 
 YEAR_COLUMN = re.compile(r"^(\d{4})(?: \[YR\d{4}\])?$")
 COUNTRY = "Country Code"
@@ -167,3 +167,38 @@ def _batches(
 def _metadata(line: str) -> str:
     """A metadata line above the header ('"Last Updated Date","2025-04-15",') as 'Last Updated Date: 2025-04-15'."""
     return ": ".join(c.strip() for c in next(csv.reader([line]), []) if c.strip())
+
+
+def metadata_reader(columns: dict[str, str]) -> Callable[[Path, str, dict], Read]:
+    """The reader of a bulk download's metadata companion (Metadata_Country_*.csv, Metadata_Indicator_*.csv):
+    the World Bank's `columns` renamed to dwi's, the empty column of the trailing comma dropped."""
+
+    def read(path: Path, file: str, options: dict) -> Read:
+        csv_file = CsvFile(path, file)
+        header = [c.strip() for c in csv_file.header]
+        missing = [c for c in columns if c not in header]
+        extra = [c for c in header if c and c not in columns]
+        if missing or extra:
+            csv_file.close()
+            raise Rejected(
+                file,
+                f"expected the columns {', '.join(columns)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unexpected {', '.join(repr(c) for c in extra)}" if extra else ""),
+                "file:columns",
+                (missing or extra)[0],
+            )
+        names = [columns.get(c) or f"_unnamed_{i}" for i, c in enumerate(header)]
+        frames = (clean(f.select("_row", *columns.values())) for f in csv_file.batches(names))
+        return Read(_not_empty(frames, file), csv_file.notes)
+
+    return read
+
+
+def _not_empty(frames: Iterator[pl.DataFrame], file: str) -> Iterator[pl.DataFrame]:
+    rows = 0
+    for frame in frames:
+        rows += frame.height
+        yield frame
+    if not rows:
+        raise Rejected(file, "header only, no data rows", "file:no_rows")

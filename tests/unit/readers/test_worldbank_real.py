@@ -21,6 +21,8 @@ BULK_GDP = REAL / "API_NY.GDP.MKTP.CD_DS2_en_csv_v2_391573.csv"  # bulk download
 BULK_UNEMP = REAL / "API_SL.UEM.TOTL.ZS_DS2_en_csv_v2_391267.csv"
 DATA_ONLY = REAL / "PBI_MUNDIAL.csv"  # the data CSV without the metadata lines
 DATABANK = REAL / "280e00cb-7830-4276-b4a9-c33ed532f060_Data.csv"  # DataBank export, '..' and a footer
+COUNTRIES = REAL / "Metadata_Country_API_NY.GDP.MKTP.CD_DS2_en_csv_v2_391573.csv"
+INDICATORS = REAL / "Metadata_Indicator_API_NY.GDP.MKTP.CD_DS2_en_csv_v2_391573.csv"
 WIDE = {"gdp": BULK_GDP, "unemp": BULK_UNEMP, "gdppc": DATA_ONLY, "databank": DATABANK}
 YEAR = re.compile(r"^(\d{4})(?: \[YR\d{4}\])?$")
 
@@ -51,6 +53,9 @@ def warehouse(tmp_path_factory) -> Path:
         batch = ingest(path, wh, source_id=sid)
         assert batch.status == "loaded", (path.name, batch.message)
         assert batch.rows_quarantined == 0, batch.issues.filter(pl.col("severity") == "error")
+    for sid, path in {"countries": COUNTRIES, "indicators": INDICATORS}.items():
+        batch = ingest(path, wh, source_id=sid)
+        assert (batch.status, batch.rows_quarantined) == ("loaded", 0), (path.name, batch.message)
     return wh
 
 
@@ -63,6 +68,35 @@ def con(warehouse):
 
 def test_each_shape_is_detected_from_content():
     assert {detect(p).name for p in WIDE.values()} == {"wdi"}
+    assert (detect(COUNTRIES).name, detect(INDICATORS).name) == ("wb_countries", "wb_indicators")
+
+
+def records(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_metadata_companions_load_as_metadata_not_observations(con):
+    """Every row of Metadata_Country (region, income group, special notes with their line breaks) and of
+    Metadata_Indicator (definition, source) is in wb_countries / wb_indicators as written; none is an
+    observation."""
+    got = {
+        r[0]: r[1:]
+        for r in rows(con, "SELECT country_code, country_name, region, income_group, special_notes FROM wb_countries")
+    }
+    want = {
+        r["Country Code"]: tuple(r[c] or None for c in ("TableName", "Region", "IncomeGroup", "SpecialNotes"))
+        for r in records(COUNTRIES)
+    }
+    assert got == want and len(got) == 7
+    assert got["KAZ"][:3] == ("Kazakhstan", "Europe & Central Asia", "Upper middle income")
+    assert got["WLD"] == ("World", None, None, None)  # an aggregate: no region or income group
+    assert "\n\nIn addition, the World Bank" in got["AFG"][3]
+    (ind,) = records(INDICATORS)
+    assert rows(con, "SELECT indicator_code, indicator_name, source_note, source_organization FROM wb_indicators") == [
+        (ind["INDICATOR_CODE"], ind["INDICATOR_NAME"], ind["SOURCE_NOTE"], ind["SOURCE_ORGANIZATION"])
+    ]
+    assert rows(con, "SELECT count(*) FROM observations WHERE source_id IN ('countries', 'indicators')") == [(0,)]
 
 
 @pytest.mark.parametrize("sid", list(WIDE))
