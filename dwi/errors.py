@@ -9,6 +9,7 @@ EXIT_USAGE = 2  # bad arguments, bad manifest, refused SQL
 EXIT_BUSY = 3  # another run holds the warehouse
 EXIT_IO = 4  # the warehouse cannot be written (read-only directory, disk full)
 EXIT_INTERNAL = 5  # an unexpected failure (a bug or the environment, e.g. Prefect could not start)
+EXIT_DAMAGED = 6  # the warehouse file is damaged or not a DuckDB file (never retried: waiting does not help)
 
 
 class DwiError(Exception):
@@ -28,3 +29,7 @@ class WarehouseBusy(DwiError):
 
 class WarehouseIOError(DwiError):
     exit_code = EXIT_IO
+
+
+class WarehouseDamaged(DwiError):
+    exit_code = EXIT_DAMAGED

@@ -26,7 +26,7 @@ import polars as pl
 from dwi import schemas
 from dwi.check import harmonise, validate
 from dwi.errors import DwiError
-from dwi.readers import Identity, Read, ilostat, slug, tables, wdi, xlsx
+from dwi.readers import Identity, Read, ilostat, kazstat, slug, tables, wdi, xlsx
 from dwi.readers.text import head_text
 from dwi.reference import Reference
 from dwi.schemas import conventions, dwcp_assessments, observations, worldbank_metadata
@@ -63,6 +63,7 @@ class Head:
     magic: bytes
     zip_names: list[str]
     lines: list[str]
+    path: Path | None = None  # a workbook's detection reads its sheets
 
     @property
     def header(self) -> set[str]:
@@ -176,6 +177,14 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format(
+            "kazstat",
+            OBSERVATIONS,
+            kazstat.read,
+            lambda h: xlsx.detect(h.magic, h.zip_names) and kazstat.detect(h.path),
+            "a stat.gov.kz workbook (years across, regions or indicator blocks down), read without a layout",
+            kazstat.identify,
+        ),
+        Format(
             "xlsx",
             OBSERVATIONS,
             xlsx.read,
@@ -259,7 +268,7 @@ def head(path: Path) -> Head:
             names = ["xl/"]  # a damaged workbook: the xlsx reader says so
         if not any(n.startswith("xl/") for n in names):
             raise DwiError(f"{path}: a zip archive that is not an .xlsx workbook; unpack it and ingest the file inside")
-        return Head(magic, names, [])
+        return Head(magic, names, [], path)
     return Head(magic, [], head_text(path).splitlines())
 
 

@@ -231,7 +231,10 @@ def _group_findings(
     """The findings that compare rows of one year, on the rows that load, read back a group of years at a
     time (exact: those findings only compare rows of the same year)."""
     codes = target.group_codes(ref)
-    where = "_ok AND NOT list_contains($drop, _i) AND list_contains($codes, indicator_code)"
+    where = (
+        "_ok AND NOT list_contains($drop, _i) AND (list_contains($codes, indicator_code) "
+        "OR indicator_code IN (SELECT indicator_code FROM staged WHERE sex IN ('M', 'F')))"  # the by-sex checks
+    )
     params = {"drop": batch.drop.to_list(), "codes": codes}
     counts = con.execute(
         f"SELECT year, count(*) FROM staged WHERE {where} GROUP BY year ORDER BY year", params

@@ -63,18 +63,20 @@ def failure_issues(
         .alias("rule"),
     )
     shown = [c for c in frame.columns if not c.startswith("_")]
+    frame = frame.with_columns(_cell(frame).alias("_cell"))  # a spreadsheet's sheet and cell, if named
     long = (
         frame.with_row_index("index")
         .select(
             "index",
             "_row",
             "_i",
+            "_cell",
             *[pl.col(c).cast(pl.String) for c in shown],
             pl.concat_str(
                 [pl.col(k).cast(pl.String).fill_null("") for k in key if k in frame.columns], separator="|"
             ).alias("key"),
         )
-        .unpivot(index=["index", "_row", "_i"], variable_name="shown_column", value_name="found")
+        .unpivot(index=["index", "_row", "_i", "_cell"], variable_name="shown_column", value_name="found")
     )
     display = pl.col("column").replace(REPORTED)
     expected_unit = frame.select(
@@ -125,6 +127,7 @@ def failure_issues(
             pl.col("_row").cast(pl.String),
             pl.lit(", column "),
             pl.col("column"),
+            pl.col("_cell"),
             pl.lit(": expected "),
             expected,
             pl.lit(", found "),
@@ -152,13 +155,23 @@ def _warnings(
             pl.lit(source.display),
             pl.lit(", row "),
             pl.col("_row").cast(pl.String),
-            pl.lit(f", column {column}: "),
+            pl.lit(f", column {column}"),
+            _cell(frame),
+            pl.lit(": "),
             message,
             pl.lit(f" (rule {check})"),
         ).alias("message"),
         pl.lit("warning").alias("severity"),
         (pl.col("_i") if "_i" in frame.columns else pl.lit(None, pl.Int64)).alias("_i"),
     )
+
+
+def _cell(frame: pl.DataFrame) -> pl.Expr:
+    """' (sheet 'S', cell B5)' where a spreadsheet reader's source_ref names them, else ''."""
+    if "source_ref" not in frame.columns:
+        return pl.lit("")
+    cell = pl.col("source_ref").str.extract(r"(sheet '[^']*', cell [A-Z]+\d+)", 1)
+    return pl.when(cell.is_not_null()).then(pl.concat_str(pl.lit(" ("), cell, pl.lit(")"))).otherwise(pl.lit(""))
 
 
 def printed_tolerance(reported: pl.Expr) -> pl.Expr:
@@ -240,7 +253,110 @@ def group_warnings(source: Source, frame: pl.DataFrame, ref: Reference) -> pl.Da
             pl.col("value_reported"),
         )
     )
+    out += sex_warnings(source, frame)
     return pl.concat([o.select(*ISSUE_SCHEMA, "_i") for o in out])
+
+
+def sex_warnings(source: Source, frame: pl.DataFrame) -> list[pl.DataFrame]:
+    """The checks between the values of one cell by sex (same indicator, place, period and breakdowns):
+
+    - `total_between_sexes`: a total that is not the sum of men and women (a count) is a rate or share, and
+      a rate of everyone lies between the rates of men and of women (strictly, unless they are equal: a total
+      equal to one sex's value while the other's differs by more than rounding means the other group is empty).
+      A total outside, or at one end, says the values by sex are swapped or mislabelled.
+    - `sexes_add_to_100`: a percentage given for men and for women with no total, whose two values come to
+      about 100 (75 to 125), is the split of one whole by sex; it must add to 100 within the printed precision.
+    Tolerances are the printed precision of the values compared."""
+    cell = ["indicator_code", "country", "region_code", "year", "period", "classif1", "classif2"]
+    by_sex = frame.filter(pl.col("sex").is_in(["M", "F"]))
+    if not by_sex.height:
+        return []
+    men = by_sex.filter(pl.col("sex") == "M").select(
+        *cell, pl.col("value").alias("m"), pl.col("value_reported").alias("m_rep"), pl.col("_row").alias("m_row")
+    )
+    women = by_sex.filter(pl.col("sex") == "F").select(
+        *cell, pl.col("value").alias("f"), pl.col("value_reported").alias("f_rep"), pl.col("_row").alias("f_row")
+    )
+    pairs = men.join(women, on=cell, nulls_equal=True)
+    tol_m, tol_f = printed_tolerance(pl.col("m_rep")), printed_tolerance(pl.col("f_rep"))
+    totals = frame.filter(pl.col("sex") == "T").join(pairs, on=cell, nulls_equal=True)
+    tol = pl.max_horizontal(printed_tolerance(pl.col("value_reported")), tol_m, tol_f)
+    lo, hi = pl.min_horizontal("m", "f"), pl.max_horizontal("m", "f")
+    checked = totals.with_columns(tol.alias("tol")).filter(
+        (pl.col("value") - pl.col("m") - pl.col("f")).abs() > 3 * pl.col("tol")  # not a count split by sex
+    )
+    outside = (pl.col("value") < lo - pl.col("tol")) | (pl.col("value") > hi + pl.col("tol"))
+    at_end = ((hi - lo) > 10 * pl.col("tol")) & (
+        pl.min_horizontal((pl.col("value") - pl.col("m")).abs(), (pl.col("value") - pl.col("f")).abs()) <= pl.col("tol")
+    )
+    between = checked.filter(outside | at_end).with_columns(
+        pl.when(outside)
+        .then(pl.lit(" does not lie between"))
+        .otherwise(pl.lit(" equals one end of the range of"))
+        .alias("how"),
+        pl.when(outside)
+        .then(pl.lit("the total and the values by sex cannot all be right"))
+        .otherwise(pl.lit("the values by sex look swapped or mislabelled"))
+        .alias("verdict"),
+    )
+    found = [
+        _warnings(
+            source,
+            between,
+            "total_between_sexes",
+            pl.concat_str(
+                pl.lit("the total "),
+                pl.col("value_reported"),
+                pl.lit(" of "),
+                pl.col("indicator_code"),
+                pl.lit(" in "),
+                pl.col("year").cast(pl.String),
+                pl.col("how"),
+                pl.lit(" men's "),
+                pl.col("m_rep"),
+                pl.lit(" and women's "),
+                pl.col("f_rep"),
+                pl.lit(" (rows "),
+                pl.col("m_row").cast(pl.String),
+                pl.lit(" and "),
+                pl.col("f_row").cast(pl.String),
+                pl.lit("); it is not their sum either, so it is a rate, which lies strictly between them: "),
+                pl.col("verdict"),
+            ),
+            pl.col("value_reported"),
+        )
+    ]
+    no_total = pairs.join(frame.filter(pl.col("sex") == "T").select(cell), on=cell, how="anti", nulls_equal=True)
+    percent = frame.filter(pl.col("unit").str.contains(r"%|(?i)percent|процент")).select(cell).unique()
+    split = (
+        no_total.join(percent, on=cell, nulls_equal=True)
+        .with_columns((pl.col("m") + pl.col("f")).alias("sum"), (tol_m + tol_f).alias("tol"))
+        .filter(pl.col("sum").is_between(75, 125), (pl.col("sum") - 100).abs() > pl.col("tol"))
+        .with_columns(pl.col("m_row").alias("_row"), pl.lit(None, pl.Int64).alias("_i"))
+    )
+    found.append(
+        _warnings(
+            source,
+            split,
+            "sexes_add_to_100",
+            pl.concat_str(
+                pl.col("indicator_code"),
+                pl.lit(" in "),
+                pl.col("year").cast(pl.String),
+                pl.lit(": men's share "),
+                pl.col("m_rep"),
+                pl.lit(" and women's "),
+                pl.col("f_rep"),
+                pl.lit(" add up to "),
+                pl.col("sum").round(6).cast(pl.String),
+                pl.lit(", not 100 (tolerance "),
+                pl.col("tol").round(4).cast(pl.String),
+                pl.lit(")"),
+            ),
+            pl.col("sum").round(6),
+        )
+    )
+    return found
 
 
 def dated_regions(ref: Reference) -> pl.Series:

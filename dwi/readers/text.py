@@ -107,18 +107,30 @@ def head_records(path: Path, limit: int = 64_000) -> list[list[str]]:
 
 
 def first_bad_record(lines: Iterable[str]) -> str:
-    """On a parse error only: the first record with more fields than the header, or cut short by a quote that
-    is never closed, with its row (`lines`: the text, e.g. a file opened with newline="")."""
+    """On a parse error only: the first record with more fields than the header, cut short by a quote that
+    is never closed, or holding a quote in the middle of a field, with its row (`lines`: the text, e.g. a
+    file opened with newline="")."""
+    limit = settings().max_field_chars
+    csv.field_size_limit(max(limit, 1 << 17))
     reader = csv.reader(lines)
     width = len(next(reader, []))
     start = reader.line_num + 1
-    for record in reader:
-        unclosed = any("\n" in f for f in record)
-        if len(record) > width or (len(record) != width and unclosed):  # polars pads short records, blank ones too
-            hint = " (an unclosed quote runs to the end of the file?)" if unclosed else ""
-            return f"row {start}: expected {width} fields, found {len(record)}{hint}"
-        start = reader.line_num + 1
+    try:
+        for record in reader:
+            unclosed = any("\n" in f for f in record)
+            if len(record) > width or (len(record) != width and unclosed):  # polars pads short records
+                hint = " (an unclosed quote runs to the end of the file?)" if unclosed else ""
+                return f"row {start}: expected {width} fields, found {len(record)}{hint}"
+            if any(_STRAY_QUOTE.search(f) for f in record):
+                return f"row {start}: a quote inside a field that does not start with one (quote the whole field)"
+            start = reader.line_num + 1
+    except csv.Error:  # a quoted field longer than any cell may be: its quote is never closed
+        return f"row {start}: a quote that is never closed (the quoted field runs past {limit:,} characters)"
     return ""
+
+
+# In a well-formed file a field holds a quote only when quoted, and then its quotes come in pairs ("").
+_STRAY_QUOTE = re.compile(r'(?<!")"(?!")')
 
 
 def check_columns(

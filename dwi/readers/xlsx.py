@@ -113,6 +113,7 @@ def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, s
         infer_schema_length=0,
         drop_empty_rows=False,
         drop_empty_cols=False,
+        raise_if_empty=False,
     )
     return frame, name
 

@@ -47,9 +47,9 @@ def reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference, sources: li
     rows = [[s.id, s.display, s.format, *(s.meta.get(k, "") for k in META_FIELDS)] for s in sources]
     write_table(con, "_sources", pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row"))
     con.execute("""
-        INSERT INTO _indicators (code, name, unit, ilostat, notes, additive, partial, derived)
-        SELECT code, arg_max(name, load_id), arg_max(unit, load_id), arg_max(ilostat, load_id),
-               arg_max(notes, load_id), false, false, false
+        INSERT INTO _indicators (code, name, unit, definition, ilostat, notes, additive, partial, derived)
+        SELECT code, arg_max(name, load_id), arg_max(unit, load_id), arg_max(definition, load_id),
+               arg_max(ilostat, load_id), arg_max(notes, load_id), false, false, false
         FROM _source_indicators
         WHERE code NOT IN (SELECT code FROM _indicators)
         GROUP BY code""")

@@ -42,6 +42,9 @@ def load_batch(
         raise
 
 
+SOURCE_INDICATOR_EXTRAS = ("definition", "label", "tier", "section", "table_title", "source_ref")
+
+
 def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchall()[0][0]
 
@@ -53,9 +56,10 @@ def record(
     params = {"load_id": load_id, "source_id": batch.source.id}
     if batch.status not in ("rejected", "failed") and batch.indicators is not None and batch.indicators.height:
         con.register("batch_indicators", batch.indicators.to_arrow())
+        extra = [c for c in SOURCE_INDICATOR_EXTRAS if c in batch.indicators.columns]
         con.execute(
-            "INSERT INTO _source_indicators SELECT $load_id, $source_id, code, name, unit, "
-            "ilostat, notes FROM batch_indicators",
+            f"INSERT INTO _source_indicators BY NAME SELECT $load_id AS load_id, $source_id AS source_id, code, name, "
+            f"unit, ilostat, notes{''.join(', ' + c for c in extra)} FROM batch_indicators",
             params,
         )
         con.unregister("batch_indicators")

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from dwi import config
-from dwi.errors import DwiError, WarehouseBusy, WarehouseIOError
+from dwi.errors import DwiError, WarehouseBusy, WarehouseDamaged, WarehouseIOError
 
 
 def io_error(path: Path, exc: OSError) -> WarehouseIOError:
@@ -34,18 +34,60 @@ def io_error(path: Path, exc: OSError) -> WarehouseIOError:
     return WarehouseIOError(f"cannot write the warehouse {path}: {why}; nothing was changed")
 
 
+def damaged(path: Path, exc: BaseException) -> WarehouseDamaged:
+    """The one message for a warehouse file DuckDB cannot read (garbage, truncated, a .wal of another file)."""
+    why = str(exc).splitlines()[0][:300]
+    if "WAL" in why:
+        return WarehouseDamaged(
+            f"warehouse {path}: its write-ahead log {path.name}.wal belongs to an older version of the file "
+            f"({why}); no dwi command can use it. If no DuckDB process has the warehouse open, move the log "
+            f"aside (mv {path}.wal {path}.wal.old) and run `dwi run` again"
+        )
+    return WarehouseDamaged(
+        f"warehouse {path} is damaged or not a DuckDB file ({why}); restore it from a backup, or move it "
+        "aside and run `dwi run` to rebuild it from raw/"
+    )
+
+
+def _locked(exc: BaseException) -> bool:
+    return "lock" in str(exc).lower()
+
+
 def connect_read_only(path: Path, wait: float | None = None) -> duckdb.DuckDBPyConnection:
-    """A read-only connection; waits (bounded) if the file is momentarily locked."""
+    """A read-only connection; waits (bounded) if the file is momentarily locked. A file DuckDB cannot read
+    is reported as damaged (exit 6), not as busy."""
     if not path.is_file():
         raise DwiError(f"no warehouse at {path}; run `dwi run` first (or pass --warehouse)")
     deadline = time.monotonic() + (config.settings().lock_timeout if wait is None else wait)
     while True:
         try:
             return duckdb.connect(str(path), read_only=True)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+        except duckdb.Error as exc:
+            if not _locked(exc):
+                raise damaged(path, exc) from None
+            if time.monotonic() > deadline:
                 raise WarehouseBusy(f"warehouse {path} is busy: {str(exc).splitlines()[0]}") from None
             time.sleep(0.2)
+
+
+def apply_wal(path: Path) -> None:
+    """A `.wal` beside the warehouse holds committed changes of a DuckDB process that stopped before its
+    checkpoint: they are written into the file (under the writer lock) before dwi copies it, so a write never
+    drops them. A log DuckDB refuses (it belongs to an older file) stops the write with what to do."""
+    if not Path(f"{path}.wal").exists() or not path.exists():
+        return
+    try:
+        con = duckdb.connect(str(path), config={"memory_limit": config.settings().memory})
+        try:
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        if _locked(exc):
+            raise WarehouseBusy(
+                f"warehouse {path} is busy: another program has it open for writing ({str(exc).splitlines()[0]})"
+            ) from None
+        raise damaged(path, exc) from None
 
 
 @contextlib.contextmanager
@@ -85,13 +127,17 @@ def writer(path: Path, timeout: float | None = None) -> Iterator[duckdb.DuckDBPy
     with writer_lock(path, timeout):
         for stale in _leftovers(path):
             stale.unlink(missing_ok=True)
+        apply_wal(path)
         tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
         con = None
         try:
             if path.exists():
                 shutil.copyfile(path, tmp)
             # DuckDB's buffer is capped, so a build over millions of rows spills to disk instead of growing.
-            con = duckdb.connect(str(tmp), config={"memory_limit": config.settings().memory})
+            try:
+                con = duckdb.connect(str(tmp), config={"memory_limit": config.settings().memory})
+            except duckdb.Error as exc:  # the copy is whole (the disk took it): DuckDB cannot read the file
+                raise damaged(path, exc) from None
             run_sql_file(con, config.SQL_DIR / "schema.sql")
             yield con
             con.execute("CHECKPOINT")

@@ -56,7 +56,7 @@ def write_big(raw: Path, shift: int = 0, rows: int = ROWS) -> None:
         pl.lit("T").alias("sex"),
         "year",
         "period",
-        ((pl.int_range(pl.len()) + shift) % 1000).cast(pl.String).alias("value"),
+        (pl.int_range(pl.len()) % 1000 + shift).cast(pl.String).alias("value"),
         "unit",
         pl.lit("").alias("obs_status"),
         pl.lit("generated").alias("source_ref"),
@@ -68,7 +68,8 @@ def write_big(raw: Path, shift: int = 0, rows: int = ROWS) -> None:
 
 
 def expected_sum(shift: int, rows: int = ROWS) -> float:
-    return float(sum((i + shift) % 1000 for i in range(rows)))
+    """Differs for every shift, so the sum tells one vintage from another."""
+    return float(sum(i % 1000 + shift for i in range(rows)))
 
 
 def dwi(args: list[str], api: str, home: Path, **env) -> subprocess.Popen:
@@ -125,6 +126,7 @@ def test_sigkill_during_loading_never_corrupts(big, prefect_api, client_home):
         proc.stdout.close()
         proc.stderr.close()
         now = consistent(wh)  # the old warehouse, or the new one if the kill came after the swap
+        assert expected_sum(attempt) != state[1]
         assert now in (state, (ROWS, expected_sum(attempt))), now
         state = now
     print(f"sigkill: {kills} of {KILLS} kills landed while dwi run was writing")

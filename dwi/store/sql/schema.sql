@@ -102,6 +102,15 @@ CREATE TABLE IF NOT EXISTS _source_indicators (
     notes VARCHAR
 );
 
+-- What a file says about its own indicators beyond code, name and unit (the stat.gov.kz reader: the bureau's
+-- row label, decent-work tier mark, section, method text, table title and the row it is in); NULL elsewhere.
+ALTER TABLE _source_indicators ADD COLUMN IF NOT EXISTS definition VARCHAR;
+ALTER TABLE _source_indicators ADD COLUMN IF NOT EXISTS label VARCHAR;
+ALTER TABLE _source_indicators ADD COLUMN IF NOT EXISTS tier VARCHAR;
+ALTER TABLE _source_indicators ADD COLUMN IF NOT EXISTS section VARCHAR;
+ALTER TABLE _source_indicators ADD COLUMN IF NOT EXISTS table_title VARCHAR;
+ALTER TABLE _source_indicators ADD COLUMN IF NOT EXISTS source_ref VARCHAR;
+
 -- Sources loaded with `dwi ingest` (not in the manifest); the build adds them to _sources.
 CREATE TABLE IF NOT EXISTS _ingested_sources (
     id VARCHAR PRIMARY KEY,
