@@ -85,15 +85,15 @@ def failure_issues(
         else pl.repeat(None, frame.height, dtype=pl.String).alias("expected_unit")
     )
     # A wide file's cell (a column per year): its value and year problems name the file's column ('1983').
-    cell = pl.col("_column") if "_column" in frame.columns else pl.lit(None, pl.String)
-    cells = frame.with_row_index("index").select("index", cell.alias("_cell"))
+    wide = pl.col("_column") if "_column" in frame.columns else pl.lit(None, pl.String)
+    wide_cells = frame.with_row_index("index").select("index", wide.alias("_wide"))
     out = (
         cases.with_columns(display.alias("shown_column"))
         .join(long, on=["index", "shown_column"], how="left")
-        .join(cells, on="index", how="left")
+        .join(wide_cells, on="index", how="left")
         .with_columns(
-            pl.when(pl.col("column").is_in(["value", "year"]) & pl.col("_cell").is_not_null())
-            .then(pl.col("_cell"))
+            pl.when(pl.col("column").is_in(["value", "year"]) & pl.col("_wide").is_not_null())
+            .then(pl.col("_wide"))
             .otherwise(pl.col("column"))
             .alias("column")
         )
