@@ -206,6 +206,7 @@ FORMATS: dict[str, Format] = {
             wdi.metadata_reader(worldbank_metadata.COUNTRY_COLUMNS),
             _has_columns(list(worldbank_metadata.COUNTRY_COLUMNS)),
             "a World Bank download's Metadata_Country CSV (region, income group, notes of each area)",
+            wdi.identify_countries,
         ),
         Format(
             "wb_indicators",
@@ -213,6 +214,7 @@ FORMATS: dict[str, Format] = {
             wdi.metadata_reader(worldbank_metadata.INDICATOR_COLUMNS),
             _has_columns(list(worldbank_metadata.INDICATOR_COLUMNS)),
             "a World Bank download's Metadata_Indicator CSV (definition and source of each indicator)",
+            wdi.identify_indicators,
         ),
         Format(
             "wdi",

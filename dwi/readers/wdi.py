@@ -169,6 +169,25 @@ def _metadata(line: str) -> str:
     return ": ".join(c.strip() for c in next(csv.reader([line]), []) if c.strip())
 
 
+def identify_countries(path: Path, options: dict) -> Identity:
+    """Every download's Metadata_Country is the World Bank's one list of areas: a new one is a new vintage."""
+    return Identity("worldbank:countries", "wb_countries", "World Bank areas (Metadata_Country)")
+
+
+def identify_indicators(path: Path, options: dict) -> Identity | None:
+    """A Metadata_Indicator file describes the indicator(s) it names: 'worldbank-metadata:NY.GDP.MKTP.CD'."""
+    records = head_records(path)
+    codes = sorted({r[0].strip() for r in records[1:] if r and r[0].strip()})
+    if not codes:
+        return None
+    more = f"_and_{len(codes) - 1}_more" if len(codes) > 1 else ""
+    return Identity(
+        f"worldbank-metadata:{'+'.join(codes)}",
+        f"wb_indicator_{slug(codes[0])}{more}",
+        f"World Bank indicator metadata, {', '.join(codes)}",
+    )
+
+
 def metadata_reader(columns: dict[str, str]) -> Callable[[Path, str, dict], Read]:
     """The reader of a bulk download's metadata companion (Metadata_Country_*.csv, Metadata_Indicator_*.csv):
     the World Bank's `columns` renamed to dwi's, the empty column of the trailing comma dropped."""

@@ -167,3 +167,13 @@ def test_a_bad_cell_quarantines_that_cell_only(tmp_path):
     with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as c:
         loaded = rows(c, "SELECT count(*) FROM observations WHERE country = 'KAZ'")
     assert loaded == [(len(kaz) - 1,)]
+
+
+def test_identity_comes_from_the_content():
+    """The indicator code names the dataset; every Metadata_Country is the one list of areas."""
+    from dwi import formats
+
+    assert formats.identify(BULK_GDP, formats.get("wdi")).key == "worldbank:NY.GDP.MKTP.CD"
+    assert formats.identify(DATABANK, formats.get("wdi")).key == "worldbank:SP.POP.TOTL"
+    assert formats.identify(COUNTRIES, formats.get("wb_countries")).key == "worldbank:countries"
+    assert formats.identify(INDICATORS, formats.get("wb_indicators")).key == "worldbank-metadata:NY.GDP.MKTP.CD"
