@@ -214,9 +214,13 @@ def correlate(
     y: Annotated[str, typer.Argument(help="indicator code (y)")],
     scope: Annotated[str, typer.Option("--scope", help="national | regions")] = "national",
     warehouse: WarehouseOpt = None,
+    include_unprinted: Annotated[
+        bool,
+        typer.Option("--include-unprinted", help="also use values the source implies or whose year was corrected"),
+    ] = False,
 ) -> None:
     """Correlate two indicators exactly as the `correlations` view does (scipy; flags for small n, trends,
-    influential points, mixed sources)."""
+    influential points, mixed sources); implied and corrected values are left out unless asked for."""
     from dwi.derive.correlations import correlate as compute
     from dwi.derive.correlations import known_code
     from dwi.store.warehouse import connect_read_only
@@ -243,7 +247,7 @@ def correlate(
                     f"unknown indicator '{code}': not in the registry or indicator_values (list "
                     'them: dwi sql "select distinct indicator_code from indicator_values")'
                 )
-        row = compute(con, x, y, scope)
+        row = compute(con, x, y, scope, include_unprinted=include_unprinted)
     finally:
         con.close()
     table = Table(title=f"dwi correlate {x} {y} --scope {scope}", show_header=False)

@@ -13,7 +13,11 @@ import polars as pl
 from dwi.schemas import COMMON, rule
 
 KEY = ["indicator_code", "country", "region_code", "sex", "year", "period", "classif1", "classif2"]
-OBS_STATUS = ["A", "B", "E", "F", "I", "P", "U"]
+OBS_STATUS = ["A", "B", "E", "F", "I", "P", "U", "implied", "corrected"]
+# dwi's own statuses for values a transcriber had to supply (docs/sources.md): `implied` = stated in words
+# only ('remained at the same level'), not printed; `corrected` = a misprint in the source corrected (the
+# year of '2001 -> 2011'). Both are kept but left out of statistics (changes, correlations) unless asked.
+UNPRINTED_STATUS = ["implied", "corrected"]
 PERIOD_PATTERN = r"^(Y|H[12]|Q[1-4]|M(0[1-9]|1[0-2]))$"
 FIRST_YEAR = 1800  # any year a statistical source can hold (ILOSTAT and the World Bank reach back before 1960)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from dwi.derive import correlations, indicators, reconcile, scorecard
+from dwi.derive import correlations, indicators, profile, reconcile, scorecard
 from dwi.reference import Reference
 
 
@@ -24,6 +24,8 @@ class Builder:
 BUILDERS = (
     Builder("_derived_values", indicators.compute, ("observations", "conventions")),
     Builder("_correlations", correlations.compute, ("_indicator_values",)),
-    Builder("_reconciliation", reconcile.compute, ("_indicator_values", "observations", "conventions")),
+    Builder("_reconciliation", reconcile.compute, ("_indicator_values", "observations", "conventions", "_dwcp_scores")),
     Builder("_dwcp_scores", scorecard.compute, ("stg_current_loads",)),
+    Builder("_framework", profile.framework_table, ()),
+    Builder("_profile_values", profile.compute, ("observations",)),
 )

@@ -14,6 +14,9 @@ Definitions (also in docs/methods/correlations.md):
   then non-provisional before provisional. The origin of every point is in observations_used.
 - Differences: x_t - x_(t-1) for consecutive years only, and only when both ends have the same origin
   (a difference never mixes vintages). diff_pearson_r is Pearson r on the years where both differ.
+- Values a source implies but does not print, and values whose key corrects a misprint (obs_status
+  implied, corrected), are left out and named in flags, unless asked for (`dwi correlate
+  --include-unprinted`).
 - Statistics are NULL when n < 3 (pearson_ci_* when n < 4: the Fisher interval needs n > 3).
 - flags: 'small sample' (n < 8); 'trending' (national, diff_n >= 3: levels r and differences r have
   opposite signs or differ by more than 0.5); 'influential point' (leaving one year/region out flips the
@@ -34,7 +37,7 @@ import yaml
 from scipy import stats
 
 from dwi.config import REFERENCE_DIR
-from dwi.derive.indicators import NATIONAL, registry
+from dwi.derive.indicators import NATIONAL, UNPRINTED, registry
 from dwi.errors import DwiError
 from dwi.reference import Reference
 
@@ -74,15 +77,25 @@ def _preferred_derived() -> set[str]:
     return {v["code"] for v in registry().get("derived_variants", []) if v.get("preferred")}
 
 
-def series(con: duckdb.DuckDBPyConnection, code: str, scope: str, years: tuple[int, int] | None = None) -> pl.DataFrame:
+def series(
+    con: duckdb.DuckDBPyConnection,
+    code: str,
+    scope: str,
+    years: tuple[int, int] | None = None,
+    include_unprinted: bool = False,
+) -> pl.DataFrame:
     """One value per key (year as text, or region code): key, value, origin, reference. Only Kazakhstan's
     rows: national = region KZ (the national total; another country's region_code is its ISO3 or aggregate
-    area code), regions = the codes of the region reference other than KZ."""
+    area code), regions = the codes of the region reference other than KZ. Values the source implies but
+    does not print, or whose key was corrected (obs_status implied, corrected), are left out unless
+    `include_unprinted`."""
     where = (
         f"region_code = '{NATIONAL}' AND period = 'Y'"
         if scope == "national"
         else f"region_code IN (SELECT code FROM _regions WHERE code <> '{NATIONAL}')"
     )
+    if not include_unprinted:
+        where += f" AND coalesce(obs_status, '') NOT IN ({', '.join(repr(s) for s in UNPRINTED)})"
     if years:
         where += f" AND year BETWEEN {int(years[0])} AND {int(years[1])}"
     frame = con.sql(
@@ -183,11 +196,14 @@ def correlate(
     scope: str,
     why: str | None = None,
     years: tuple[int, int] | None = None,
+    include_unprinted: bool = False,
 ) -> dict:
-    """One row of the `correlations` view for the pair, computed from `_indicator_values`."""
+    """One row of the `correlations` view for the pair, computed from `_indicator_values`. Implied and
+    corrected values (obs_status) are left out, and named in flags, unless `include_unprinted`."""
     if scope not in ("national", "regions"):
         raise DwiError(f"scope must be national or regions, not '{scope}'")
-    xs, ys = series(con, x_code, scope, years), series(con, y_code, scope, years)
+    xs = series(con, x_code, scope, years, include_unprinted)
+    ys = series(con, y_code, scope, years, include_unprinted)
     joined = xs.join(ys, on="key", suffix="_y").sort("key")
     n = joined.height
     x, y = joined["value"].to_numpy(), joined["value_y"].to_numpy()
@@ -228,6 +244,9 @@ def correlate(
         loo = _leave_one_out(x, y, r, p, keys)
         if loo:
             flags.append("influential point: " + "; ".join(loo) + f" (sign or significance at {ALPHA} changes)")
+    left_out = [] if include_unprinted else unprinted(con, (x_code, y_code), scope, years)
+    if left_out:
+        flags.append("left out (not printed as such; include with --include-unprinted): " + "; ".join(left_out))
     for col, code in (("origin", x_code), ("origin_y", y_code)):
         if n and (m := _mixed(joined, col, code)):
             flags.append(m)
@@ -260,6 +279,23 @@ def correlate(
         "y_reference": y_ref if scope == "regions" else None,
         "why": why,
     }
+
+
+def unprinted(
+    con: duckdb.DuckDBPyConnection, codes: tuple[str, ...], scope: str, years: tuple[int, int] | None
+) -> list[str]:
+    """'UNEMP_RATE 2008 (implied)' for each value of the codes in scope that `series` leaves out."""
+    where = f"region_code = '{NATIONAL}' AND period = 'Y'" if scope == "national" else f"region_code <> '{NATIONAL}'"
+    if years:
+        where += f" AND year BETWEEN {int(years[0])} AND {int(years[1])}"
+    found = con.sql(
+        f"""SELECT indicator_code, region_code, year, obs_status FROM _indicator_values
+            WHERE indicator_code IN (SELECT unnest($codes::VARCHAR[])) AND {where}
+              AND obs_status IN ({", ".join(repr(s) for s in UNPRINTED)})
+            ORDER BY 1, 2, 3""",
+        params={"codes": list(codes)},
+    ).fetchall()
+    return [f"{c} {y}{'' if scope == 'national' else ' ' + r} ({s})" for c, r, y, s in found]
 
 
 def compute(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:

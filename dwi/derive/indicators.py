@@ -26,6 +26,8 @@ from dwi.config import REFERENCE_DIR
 from dwi.reference import Reference
 
 NATIONAL = "KZ"
+UNPRINTED = ("implied", "corrected")  # obs_status of values a source did not print as such
+BREAK = "B"  # obs_status: break in series (ILOSTAT); no change is computed across it
 KEY = ["region_code", "year", "period"]
 
 # Column order of _derived_values and of the _indicator_values view (the first eight are the view's
@@ -158,13 +160,19 @@ def growth(obs: pl.DataFrame, variant: dict, unit: str) -> pl.DataFrame:
     )
     if levels.is_empty():
         return _conform(pl.DataFrame())
-    levels = levels.with_columns(_origin(levels).alias("origin")).select("year", "value", "origin", "source_id")
+    levels = (
+        levels.filter(~pl.col("obs_status").fill_null("").is_in(UNPRINTED))
+        .with_columns(_origin(levels).alias("origin"))
+        .select("year", "value", "origin", "source_id", (pl.col("obs_status").fill_null("") == BREAK).alias("brk"))
+    )
     years = pl.concat([levels.select("year"), levels.select(pl.col("year") + 1)]).unique()
-    prev = levels.rename({"value": "prev", "origin": "prev_origin", "source_id": "prev_source"}).with_columns(
-        pl.col("year") + 1
+    prev = (
+        levels.drop("brk")
+        .rename({"value": "prev", "origin": "prev_origin", "source_id": "prev_source"})
+        .with_columns(pl.col("year") + 1)
     )
     frame = years.join(levels, on="year", how="left").join(prev, on="year", how="left")
-    both = pl.col("value").is_not_null() & pl.col("prev").is_not_null()
+    both = pl.col("value").is_not_null() & pl.col("prev").is_not_null() & ~pl.col("brk").fill_null(False)
     miss = pl.lit(variant["input"] + " ")
     return _conform(
         frame.with_columns(
@@ -181,7 +189,9 @@ def growth(obs: pl.DataFrame, variant: dict, unit: str) -> pl.DataFrame:
                 separator="; ",
             ).alias("inputs"),
             pl.coalesce("source_id", "prev_source").alias("source_id"),
-            pl.when(pl.col("prev").is_null())
+            pl.when(pl.col("brk").fill_null(False))
+            .then(pl.lit("break in series (obs_status B) at ") + miss + pl.col("year").cast(pl.String))
+            .when(pl.col("prev").is_null())
             .then(pl.lit("missing input: ") + miss + (pl.col("year") - 1).cast(pl.String))
             .when(pl.col("value").is_null())
             .then(pl.lit("missing input: ") + miss + pl.col("year").cast(pl.String))
@@ -217,34 +227,60 @@ def conventions_cumulated(con: duckdb.DuckDBPyConnection, entry: dict) -> pl.Dat
 
 
 def changes(base: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
-    """Year-on-year change (absolute, percent) and average annual change over the whole span, for every
-    national annual series. The previous value is the previous AVAILABLE year: across a gap the change
-    is over the gap's span (span_years > 1, marked in note), never interpolated."""
+    """Changes and average annual change over the whole span, for every national annual series, one series
+    per indicator, origin (reported/derived) and source: sources and vintages are never mixed.
+    - Year-on-year (<CODE>_YOY_ABS, _YOY_PCT) only between consecutive years. Across a gap the change is
+      over the gap's span and is NAMED for it: <CODE>_<n>Y_ABS, _<n>Y_PCT (span_years = n), never
+      interpolated, never annualised.
+    - No change across a break in series: a value flagged B (obs_status) starts a new series; the change
+      into it is missing, with a note, and the average annual change is computed from the break on.
+    - Values the source implies but does not print, or whose key corrects a misprint (obs_status implied,
+      corrected), are left out of every change."""
     series = ["indicator_code", "derived", "source_id"]
     nat = (
-        base.filter(pl.col("region_code") == NATIONAL, pl.col("period") == "Y", pl.col("value").is_not_null())
+        base.filter(
+            pl.col("region_code") == NATIONAL,
+            pl.col("period") == "Y",
+            pl.col("value").is_not_null(),
+            ~pl.col("obs_status").fill_null("").is_in(UNPRINTED),
+        )
         .with_columns(pl.col("indicator_code").replace_strict(kinds, default="").alias("kind"))
         .sort([*series, "year"])
+        # a break (B) starts a new segment of the series: nothing is computed across it
+        .with_columns((pl.col("obs_status").fill_null("") == BREAK).cum_sum().over(series).alias("segment"))
     )
+    broken = pl.col("obs_status").fill_null("") == BREAK
     nat = nat.with_columns(
         pl.col("year").shift(1).over(series).alias("span_from"),
         pl.col("value").shift(1).over(series).alias("prev"),
     )
+    suffix = pl.when(pl.col("span_years") > 1).then(pl.lit("_") + pl.col("span_years").cast(pl.String) + "Y")
     pp = pl.when(pl.col("unit") == "percent").then(pl.lit("percentage points")).otherwise(pl.col("unit"))
     origin = pl.when(pl.col("derived")).then(pl.lit("derived ")).otherwise(pl.lit("reported "))
     signed = pl.col("kind") == "rate"
     step = nat.filter(pl.col("prev").is_not_null()).with_columns(
         (pl.col("year") - pl.col("span_from")).alias("span_years")
     )
-    gap = pl.when(pl.col("span_years") > 1).then(
-        pl.concat_str(
-            pl.lit("change over a "),
-            pl.col("span_years").cast(pl.String),
-            pl.lit("-year gap "),
-            pl.col("span_from").cast(pl.String),
-            pl.lit("-"),
-            pl.col("year").cast(pl.String),
-            pl.lit(" (no value in between; not interpolated, not annualised)"),
+    gap = (
+        pl.when(broken)
+        .then(
+            pl.concat_str(
+                pl.lit("break in series at "),
+                pl.col("year").cast(pl.String),
+                pl.lit(" (obs_status B): no change across it"),
+            )
+        )
+        .when(pl.col("span_years") > 1)
+        .then(
+            pl.concat_str(
+                pl.lit("change over "),
+                pl.col("span_years").cast(pl.String),
+                pl.lit(" years "),
+                pl.col("span_from").cast(pl.String),
+                pl.lit("-"),
+                pl.col("year").cast(pl.String),
+                pl.lit(" (no value in between): not year-on-year, not interpolated, not annualised"),
+            )
         )
     )
     common = [
@@ -265,22 +301,29 @@ def changes(base: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
     ]
     yoy_abs = step.with_columns(
         *common,
-        (pl.col("indicator_code") + "_YOY_ABS").alias("indicator_code"),
-        (pl.col("value") - pl.col("prev")).alias("value"),
+        (pl.col("indicator_code") + suffix.otherwise(pl.lit("_YOY")) + "_ABS").alias("indicator_code"),
+        pl.when(~broken).then(pl.col("value") - pl.col("prev")).alias("value"),
         pp.alias("unit"),
-        pl.lit("value_t - value_prev (previous available year)").alias("method"),
+        pl.when(pl.col("span_years") > 1)
+        .then(pl.lit("value_t - value_(t-n), n = span_years (no value in between)"))
+        .otherwise(pl.lit("value_t - value_(t-1)"))
+        .alias("method"),
         gap.alias("note"),
     )
     yoy_pct = step.filter(~signed).with_columns(
         *common,
-        (pl.col("indicator_code") + "_YOY_PCT").alias("indicator_code"),
-        pl.when(pl.col("prev") != 0).then(100 * (pl.col("value") / pl.col("prev") - 1)).alias("value"),
+        (pl.col("indicator_code") + suffix.otherwise(pl.lit("_YOY")) + "_PCT").alias("indicator_code"),
+        pl.when((pl.col("prev") != 0) & ~broken).then(100 * (pl.col("value") / pl.col("prev") - 1)).alias("value"),
         pl.lit("percent").alias("unit"),
-        pl.lit("100 * (value_t / value_prev - 1)").alias("method"),
-        pl.when(pl.col("prev") == 0).then(pl.lit("previous value is 0")).otherwise(gap).alias("note"),
+        pl.when(pl.col("span_years") > 1)
+        .then(pl.lit("100 * (value_t / value_(t-n) - 1), n = span_years (no value in between)"))
+        .otherwise(pl.lit("100 * (value_t / value_(t-1) - 1)"))
+        .alias("method"),
+        pl.when((pl.col("prev") == 0) & ~broken).then(pl.lit("previous value is 0")).otherwise(gap).alias("note"),
     )
     ends = (
-        nat.group_by(series)
+        nat.filter(pl.col("segment") == pl.col("segment").max().over(series))  # from the last break on
+        .group_by(series)
         .agg(
             pl.col("unit").first(),
             pl.col("kind").first(),

@@ -38,7 +38,10 @@ COLUMNS: dict[str, str] = {
     "time_period": "SDMX-style period: 2011, 2011-S1, 2011-Q2, 2012-03",
     "value": "the value (as reported, or derived when derived = true)",
     "unit": "unit of the value",
-    "obs_status": "flag: E estimate, P provisional, ... (empty = normal)",
+    "obs_status": (
+        "flag: E estimate, P provisional, B break in series, implied (stated in words, not printed), "
+        "corrected (a misprint corrected), ... (empty = normal)"
+    ),
     "derived": "true when dwi computed the value from other values (see method)",
     "method": "how a derived value was computed (its inputs)",
     "source_id": "the source it came from (see the sources sheet / view)",
@@ -279,10 +282,15 @@ def sdmx_frame(values: pl.DataFrame) -> pl.DataFrame:
             pl.col("value").alias("OBS_VALUE"),
             "UNIT_MEASURE",
             "UNIT_MULT",
-            pl.col("obs_status").fill_null(spec["obs_status_default"]).alias("OBS_STATUS"),
+            pl.col("obs_status")
+            .replace(spec.get("obs_status", {}))
+            .fill_null(spec["obs_status_default"])
+            .alias("OBS_STATUS"),
             pl.col("source_id").alias("DATA_SOURCE"),
             pl.when(pl.col("derived"))
             .then(pl.lit("derived: ") + pl.col("method").fill_null(""))
+            .when(pl.col("obs_status").is_in(["implied", "corrected"]))
+            .then(pl.lit("dwi status ") + pl.col("obs_status") + pl.lit(": ") + pl.col("note").fill_null(""))
             .otherwise(pl.col("note"))
             .alias("COMMENT_OBS"),
         )

@@ -29,6 +29,7 @@ import polars as pl
 import vl_convert
 
 from dwi import __version__
+from dwi.derive.indicators import registry
 from dwi.publish.exports import values_frame, views, vintage
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # also in dwi.publish
@@ -210,11 +211,12 @@ def _time_series_template(annual: bool) -> dict:
         scale=alt.Scale(zero=False, nice=False, padding=12),
     )
     y = alt.Y("value:Q", title=SLOT + "unit", scale=alt.Scale(zero=False))
+    color = alt.Color("variant:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400))
     line = (
         alt.Chart(data)
         .transform_filter("datum.kind == 'annual'")
         .mark_line(invalid="break-paths-filter-domains", strokeWidth=2)
-        .encode(x=x, y=y)
+        .encode(x=x, y=y, color=color)
     )
     points = (
         alt.Chart(data)
@@ -223,7 +225,8 @@ def _time_series_template(annual: bool) -> dict:
         .encode(
             x=x,
             y=y,
-            tooltip=tooltip,
+            color=color,
+            tooltip=[*tooltip, alt.Tooltip("variant:N", title="source")],
             shape=alt.Shape(
                 "kind:N",
                 scale=alt.Scale(domain=["annual", "sub-annual"], range=["circle", "triangle-up"]),
@@ -259,12 +262,31 @@ def time_series(values: pl.DataFrame) -> Section:
             {"year": list(range(int(annual["year"].min() or 0), int(annual["year"].max() or -1) + 1))},
             schema={"year": pl.Int32},
         )
-        grid = years.join(
-            annual.select(pl.col("year").cast(pl.Int32), "value", "time_period", "obs_status"),
-            on="year",
-            how="left",
-        ).with_columns(pl.col("year").cast(pl.Float64).alias("t"))
-        missing = grid.filter(pl.col("value").is_null())["year"].to_list() if annual.height else []
+        # one line per source and origin (a derived series and a reported one are variants, never one line)
+        variant = pl.concat_str(
+            pl.when(pl.col("derived")).then(pl.lit("derived from ")).otherwise(pl.lit("")),
+            pl.col("source_id").fill_null("dwi"),
+        )
+        annual = annual.with_columns(variant.alias("variant"))
+        variants = annual["variant"].unique(maintain_order=True).to_list()
+        grid = (
+            pl.concat(
+                [
+                    years.join(
+                        annual.filter(pl.col("variant") == v).select(
+                            pl.col("year").cast(pl.Int32), "value", "time_period", "obs_status", "variant"
+                        ),
+                        on="year",
+                        how="left",
+                    ).with_columns(pl.lit(v).alias("variant"), pl.col("year").cast(pl.Float64).alias("t"))
+                    for v in variants
+                ]
+            )
+            if variants
+            else pl.DataFrame()
+        )
+        have = set(annual["year"].to_list())
+        missing = [y for y in years["year"].to_list() if y not in have] if annual.height else []
         rows = [{**r, "kind": "annual"} for r in grid.to_dicts()] if annual.height else []
         rows += [
             {
@@ -273,6 +295,7 @@ def time_series(values: pl.DataFrame) -> Section:
                 "value": r["value"],
                 "time_period": r["time_period"],
                 "obs_status": r["obs_status"],
+                "variant": ("derived from " if r["derived"] else "") + (r["source_id"] or "dwi"),
                 "kind": "sub-annual",
             }
             for r in group.filter(pl.col("period") != "Y").to_dicts()
@@ -290,6 +313,20 @@ def time_series(values: pl.DataFrame) -> Section:
             )
         if group["derived"].any():
             caption += " Derived by dwi: " + str(group.filter(pl.col("derived"))["method"][0] or "") + "."
+        preferred = any(v.get("preferred") and v["code"] == code for v in registry().get("derived_variants", []))
+        if len(variants) > 1:
+            caption += f" {len(variants)} sources or vintages, one line each, never joined: {'; '.join(variants)}." + (
+                " Preferred: the derived series where it exists (indicators.yaml, derived_variants)."
+                if preferred
+                else ""
+            )
+        unprinted = group.filter(pl.col("obs_status").is_in(["implied", "corrected"]))
+        if unprinted.height:
+            caption += (
+                " Not printed as such (left out of changes and correlations): "
+                + ", ".join(f"{r['time_period']} {r['obs_status']}" for r in unprinted.to_dicts())
+                + "."
+            )
         sec.charts.append(Chart(f"ts-{slug(code)}", f"{code}", spec, caption))
     if not sec.charts:
         sec.notes.append("No national values in this warehouse.")
@@ -479,7 +516,10 @@ def reconciliation(con: duckdb.DuckDBPyConnection, present: set[str]) -> Section
     sec = Section(
         "reconciliation",
         "Reconciliation: reported figures recomputed",
-        "Each figure the sources report and dwi can recompute from their own inputs, with the verdict.",
+        "Each figure the sources report that dwi can recompute or test against other figures: the relation "
+        "tested, its tolerance, the verdict and why (consistent, inconsistent, revised: two vintages differ, "
+        "inconclusive: the data neither confirm nor contradict, not checkable: an input is missing or "
+        "definitions differ).",
     )
     if "reconciliation" not in present:
         sec.notes.append(f"Reconciliation: {NOT_AVAILABLE} (the `reconciliation` view is missing).")
@@ -490,7 +530,9 @@ def reconciliation(con: duckdb.DuckDBPyConnection, present: set[str]) -> Section
         return sec
     counts = frame.group_by("verdict").len().sort("verdict")
     sec.intro += " Verdicts: " + ", ".join(f"{v}: {n}" for v, n in counts.iter_rows()) + "."
-    sec.tables.append(_table("reconciliation", frame, row_class="verdict"))
+    order = {"inconsistent": 0, "revised": 1, "inconclusive": 2, "not checkable": 3, "consistent": 4}
+    frame = frame.sort(pl.col("verdict").replace_strict(order, default=5), "check", nulls_last=True)
+    sec.tables.append(_table("reconciliation (inconsistent first)", frame, row_class="verdict"))
     return sec
 
 

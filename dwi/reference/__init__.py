@@ -27,6 +27,7 @@ INDICATOR_FIELDS = {
     "derived": pl.Boolean,
     "method": pl.String,
     "notes": pl.String,
+    "measure": pl.String,  # stock (as of a date) | flow (over a period) | NULL; the reference is in `notes`
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 
+import polars as pl
 import pytest
 
 from tests.views import records as rows
@@ -129,10 +130,16 @@ def test_year_on_year_changes_span_gaps_without_interpolation(db):
     yoy = values(db, "JOB_INSECURE_SHARE_YOY_ABS")
     assert yoy[("KZ", 2006)]["value"] == pytest.approx(5.2 - 8.6)
     assert ("KZ", 2009) not in yoy  # no 2009 value: no change invented
-    gap = yoy[("KZ", 2010)]
+    assert ("KZ", 2010) not in yoy  # 2008 -> 2010 is not year-on-year ...
+    gap = values(db, "JOB_INSECURE_SHARE_2Y_ABS")[("KZ", 2010)]  # ... it is named for its span
     assert gap["value"] == pytest.approx(3.3 - 4.4)
     assert (gap["span_from"], gap["span_years"]) == (2008, 2)
-    assert "gap" in gap["note"] and gap["unit"] == "percentage points"
+    assert "not year-on-year" in gap["note"] and gap["unit"] == "percentage points"
+    assert values(db, "EMP_TOTAL_YOY_PCT") == {}  # 2005 -> 2011 is EMP_TOTAL_6Y_PCT
+    assert values(db, "EMP_TOTAL_6Y_PCT")[("KZ", 2011)]["value"] == pytest.approx(100 * (8301600 / 7262000 - 1))
+    # values the text implies (UNEMP_RATE 2008) or whose year was corrected (LONG_HOURS_EMP 2011): no change
+    assert values(db, "UNEMP_RATE_YOY_ABS") == {}
+    assert set(values(db, "LONG_HOURS_EMP_4Y_ABS")) == {("KZ", 2009)} and values(db, "LONG_HOURS_EMP_2Y_ABS") == {}
     pct = values(db, "OSH_STD_IMPLEMENTED_YOY_PCT")
     assert pct[("KZ", 2011)]["value"] == pytest.approx(100 * (1069 / 253 - 1))
     aac = values(db, "EMP_TOTAL_AAC_PCT")
@@ -176,3 +183,37 @@ def test_every_derived_value_names_its_inputs_and_explains_a_gap(db):
     assert unexplained == []
     gaps = rows(db, "SELECT count(*) AS n FROM indicator_values WHERE derived AND value IS NULL")
     assert gaps[0]["n"] > 0  # there are missing derived values, each with its note
+
+
+def test_changes_on_a_small_fixture_never_cross_gaps_breaks_or_unprinted_values():
+    """One series with a gap (2003 missing), a break (2006 flagged B) and an implied value (2008)."""
+    from dwi.derive.indicators import changes
+
+    rows = [(2001, 10.0, None), (2002, 11.0, None), (2004, 12.0, None), (2005, 13.0, None)]
+    rows += [(2006, 20.0, "B"), (2007, 21.0, None), (2008, 21.0, "implied"), (2009, 22.0, None)]
+    rows += [(2010, 30.0, "corrected")]  # a misprinted year, corrected: left out too
+    base = pl.DataFrame(
+        {
+            "indicator_code": ["X"] * len(rows),
+            "region_code": ["KZ"] * len(rows),
+            "year": [r[0] for r in rows],
+            "period": ["Y"] * len(rows),
+            "value": [r[1] for r in rows],
+            "unit": ["persons"] * len(rows),
+            "derived": [False] * len(rows),
+            "source_id": ["s"] * len(rows),
+            "obs_status": [r[2] for r in rows],
+        },
+        schema_overrides={"year": pl.Int32},
+    )
+    out = changes(base, {"X": "count"})
+    got = {(r["indicator_code"], r["year"]): r for r in out.iter_rows(named=True)}
+    assert got[("X_YOY_ABS", 2002)]["value"] == 1.0
+    assert ("X_YOY_ABS", 2004) not in got and got[("X_2Y_ABS", 2004)]["value"] == 1.0  # named for its span
+    assert got[("X_2Y_ABS", 2004)]["span_years"] == 2
+    assert got[("X_YOY_ABS", 2006)]["value"] is None and "break in series" in got[("X_YOY_ABS", 2006)]["note"]
+    assert ("X_YOY_ABS", 2008) not in got  # the implied value is left out ...
+    assert got[("X_2Y_ABS", 2009)]["value"] == 1.0  # ... so 2007 -> 2009 spans two years
+    assert not any(year == 2010 for _, year in got)  # nothing computed from the corrected value
+    aac = got[("X_AAC_ABS", 2009)]
+    assert (aac["span_from"], aac["value"]) == (2006, pytest.approx(2 / 3))  # from the break on

@@ -28,9 +28,35 @@ def one(con, like: str, **where) -> dict:
 
 def test_view_columns(db):
     cols = [r["column_name"] for r in rows(db, "SELECT column_name FROM (DESCRIBE reconciliation)")]
-    assert cols[:6] == ["check", "reported", "recomputed", "tolerance", "verdict", "detail"]
+    assert cols[:7] == ["check", "relation", "reported", "recomputed", "tolerance", "verdict", "detail"]
     verdicts = {r["verdict"] for r in rows(db, "SELECT DISTINCT verdict FROM reconciliation")}
-    assert verdicts == {"consistent", "inconsistent", "not checkable"}
+    assert verdicts == {"consistent", "inconsistent", "revised", "inconclusive", "not checkable"}
+    assert not rows(db, "SELECT * FROM reconciliation WHERE relation IS NULL OR detail IS NULL")
+
+
+def test_the_inconsistent_rows_are_the_real_contradictions(db):
+    """Every 'inconsistent' row of the embedded review, named: nothing else is inconsistent."""
+    found = sorted(
+        (r["check"].split(":")[0] if r["check"].startswith("C") else r["check"], r["region_code"] or "")
+        for r in rows(db, "SELECT * FROM reconciliation WHERE verdict = 'inconsistent'")
+    )
+    assert found == sorted(
+        [
+            ("C98 date", ""),
+            ("OSH standards 2011 vs 2010: 'by seven times'", "KZ"),
+            ("acting collective agreements: 'less than a quarter'", "KZ"),
+            ("additional child-care leave 'exceeded' maternity leave, 2010", "KZ"),
+            (
+                "enterprises: Table 3 private large + medium + small (as of 2012-01-01) <= Table 5 acting "
+                "enterprises (Q2 2012)",
+                "KZ-75",
+            ),
+            ("Priority 3 'over accomplished' with a grade of 5.1", ""),
+            ("Priority 2 'over accomplished' with a grade of 5.2", ""),
+            ("Outcome 1.1: 'almost all activities ... were completed'", ""),
+            ("Outcome 3.1 (Figure 14): 'all planned activities ... are completed'", ""),
+        ]
+    )
 
 
 def test_regional_sums_match_reported_totals(db):
@@ -80,29 +106,29 @@ def test_text_claims(db):
     quarter = one(db, "%less than a quarter%")
     assert quarter["verdict"] == "inconsistent"  # 29.9 % is not less than 25 %
     sixth = one(db, "%every sixth person%")
-    assert sixth["verdict"] == "inconsistent"  # 18.3 % is one in 5.46
-    assert sixth["recomputed"] == pytest.approx(100 / 18.3)
+    assert sixth["verdict"] == "consistent"  # 18.3 % is nearer 1/6 (16.67) than 1/5 (20) on the share scale
+    assert sixth["recomputed"] == 18.3
     twenty = one(db, "%twenty ILO conventions%")
     assert twenty["verdict"] == "consistent" and twenty["recomputed"] == 20
 
 
 def test_correlation_claim(db):
     growth = one(db, "%correlation' of job insecurity and GDP growth, all years%")
-    assert growth["verdict"] == "inconsistent"  # r = +0.42: positive
+    assert growth["verdict"] == "inconclusive"  # r = +0.42, but its 95 % interval includes zero
     assert growth["reported"] is None  # the review printed no coefficient
     assert growth["recomputed"] == pytest.approx(0.4246, abs=1e-4)
     level = one(db, "%correlation' of job insecurity and GDP (constant-price level)%")
-    assert level["verdict"] == "not checkable"  # r = -0.93, but n = 4 and p = 0.07
+    assert level["verdict"] == "inconclusive"  # r = -0.93, but n = 4: 95 % CI [-1.00, 0.30]
     assert "n=4" in level["detail"]
 
 
 def test_convention_dates(db):
     verdicts = {r["check"].split(" ")[0]: r["verdict"] for r in checks(db, "C% date:%")}
     assert verdicts == {
-        "C87": "inconsistent",
-        "C98": "inconsistent",
-        "C144": "inconsistent",
-        "C162": "inconsistent",
+        "C87": "consistent",  # the law (1999-12-30) precedes the registration (2000-12-13)
+        "C98": "inconsistent",  # the statute (2001-12-14) is dated 210 days AFTER the ratification
+        "C144": "consistent",
+        "C162": "consistent",
         "C185": "consistent",
         "C183": "consistent",
     }
@@ -112,16 +138,17 @@ def test_gdp_growth_vintages(db):
     rev = one(db, "reported GDP_GROWTH%", year=2009)
     assert rev["reported"] == 1.1
     assert rev["recomputed"] == pytest.approx(100 * (9566.2 / 9452.8 - 1))  # 1.2 from IMF levels
-    assert rev["verdict"] == "inconsistent"
+    assert rev["verdict"] == "revised" and rev["relation"] == "revision"
     assert one(db, "reported GDP_GROWTH%", year=2010)["verdict"] == "not checkable"
 
 
 def test_cross_table_warnings(db):
     cross = checks(db, "enterprises: Table 3%")
-    assert len(cross) == 17 and all(r["severity"] == "warning" for r in cross)
+    assert len(cross) == 17 and all(r["relation"] == "part <= whole" for r in cross)
     almaty = next(r for r in cross if r["region_code"] == "KZ-75")
     assert (almaty["reported"], almaty["recomputed"]) == (43421, 412 + 1483 + 47067)
-    assert "-5541" in almaty["detail"]
+    assert almaty["verdict"] == "inconsistent" and "EXCEEDS the whole by 5541" in almaty["detail"]
+    assert all(r["verdict"] == "consistent" for r in cross if r["region_code"] != "KZ-75")
     osh = one(db, "1,069:%")
     assert osh["reported"] == osh["recomputed"] == 1069
     assert osh["verdict"] == "not checkable" and osh["severity"] == "warning"
@@ -159,7 +186,18 @@ def test_table4_including_columns_within_rows(db):
         assert found[(region, 2012)]["recomputed"] == total
     # 2011: 563+4+0=567 < 610 and 646+2+0=648 < 673 fall short; 305+5+0=310 adds up
     assert found[("KZ-11", 2011)]["recomputed"] == 567
-    assert found[("KZ-11", 2011)]["verdict"] == "not checkable"
+    assert found[("KZ-11", 2011)]["verdict"] == "consistent"  # part <= whole: a shortfall is allowed
     assert found[("KZ-15", 2011)]["recomputed"] == 648
-    assert found[("KZ-15", 2011)]["verdict"] == "not checkable"
+    assert found[("KZ-15", 2011)]["verdict"] == "consistent"
     assert found[("KZ-19", 2011)]["verdict"] == "consistent"
+
+
+def test_review_and_bureau_unemployment_definitions_differ(db):
+    """The review's 15+ rate (6.6, 2008 implied) against the bureau's working-age rate (6.7): compared, never
+    'inconsistent'."""
+    found = {r["year"]: r for r in checks(db, "unemployment rate: the review%")}
+    assert set(found) == {2008, 2009}
+    for r in found.values():
+        assert (r["reported"], r["recomputed"], r["verdict"]) == (6.6, 6.7, "not checkable")
+        assert r["relation"] == "one indicator, several sources" and r["detail"].startswith("definitions differ")
+    assert "implied by the text" in found[2008]["detail"]

@@ -34,6 +34,14 @@ def test_report_sections_with_every_view(db):
     assert any("n = 16" in c.caption for c in corr)
     inconsistent = rows(db, "SELECT count(*) FROM reconciliation WHERE verdict = 'inconsistent'")[0][0]
     assert f"inconsistent: {inconsistent}" in secs["reconciliation"].intro
+    assert "revised: 1" in secs["reconciliation"].intro and "inconclusive: " in secs["reconciliation"].intro
+    table = secs["reconciliation"].tables[0]
+    assert "relation" in table["columns"] and table["classes"][0] == "inconsistent"  # the findings first
+    gdp = secs["national"].charts
+    growth = next(c for c in gdp if c.id == "ts-gdp-growth")
+    assert "one line each" in growth.caption and "derived from imf_weo_2024_gdp" in growth.caption
+    unemp = next(c for c in gdp if c.id == "ts-unemp-rate")
+    assert "2008 implied" in unemp.caption
     radars = secs["scorecard"]
     assert len(radars.charts) == 14  # 11 outcomes + 3 priorities, like the review's Figures 6-16
     for chart in (corr[0], radars.charts[0]):
@@ -43,8 +51,8 @@ def test_report_sections_with_every_view(db):
 
 def test_run_summary_facts(warehouse):
     facts = publish.facts(warehouse)
-    assert facts["sources"].startswith("9 (9 loaded")
-    assert facts["rows quarantined"] == "0"
+    assert facts["sources"].startswith("10 (10 loaded")
+    assert facts["rows quarantined"] == "1"  # the bureau's '63,,4'
     assert "inconsistent" in facts["findings"] and "correlation" in facts["findings"]
 
 
@@ -94,3 +102,33 @@ def test_chart_svgs_are_rendered_once_per_spec(tmp_path, monkeypatch):
     os.utime(cached[0], (0, 0))  # unused for decades
     report._prune(tmp_path / "dwi" / "svg")
     assert sorted((tmp_path / "dwi" / "svg").glob("*.svg")) == cached[1:]
+
+
+def test_exports_name_the_unprinted_statuses(db):
+    """UNEMP_RATE 2008 (implied) and LONG_HOURS_EMP 2011 (corrected) keep their status in the exports;
+    SDMX-CSV, which has no such codes, writes I (imputed) and A, naming the status in COMMENT_OBS."""
+    values = exports.values_frame(db, ["UNEMP_RATE", "LONG_HOURS_EMP"])
+    status = {(r["indicator_code"], r["year"]): r["obs_status"] for r in values.iter_rows(named=True)}
+    assert status[("UNEMP_RATE", 2008)] == "implied" and status[("UNEMP_RATE", 2009)] is None
+    assert status[("LONG_HOURS_EMP", 2011)] == "corrected"
+    sdmx = {(r["INDICATOR"], r["TIME_PERIOD"]): r for r in exports.sdmx_frame(values).iter_rows(named=True)}
+    implied = sdmx[("UNEMP_RATE", "2008")]
+    assert implied["OBS_STATUS"] == "I" and implied["COMMENT_OBS"].startswith("dwi status implied")
+    corrected = sdmx[("LONG_HOURS_EMP", "2011")]
+    assert corrected["OBS_STATUS"] == "A" and corrected["COMMENT_OBS"].startswith("dwi status corrected")
+    assert sdmx[("UNEMP_RATE", "2009")]["OBS_STATUS"] == "A"
+
+
+def test_table3_stocks_and_flow_carry_their_reference(db):
+    measure = dict(rows(db, "SELECT code, measure FROM indicators WHERE code LIKE 'ENT_%'"))
+    assert measure["ENT_SMALL"] == "stock" and measure["ENT_OSH_STANDARD"] == "flow"
+    notes = dict(
+        rows(
+            db,
+            "SELECT DISTINCT indicator_code, note FROM observations WHERE source_id = 'review2012_table3'",
+        )
+    )
+    assert (
+        notes["ENT_SMALL"].startswith("stock as of 2012-01-01")
+        and notes["ENT_OSH_STANDARD"] == "flow: results for 2011"
+    )
