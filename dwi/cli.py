@@ -312,6 +312,29 @@ def report(
 
 @app.command()
 @friendly
+def profile(
+    country: Annotated[str, typer.Option("--country", help="ISO3 code of the country")] = "KAZ",
+    lang: Annotated[str, typer.Option("--lang", help="en | ru")] = "en",
+    out_dir: Annotated[Path | None, typer.Option("--out", help="folder \\[env DWI_EXPORTS; default exports/]")] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Write the decent-work country profile: a self-contained HTML page (works offline) and an XLSX workbook
+    with one sheet per element of the ILO framework and a coverage sheet."""
+    from dwi.publish.profile import write_profile
+    from dwi.store.warehouse import connect_read_only
+
+    con = connect_read_only(config.warehouse_path(warehouse))
+    try:
+        with err.status("writing the profile..."):
+            page, book = write_profile(con, config.exports_dir(out_dir), country, lang)
+    finally:
+        con.close()
+    out.print(f"profile: {page}")
+    out.print(f"workbook: {book}")
+
+
+@app.command()
+@friendly
 def ingest(
     path: Annotated[Path, typer.Argument(help="the file to load (.csv, .csv.gz, .xlsx)")],
     fmt: Annotated[

@@ -31,6 +31,16 @@ class Settings:
     fetch_timeout: float = 30.0  # DWI_FETCH_TIMEOUT: seconds per HTTP request of a URL source
     fetch_retries: int = 3  # DWI_FETCH_RETRIES: attempts after the first
     fetch_backoff: float = 1.0  # DWI_FETCH_BACKOFF: seconds before the first retry (doubled each time)
+    # Limits on untrusted input: each stops the file (or the command) with one message naming the limit.
+    max_decompressed_bytes: int = 64 << 30  # DWI_MAX_DECOMPRESSED_BYTES: bytes a compressed file may expand to
+    max_lines: int = 500_000_000  # DWI_MAX_LINES: lines of a text file (after decompression)
+    max_header_columns: int = 10_000  # DWI_MAX_HEADER_COLUMNS: columns in a header row
+    max_sheet_cells: int = 20_000_000  # DWI_MAX_SHEET_CELLS: cells in a sheet's used range (rows x columns)
+    max_download_bytes: int = 8 << 30  # DWI_MAX_DOWNLOAD_BYTES: bytes of one URL download (after decoding)
+    max_yaml_aliases: int = 100  # DWI_MAX_YAML_ALIASES: aliases (*name) in a manifest or a layout file
+    sql_timeout: float = 60.0  # DWI_SQL_TIMEOUT: seconds a `dwi sql` query may run
+    sql_memory: str = "1GB"  # DWI_SQL_MEMORY: DuckDB's memory cap for `dwi sql` (and its spill to disk)
+    sql_max_rows: int = 1_000_000  # DWI_SQL_MAX_ROWS: rows `dwi sql` prints; a bigger result is refused
     dask: str = ""  # DWI_DASK: address of an existing Dask cluster that checks the files (`dwi run --dask`)
 
 

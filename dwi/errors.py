@@ -12,6 +12,12 @@ EXIT_INTERNAL = 5  # an unexpected failure (a bug or the environment, e.g. Prefe
 EXIT_DAMAGED = 6  # the warehouse file is damaged or not a DuckDB file (never retried: waiting does not help)
 
 
+def excerpt(text: object, limit: int = 40) -> str:
+    """A short, escaped quotation of input for a message: repr() of at most `limit` characters, '...' after."""
+    text = str(text)
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
+
 class DwiError(Exception):
     """An error with a message meant for the user."""
 

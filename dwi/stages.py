@@ -164,14 +164,27 @@ def check(
     for i, batch in enumerate(batches):
         if batch.status == "pending":
             runner.progress("check", batch.source.id, i, len(batches))
-            engine.check_source(
-                batch,
-                formats.get(batch.source.format),
-                ref,
-                root / _safe(batch.source.id),
-                runner.submit,
-                lambda rows, sid=batch.source.id: runner.progress("check", sid, rows, None),
-            )
+            try:
+                engine.check_source(
+                    batch,
+                    formats.get(batch.source.format),
+                    ref,
+                    root / _safe(batch.source.id),
+                    runner.submit,
+                    lambda rows, sid=batch.source.id: runner.progress("check", sid, rows, None),
+                )
+            except (OSError, duckdb.IOException, DwiError):  # the disk, the warehouse: the whole run stops
+                raise
+            except Exception as exc:  # a bug or a file no rule foresaw: this source is rejected, the others go on
+                if os.environ.get("DWI_DEBUG"):
+                    raise
+                batch.issues, batch.rows_in, batch.indicators = issues(), 0, None
+                why = (str(exc).strip().splitlines() or [""])[0][:200]
+                batch.reject(
+                    f"{batch.source.display}: could not be checked ({type(exc).__name__}: {why}); the other "
+                    "sources were loaded. Please report this file (DWI_DEBUG=1 shows the traceback)",
+                    "file:error",
+                )
     return batches
 
 

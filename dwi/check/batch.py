@@ -47,11 +47,23 @@ class Batch:
     previous: tuple[str, int] | None = None  # (status, rows_quarantined) of the last load, when unchanged
 
     @property
+    def rows_accepted(self) -> int:
+        """Quarantined rows whose every error the manifest accepts (the source's `accepted_issues`)."""
+        if not self.source.accepted or self.status in ("rejected", "failed", "unchanged"):
+            return 0
+        errors = self.issues.filter(pl.col("severity") == "error", pl.col("row").is_not_null())
+        accepted = pl.Series([f"{r}|{c}|{k}" for r, c, k in self.source.accepted], dtype=pl.String)
+        keys = pl.concat_str([pl.col("row"), pl.col("column").fill_null(""), pl.col("check")], separator="|")
+        per_row = errors.group_by("row").agg(keys.is_in(accepted.implode()).all().alias("ok"))
+        return per_row.filter("ok").height
+
+    @property
     def has_problems(self) -> bool:
-        """Rejected, failed or quarantined rows, now or (for an unchanged file) at its last load."""
+        """Rejected, failed or quarantined rows the manifest does not accept, now or (for an unchanged file,
+        judged by its last load) at its last load."""
         if self.status == "unchanged" and self.previous:
-            return self.previous[0] in ("rejected", "failed") or self.previous[1] > 0
-        return self.status in ("rejected", "failed") or self.rows_quarantined > 0
+            return self.previous[0] in ("rejected", "failed") or self.previous[1] > len(self.source.accepted)
+        return self.status in ("rejected", "failed") or self.rows_quarantined > self.rows_accepted
 
     @property
     def rows_loaded(self) -> int:

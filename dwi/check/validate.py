@@ -211,7 +211,9 @@ def group_warnings(source: Source, frame: pl.DataFrame, ref: Reference) -> pl.Da
                     pl.lit(" differs from the sum of its "),
                     pl.col("n_regions").cast(pl.String),
                     pl.lit(" regional rows, "),
-                    pl.col("regions_sum").cast(pl.Int64).cast(pl.String),
+                    pl.when(pl.col("regions_sum").abs() < 1e15)  # whole counts as such; a huge sum as a float
+                    .then(pl.col("regions_sum").round(0).cast(pl.Int64, strict=False).cast(pl.String))
+                    .otherwise(pl.col("regions_sum").cast(pl.String)),
                 ),
                 pl.col("value_reported"),
             )

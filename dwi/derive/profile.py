@@ -70,6 +70,7 @@ VALUES_SCHEMA = {
     "derived": pl.Boolean,
     "method": pl.String,
     "rank": pl.Int32,
+    "note": pl.String,
 }
 
 
@@ -159,14 +160,25 @@ def framework_table(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFr
 
 
 def _selectors(items: list[dict]) -> pl.DataFrame:
-    """One row per (indicator, series code, accepted classif1 or null for any)."""
+    """One row per (indicator, series code, accepted classif1 and sex, or null for any)."""
     rows = []
     for i in items:
         for rank, s in enumerate(i.get("series") or [], start=1):
             method = f"reported (proxy: {s['proxy']})" if s.get("proxy") else "reported"
             for c1 in s.get("classif1") or [None]:
-                rows.append({"indicator": i["id"], "code": s["code"], "want_c1": c1, "method": method, "rank": rank})
-    schema = {"indicator": pl.String, "code": pl.String, "want_c1": pl.String, "method": pl.String, "rank": pl.Int32}
+                for sex in s.get("sex") or [None]:
+                    rows.append(
+                        {"indicator": i["id"], "code": s["code"], "want_c1": c1, "want_sex": sex, "method": method}
+                        | {"rank": rank}
+                    )
+    schema = {
+        "indicator": pl.String,
+        "code": pl.String,
+        "want_c1": pl.String,
+        "want_sex": pl.String,
+        "method": pl.String,
+        "rank": pl.Int32,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -203,7 +215,7 @@ _OBS = """
     SELECT o.country,
            CASE WHEN o.region_code = o.country OR r.kind = 'country' THEN NULL ELSE o.region_code END AS region,
            o.indicator_code, o.sex, o.classif1, o.classif2, o.year::INTEGER AS year, o.period, o.value, o.unit,
-           o.source_id, o.source_row::BIGINT AS source_row, o.obs_status
+           o.source_id, o.source_row::BIGINT AS source_row, o.obs_status, o.note
     FROM observations o LEFT JOIN _regions r ON r.code = o.region_code
     WHERE o.indicator_code IN (SELECT code FROM _wanted)
 """
@@ -222,9 +234,10 @@ def compute(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
             WITH obs AS ({_OBS})
             SELECT o.country, o.region, s.indicator, o.sex, o.classif1, o.classif2, o.year, o.period, o.value,
                    o.unit, o.source_id, o.indicator_code AS source_code, o.source_row, o.obs_status AS status,
-                   false AS derived, s.method, s.rank
+                   false AS derived, s.method, s.rank, o.note
             FROM obs o JOIN _sel s ON s.code = o.indicator_code
-                 AND (s.want_c1 IS NULL OR s.want_c1 = o.classif1)""").pl()
+                 AND (s.want_c1 IS NULL OR s.want_c1 = o.classif1)
+                 AND (s.want_sex IS NULL OR s.want_sex = o.sex)""").pl()
         derived = con.sql(f"""
             WITH obs AS ({_OBS}),
             parts AS (

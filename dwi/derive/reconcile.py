@@ -171,8 +171,10 @@ def interval_verdict(reported: pl.Expr, recomputed: pl.Expr, tol: pl.Expr, diffe
 
 
 def _fmt(expr: pl.Expr, digits: int = 4) -> pl.Expr:
-    shown = expr.round(0).cast(pl.Int64) if digits == 0 else expr.round(digits)
-    return shown.cast(pl.String).fill_null("missing")
+    if digits:
+        return expr.round(digits).cast(pl.String).fill_null("missing")
+    whole = expr.round(0).cast(pl.Int64, strict=False).cast(pl.String)  # beyond Int64 (1e19): the float itself
+    return pl.when(expr.abs() < 1e15).then(whole).otherwise(expr.cast(pl.String)).fill_null("missing")
 
 
 def _g(x: float | None, digits: int = 4) -> str:
@@ -838,7 +840,7 @@ def _grade_label(claim: dict, grades: pl.DataFrame) -> dict:
         0.5,
         CONSISTENT if ok else INCONSISTENT,
         f"'{claim['quantifier']}' is point {p} of the six-point scale ('{SCALE_LABELS[p]}'), i.e. a grade in "
-        f"[{p - 0.5:g}, {p + 0.5:g}); {claim['node']} has {g:g}, which is nearest point {nearest} "
+        f"[{p - 0.5:g}, {p + 0.5:g}); {node['level'][0]} {claim['node']} has {g:g}, which is nearest point {nearest} "
         f"('{SCALE_LABELS[nearest]}')",
         fig,
         "grade label",

@@ -109,9 +109,9 @@ def overview(values: pl.DataFrame) -> Section:
         "overview",
         "Decent-work elements: latest national values",
         "For each indicator with a national value: the latest value, the one before it at the same "
-        "frequency, and the change (in the unit; percentage points for shares). Values are as reported "
-        "unless "
-        "marked derived.",
+        "frequency from the same source, and the change (in the unit; percentage points for shares) with its "
+        "span in years (a span above 1 is a change across a gap, not year-on-year). Values implied by a text "
+        "or with a corrected year enter no change. Values are as reported unless marked derived.",
     )
     # registry indicators only: year-on-year changes, ranks and dispersion (unregistered transform codes,
     # e.g. EMP_TOTAL_YOY_PCT) are in the exports and indicator_values, not drawn as charts of their own
@@ -129,16 +129,45 @@ def overview(values: pl.DataFrame) -> Section:
     # prefer annual values; otherwise the frequency the indicator has
     pref = nat.group_by("indicator_code").agg((pl.col("freq") == "Y").any().alias("has_y"))
     nat = nat.join(pref, on="indicator_code").filter(~pl.col("has_y") | (pl.col("freq") == "Y"))
-    last2 = (
-        nat.sort("t")
-        .group_by("indicator_code", maintain_order=True)
-        .agg(
-            pl.col("element", "indicator_name", "unit", "derived").last(),
-            pl.col("time_period").last().alias("latest_period"),
-            pl.col("value").last().alias("latest"),
-            pl.col("time_period").reverse().get(1, null_on_oob=True).alias("previous_period"),
-            pl.col("value").reverse().get(1, null_on_oob=True).alias("previous"),
+    # the change compares the latest value with the previous one of the SAME source and origin (never a
+    # derived value with a reported one), never with a value the source did not print as such (obs_status
+    # implied, corrected); its span in years is shown (a change across a gap is not year-on-year)
+    nat = nat.with_columns(
+        pl.concat_str(
+            pl.when(pl.col("derived")).then(pl.lit("derived from ")).otherwise(pl.lit("")),
+            pl.col("source_id").fill_null("dwi"),
+        ).alias("variant"),
+        pl.col("obs_status").fill_null("").is_in(["implied", "corrected"]).alias("unprinted"),
+    )
+    latest = nat.sort("t").group_by("indicator_code", maintain_order=True).last()
+    prev = (
+        nat.filter(~pl.col("unprinted"))
+        .join(
+            latest.select("indicator_code", pl.col("variant").alias("lv"), pl.col("t").alias("lt")), on="indicator_code"
         )
+        .filter(pl.col("variant") == pl.col("lv"), pl.col("t") < pl.col("lt"))
+        .sort("t")
+        .group_by("indicator_code", maintain_order=True)
+        .last()
+        .select(
+            "indicator_code",
+            pl.col("time_period").alias("previous_period"),
+            pl.col("value").alias("previous"),
+            pl.col("year").alias("prev_year"),
+        )
+    )
+    last2 = latest.join(prev, on="indicator_code", how="left").with_columns(
+        pl.col("time_period").alias("latest_period"),
+        pl.col("value").alias("latest"),
+        pl.when(pl.col("unprinted"))
+        .then(pl.lit(None, dtype=pl.Float64))
+        .otherwise(pl.col("previous"))
+        .alias("previous"),
+        pl.when(pl.col("unprinted"))
+        .then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.col("previous_period"))
+        .alias("previous_period"),
+        pl.when(~pl.col("unprinted")).then(pl.col("year") - pl.col("prev_year")).alias("span"),
     )
     last2 = last2.with_columns(
         (pl.col("latest") - pl.col("previous")).alias("change"),
@@ -157,7 +186,16 @@ def overview(values: pl.DataFrame) -> Section:
             "previous",
             pl.col("change").round(3),
             pl.col("change_pct").round(1).alias("change, %"),
-            pl.when(pl.col("derived")).then(pl.lit("derived")).otherwise(pl.lit("reported")).alias("basis"),
+            pl.col("span").alias("span, years"),
+            pl.concat_str(
+                pl.when(pl.col("derived")).then(pl.lit("derived")).otherwise(pl.lit("reported")),
+                pl.lit(" ("),
+                pl.col("source_id").fill_null("dwi"),
+                pl.lit(")"),
+                pl.when(pl.col("unprinted"))
+                .then(pl.lit("; latest value ") + pl.col("obs_status") + pl.lit(": no change shown"))
+                .otherwise(pl.lit("")),
+            ).alias("basis"),
         )
         sec.tables.append(_table(str(element[0] or "(no element)"), frame))
     return sec

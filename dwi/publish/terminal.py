@@ -90,9 +90,13 @@ def summary_table(batches, title: str = "dwi run") -> Table:
 def print_issues(batches, limit: int = 50) -> None:
     shown = 0
     for b in batches:
-        for sev, msg in b.issues.select("severity", "message").iter_rows():
+        for row, column, check, sev, msg in b.issues.select(
+            "row", "column", "check", "severity", "message"
+        ).iter_rows():
             if sev == "error" and shown < limit:
-                err.print(f"[red]{sev}:[/] {msg}", soft_wrap=True)
+                known = (row, column, check) in b.source.accepted
+                label = "[yellow]accepted (manifest):[/]" if known else f"[red]{sev}:[/]"
+                err.print(f"{label} {msg}", soft_wrap=True)
                 shown += 1
     total = sum(b.issues.filter(b.issues["severity"] == "error").height for b in batches)
     if total > shown:

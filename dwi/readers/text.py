@@ -27,10 +27,11 @@ from typing import IO
 import polars as pl
 
 from dwi.config import settings
-from dwi.errors import DwiError
+from dwi.errors import DwiError, excerpt
 
 GZIP, ZIP = b"\x1f\x8b", b"PK\x03\x04"
 BOM = b"\xef\xbb\xbf"
+HEADER_BYTES = 16 << 20  # a header (or a metadata line above it) longer than this is not one
 BOM_NOTE = "file starts with a UTF-8 byte-order mark; it was ignored"
 
 
@@ -124,9 +125,17 @@ def first_bad_record(lines: Iterable[str]) -> str:
             if any(_STRAY_QUOTE.search(f) for f in record):
                 return f"row {start}: a quote inside a field that does not start with one (quote the whole field)"
             start = reader.line_num + 1
-    except csv.Error:  # a quoted field longer than any cell may be: its quote is never closed
-        return f"row {start}: a quote that is never closed (the quoted field runs past {limit:,} characters)"
+    except csv.Error as exc:
+        if "field limit" in str(exc):  # a quoted field longer than any cell may be: its quote is never closed
+            return f"row {start}: a field runs past {limit:,} characters (a quote that is never closed?)"
+        return f"row {start}: {exc}"
     return ""
+
+
+def bounded_lines(text: IO[str], limit: int = 1 << 20) -> Iterator[str]:
+    """The lines of `text`, a line longer than `limit` characters cut into pieces of at most `limit` (so that
+    a file of one endless line is never held in memory whole)."""
+    return iter(lambda: text.readline(limit), "")
 
 
 # In a well-formed file a field holds a quote only when quoted, and then its quotes come in pairs ("").
@@ -145,7 +154,8 @@ def check_columns(
         if missing:
             parts.append(f"missing column(s) {', '.join(missing)}")
         if extra:
-            parts.append(f"unexpected column(s) {', '.join(repr(c) for c in extra)}")
+            more = f" and {len(extra) - 5:,} more" if len(extra) > 5 else ""
+            parts.append(f"unexpected column(s) {', '.join(excerpt(c) for c in extra[:5])}{more}")
         hint = ""
         if len(columns) == 1:
             for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
@@ -208,6 +218,15 @@ class CsvFile:
                 self.header_line = self._header.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
                 raise encoding_rejection(file, self._header, exc.start, skip + 1) from None
+            limit = settings().max_header_columns
+            if self._header.count(b",") >= limit:  # an upper bound of the columns (quoted commas counted too)
+                self.header = next(csv.reader([self.header_line]))
+                if len(self.header) > limit:
+                    raise Rejected(
+                        file,
+                        f"the header has {len(self.header):,} columns, more than {limit:,} (DWI_MAX_HEADER_COLUMNS)",
+                        "file:columns",
+                    )
             self.header = pl.read_csv(self._header, has_header=True, infer_schema=False).columns
             self.first_row = skip + 2
         except BaseException:
@@ -215,22 +234,44 @@ class CsvFile:
             raise
 
     _at_end = False
+    _bytes = _lines = 0
 
     def _line_end(self) -> int:
-        """The end of the buffer's first line (reading on until it ends or the file does)."""
+        """The end of the buffer's first line (reading on until it ends, the file does, or the line is longer
+        than any header or metadata line can be: max_header_columns fields of max_field_chars characters)."""
+        conf = settings()
+        longest = min(conf.max_header_columns * (conf.max_field_chars + 3), HEADER_BYTES)
         while (nl := self._buf.find(b"\n")) < 0 and not self._at_end:
-            self._buf += self._read(max(settings().chunk_bytes, 1 << 16))
+            if len(self._buf) > longest:
+                raise Rejected(self.file, f"the first line runs past {longest:,} bytes without ending", "file:header")
+            self._buf += self._read(max(conf.chunk_bytes, 1 << 16))
         return nl + 1 if nl >= 0 else len(self._buf)
 
     def close(self) -> None:
         self._stream.close()
 
     def _read(self, n: int) -> bytes:
+        """Up to n bytes (decompressed); the file is rejected when it expands past max_decompressed_bytes or
+        holds more than max_lines lines (a compression bomb is stopped as it is read, in bounded memory)."""
         try:
             data = self._stream.read(n)
         except (EOFError, OSError, zlib.error) as exc:
             raise gzip_rejection(self.file, exc) from None
         self._at_end = len(data) < n
+        conf = settings()
+        self._bytes += len(data)
+        self._lines += data.count(b"\n")
+        if self._bytes > conf.max_decompressed_bytes:
+            raise Rejected(
+                self.file,
+                f"the file expands to more than {conf.max_decompressed_bytes:,} bytes (DWI_MAX_DECOMPRESSED_BYTES); "
+                "a compression bomb or a file too big to load",
+                "file:too_big",
+            )
+        if self._lines > conf.max_lines:
+            raise Rejected(
+                self.file, f"the file has more than {conf.max_lines:,} lines (DWI_MAX_LINES)", "file:too_big"
+            )
         return data
 
     def batches(self, columns: list[str]) -> Iterator[pl.DataFrame]:
@@ -288,9 +329,10 @@ class CsvFile:
     def _diagnose(self) -> Rejected | None:
         """Why the file cannot be parsed, read again from the start: the first byte that is not UTF-8, else
         the first record with too many fields or an unclosed quote."""
-        decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+        decoder, line, budget = codecs.getincrementaldecoder("utf-8")(), 1, settings().max_decompressed_bytes
         with open_binary(self.path, self.file) as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
+            while block := fh.read(min(1 << 20, budget)):
+                budget -= len(block)
                 try:
                     decoder.decode(block)
                 except UnicodeDecodeError as exc:
@@ -298,7 +340,7 @@ class CsvFile:
                     return encoding_rejection(self.file, block, start, line + block[:start].count(b"\n"))
                 line += block.count(b"\n")
         with open_binary(self.path, self.file) as fh, io.TextIOWrapper(fh, encoding="utf-8-sig", newline="") as text:
-            where = first_bad_record(text)
+            where = first_bad_record(bounded_lines(text))
         return Rejected(self.file, f"not a readable comma-separated file: {where}", "file:csv") if where else None
 
 

@@ -11,12 +11,13 @@ import zipfile
 from pathlib import Path
 
 import polars as pl
-import yaml
 
-from dwi.config import REFERENCE_DIR
+from dwi.config import REFERENCE_DIR, settings
+from dwi.errors import DwiError
 from dwi.readers import Identity, Read, slug
 from dwi.readers.codes import tidy
 from dwi.readers.text import Rejected
+from dwi.sources.manifest import load_yaml
 
 LAYOUTS = REFERENCE_DIR / "layouts"
 MISSING = ["", "-", "–", "—", "..", "…", "x", "X"]
@@ -63,31 +64,78 @@ def find_layout(path: Path, file: str, option: str | None) -> Path:
 
 def read_layout(layout_file: Path, file: str) -> dict:
     try:
-        layout = yaml.safe_load(layout_file.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise Rejected(file, f"layout {layout_file} is not valid YAML: {exc}", "file:layout") from None
+        layout = load_yaml(layout_file) or {}
+    except DwiError as exc:
+        raise Rejected(file, f"layout {exc}", "file:layout") from None
     missing = [k for k in ("region_header", "measures") if not isinstance(layout, dict) or not layout.get(k)]
     if missing:
         raise Rejected(file, f"layout {layout_file} is missing {', '.join(missing)}", "file:layout")
     return layout
 
 
+def _sheet_part(z: zipfile.ZipFile, sheet: str) -> str:
+    """The zip member holding a sheet's cells (KeyError/AttributeError when the workbook does not say)."""
+    book = z.read("xl/workbook.xml").decode()
+    rels = z.read("xl/_rels/workbook.xml.rels").decode()
+    rid = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*r:id="([^"]+)"', book).group(1)
+    target = re.search(rf'<Relationship [^>]*Id="{rid}"[^>]*Target="([^"]+)"', rels) or re.search(
+        rf'<Relationship [^>]*Target="([^"]+)"[^>]*Id="{rid}"', rels
+    )
+    name = target.group(1).lstrip("/")
+    return name if name.startswith("xl/") else f"xl/{name}"
+
+
 def _origin(path: Path, sheet: str) -> tuple[int, int]:
     """(row, column) where the sheet's used range starts (calamine starts there); (0, 0) if unknown."""
     try:
         with zipfile.ZipFile(path) as z:
-            book = z.read("xl/workbook.xml").decode()
-            rels = z.read("xl/_rels/workbook.xml.rels").decode()
-            rid = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*r:id="([^"]+)"', book).group(1)
-            target = re.search(rf'<Relationship [^>]*Id="{rid}"[^>]*Target="([^"]+)"', rels) or re.search(
-                rf'<Relationship [^>]*Target="([^"]+)"[^>]*Id="{rid}"', rels
-            )
-            name = target.group(1).lstrip("/")
-            xml = z.read(name if name.startswith("xl/") else f"xl/{name}")[:4000].decode(errors="ignore")
+            xml = z.read(_sheet_part(z, sheet))[:4000].decode(errors="ignore")
             col, row = re.search(r'<dimension ref="([A-Z]+)(\d+)', xml).groups()
             return int(row) - 1, _letter_index(col)
     except (KeyError, AttributeError, zipfile.BadZipFile, OSError):
         return 0, 0
+
+
+CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')
+
+
+def refuse_huge_sheet(path: Path, file: str, sheet: str) -> None:
+    """Reject a sheet whose used range (from its first to its last cell, as a reader allocates it) holds more
+    than max_sheet_cells cells: one far-away cell would otherwise make the reader allocate the whole grid.
+    The sheet's XML is scanned as a stream, at most max_decompressed_bytes of it."""
+    conf = settings()
+    try:
+        with zipfile.ZipFile(path) as z, z.open(_sheet_part(z, sheet)) as fh:
+            rows, cols, seen, tail = [1 << 30, 0], [1 << 30, 0], 0, b""
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                seen += len(block)
+                if seen > conf.max_decompressed_bytes:
+                    raise Rejected(
+                        file,
+                        f"sheet {sheet!r} expands to more than {conf.max_decompressed_bytes:,} bytes "
+                        "(DWI_MAX_DECOMPRESSED_BYTES)",
+                        "file:too_big",
+                    )
+                text = tail + block
+                for letters, number in CELL_REF.findall(text):
+                    c, r = _letter_index(letters.decode()), int(number)
+                    cols[0], cols[1] = min(cols[0], c), max(cols[1], c)
+                    rows[0], rows[1] = min(rows[0], r), max(rows[1], r)
+                tail = text[-32:]
+    except (KeyError, AttributeError, zipfile.BadZipFile, OSError, RuntimeError):
+        return  # the reader names what is wrong with the workbook
+    if not rows[1]:
+        return
+    cells = (rows[1] - rows[0] + 1) * (cols[1] - cols[0] + 1)
+    if cells > conf.max_sheet_cells:
+        far = f"{column_letter(cols[1])}{rows[1]}"
+        raise Rejected(
+            file,
+            f"sheet {sheet!r} spans {column_letter(cols[0])}{rows[0]}:{far}, {cells:,} cells, more than "
+            f"{conf.max_sheet_cells:,} (DWI_MAX_SHEET_CELLS); delete the stray cells (the last is {far}) or raise "
+            "the limit",
+            "file:too_big",
+        )
 
 
 def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, str]:
@@ -105,6 +153,7 @@ def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, s
     name = names[sheet] if isinstance(sheet, int) and sheet < len(names) else sheet
     if name not in names:
         raise Rejected(file, f"no sheet {sheet!r}; the workbook has {', '.join(map(repr, names))}", "file:sheet")
+    refuse_huge_sheet(path, file, name)
     frame = pl.read_excel(
         path,
         engine="calamine",

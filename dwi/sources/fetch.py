@@ -64,6 +64,10 @@ class _Retryable(Exception):
     pass
 
 
+class TooBig(Exception):
+    """A download larger than max_download_bytes (not retried)."""
+
+
 def _download(client: httpx.Client, url: str, headers: dict, part: Path) -> tuple[int, httpx.Headers, str, int]:
     """One GET into `part`; (status, headers, sha256, bytes). Raises _Retryable for transient failures."""
     digest, size = hashlib.sha256(), 0
@@ -75,11 +79,17 @@ def _download(client: httpx.Client, url: str, headers: dict, part: Path) -> tupl
                 raise _Retryable(f"HTTP {r.status_code} {r.reason_phrase}")
             if r.status_code >= 400:
                 return r.status_code, r.headers, "", 0
+            limit = settings().max_download_bytes
             with open(part, "wb") as fh:
                 for chunk in r.iter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise TooBig(
+                            f"the download passed {limit:,} bytes (DWI_MAX_DOWNLOAD_BYTES; after decoding "
+                            f"{r.headers.get('content-encoding') or 'nothing'}); stopped, nothing kept"
+                        )
                     fh.write(chunk)
                     digest.update(chunk)
-                    size += len(chunk)
             expected = r.headers.get("content-length")
             if expected and r.headers.get("content-encoding") in (None, "identity") and int(expected) != size:
                 raise _Retryable(f"truncated body: received {size} of {expected} bytes")
@@ -88,6 +98,16 @@ def _download(client: httpx.Client, url: str, headers: dict, part: Path) -> tupl
         raise _Retryable(f"timed out ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
         raise _Retryable(f"transfer failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def fetch(source: Source, raw: Path, client: httpx.Client | None = None) -> Fetched:
@@ -121,6 +141,9 @@ def fetch(source: Source, raw: Path, client: httpx.Client | None = None) -> Fetc
         if previous
         else "; there is no earlier snapshot, so nothing was loaded"
     )
+    for stale in directory.glob(".part-*"):  # left by a fetch that was killed
+        if not _alive(stale.name.removeprefix(".part-")):
+            stale.unlink(missing_ok=True)
     try:
         for attempt in range(retries + 1):
             try:
@@ -138,6 +161,10 @@ def fetch(source: Source, raw: Path, client: httpx.Client | None = None) -> Fetc
                 previous[0] if previous else None,
                 f"{source.id}: could not fetch {url}: {error} (after {retries + 1} attempts){keep}",
             )
+    except (TooBig, OSError) as exc:  # too big, or the disk is full: no partial file stays behind
+        part.unlink(missing_ok=True)
+        why = str(exc) if isinstance(exc, TooBig) else f"cannot write the download: {exc.strerror}"
+        return Fetched(source.id, "failed", previous[0] if previous else None, f"{source.id}: {url}: {why}{keep}")
     finally:
         if own:
             client.close()

@@ -54,7 +54,7 @@ def test_every_indicator_has_its_fields_and_a_tier_is_confirmed_only_by_a_readab
         if i["tier_source"] == "ilo2013":
             assert i["confirmed"] is False, i["id"]  # the 2013 manual's text was not readable here
         for s in i.get("series") or []:
-            assert set(s) <= {"code", "classif1", "proxy"}, i["id"]
+            assert set(s) <= {"code", "classif1", "sex", "proxy"}, i["id"]
 
 
 @pytest.mark.skipif(not DICTIONARIES.is_dir(), reason="no ../shared/data/ilostat_dictionaries_en_2024")

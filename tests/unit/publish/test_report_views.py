@@ -132,3 +132,13 @@ def test_table3_stocks_and_flow_carry_their_reference(db):
         notes["ENT_SMALL"].startswith("stock as of 2012-01-01")
         and notes["ENT_OSH_STANDARD"] == "flow: results for 2011"
     )
+
+
+def test_overview_change_keeps_one_source_and_names_its_span(db):
+    """UNEMP_RATE 2009 against the implied 2008 would be a zero change that was never printed: none is shown;
+    EMP_TOTAL's change is over 6 years (2005-2011), and says so."""
+    sec = report.overview(exports.values_frame(db))
+    got = {r[0]: dict(zip(t["columns"], r, strict=True)) for t in sec.tables for r in t["rows"]}
+    assert got["UNEMP_RATE"]["change"] == "" and got["UNEMP_RATE"]["previous period"] == ""
+    assert (got["EMP_TOTAL"]["previous period"], got["EMP_TOTAL"]["span, years"]) == ("2005", "6")
+    assert "latest value corrected" in got["LONG_HOURS_EMP"]["basis"]

@@ -3,6 +3,7 @@ and failures (500, timeout, truncated body) that must not corrupt the warehouse 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import threading
@@ -43,6 +44,14 @@ class Server:
                     return
                 if server.mode == "slow":
                     time.sleep(1.0)
+                if server.mode == "bomb":  # 8 MiB of zeros sent as 8 KiB of gzip
+                    body = gzip.compress(bytes(8 << 20))
+                    self.send_response(200)
+                    self.send_header("Content-Encoding", "gzip")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if server.mode == "ok" and self.headers.get("If-None-Match") == etag:
                     self.send_response(304)
                     self.end_headers()
@@ -176,6 +185,22 @@ def test_failures_keep_the_previous_vintage(raw, server, tmp_path, mode, words):
     assert snapshots(raw) == before  # no partial snapshot, no temporary file left behind
     assert gdp_2009(wh) == [(1.1, "P")]  # the warehouse still serves the previous vintage
     assert sum(1 for m, _ in server.requests if m == mode) == 2  # one retry
+
+
+def test_a_download_bigger_than_the_limit_stops_and_leaves_nothing(raw, server, tmp_path, monkeypatch):
+    """A gzip-encoded body that expands past DWI_MAX_DOWNLOAD_BYTES: stopped as it arrives, never retried,
+    no partial file left, the previous vintage kept."""
+    monkeypatch.setenv("DWI_MAX_DOWNLOAD_BYTES", str(1 << 20))
+    wh = tmp_path / "wh.duckdb"
+    stages.run(raw, wh)
+    before = snapshots(raw)
+    server.mode = "bomb"
+    p = stages.run(raw, wh)
+    assert [f.status for f in p.fetched] == ["failed"]
+    assert "passed 1,048,576 bytes (DWI_MAX_DOWNLOAD_BYTES" in p.fetch_failures[0]
+    assert snapshots(raw) == before  # no .part file
+    assert sum(1 for m, _ in server.requests if m == "bomb") == 1
+    assert gdp_2009(wh) == [(1.1, "P")]
 
 
 def test_first_fetch_failing_rejects_the_source_with_a_clear_message(raw, server, tmp_path):
