@@ -341,7 +341,8 @@ def ingest(
         str | None, typer.Option("--format", help="ilostat | wdi | xlsx | tidy (default: detected from the content)")
     ] = None,
     source_id: Annotated[
-        str | None, typer.Option("--source-id", help="source id (default: from the file name)")
+        str | None,
+        typer.Option("--source-id", help="source id (default: the dataset named in the content, see docs/sources.md)"),
     ] = None,
     layout: Annotated[
         str | None, typer.Option("--layout", help="xlsx layout: a YAML file or a name in dwi/reference/layouts/")
@@ -356,10 +357,11 @@ def ingest(
     with progress() as report:
         batch = stages.ingest(path, wh, fmt, source_id, layout, stages.Runner(report))
     if batch.status == "unchanged":
-        out.print(f"{path}: already loaded as source '{batch.source.id}' with this content; nothing to do")
+        out.print(f"{path}: unchanged: already loaded as source '{batch.source.id}' with this content; nothing to do")
         raise typer.Exit(EXIT_OK)
     print_issues([batch])
     out.print(summary_table([batch], f"dwi ingest ({batch.source.format})"))
+    out.print(f"{path}: {batch.outcome}")
     out.print(f"warehouse: {wh}")
     raise typer.Exit(EXIT_DATA if batch.has_problems else EXIT_OK)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import hashlib
 import os
 import re
 import shutil
@@ -169,7 +170,7 @@ def check(
                     batch,
                     formats.get(batch.source.format),
                     ref,
-                    root / _safe(batch.source.id),
+                    root / f"{i:05d}-{_safe(batch.source.id)}",  # numbered: ids _safe folds alike stay apart
                     runner.submit,
                     lambda rows, sid=batch.source.id: runner.progress("check", sid, rows, None),
                 )
@@ -287,9 +288,45 @@ def validate(paths: list[Path], raw: Path, runner: Runner | None = None) -> list
     return batches
 
 
-def source_id_for(path: Path) -> str:
-    """A source id from a file name: 'EMP_TEMP_SEX_AGE_NB_A.csv.gz' -> 'emp_temp_sex_age_nb_a'."""
-    return re.sub(r"[^a-z0-9_]+", "_", path.name.split(".")[0].lower()).strip("_") or "ingested"
+SOURCE_ID = re.compile(r"[\w.-]+")  # letters and digits of any script, '_', '-', '.'
+
+
+def known_sources(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """Every source id the warehouse has seen (listed, ingested, retired or only loaded), with the dataset
+    identity of those loaded with `dwi ingest` (None for the others)."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    known: dict[str, str | None] = {}
+    for table, column in (("_loads", "source_id"), ("_sources", "id"), ("_retired_sources", "id")):
+        if table in tables:
+            known |= {r[0]: None for r in con.execute(f"SELECT DISTINCT {column} FROM {table}").fetchall()}
+    if "_ingested_sources" in tables:
+        has_identity = "identity" in {r[1] for r in con.execute("PRAGMA table_info('_ingested_sources')").fetchall()}
+        sql = f"SELECT id, {'identity' if has_identity else 'NULL'} FROM _ingested_sources"
+        known |= dict(con.execute(sql).fetchall())
+    return known
+
+
+def choose_source_id(identity: formats.Identity, known: dict[str, str | None], explicit: str | None = None) -> str:
+    """The source a file loads into. `--source-id` wins. Otherwise the ingested source holding the same dataset
+    (a new vintage of it), else a new id from the identity's name; when another source already has that name
+    (in any letter case), the name plus a short hash of the identity, so two datasets never share an id."""
+    folded = {k.casefold(): k for k in known}
+    if explicit is not None:
+        if not SOURCE_ID.fullmatch(explicit):
+            raise DwiError(f"--source-id '{explicit}': use letters, digits, '_', '-' or '.' (no spaces)")
+        other = folded.get(explicit.casefold())
+        if other is not None and other != explicit:
+            raise DwiError(
+                f"--source-id '{explicit}' differs only in letter case from the source '{other}'; "
+                f"pass '{other}' to load a new vintage of it, or choose another id"
+            )
+        return explicit
+    same = sorted(k for k, v in known.items() if v == identity.key)
+    if same:
+        return same[0]
+    digest = hashlib.sha256(identity.key.encode()).hexdigest()
+    candidates = [identity.name, *(f"{identity.name}_{digest[:n]}" for n in (8, 16, 64))]
+    return next(c for c in candidates if c.casefold() not in folded)
 
 
 def _current_sources(con: duckdb.DuckDBPyConnection) -> list[Source]:
@@ -317,7 +354,11 @@ def ingest(
     layout: str | None = None,
     runner: Runner | None = None,
 ) -> Batch:
-    """Check and load one file as a source of its own; returns its batch (unchanged, loaded or rejected)."""
+    """Check and load one file as a source of its own; returns its batch (unchanged, loaded or rejected) with
+    `outcome` saying what happened: a new source, a new vintage of one (n changed, added, removed), unchanged.
+
+    The source is the dataset the file holds (dwi.formats.identify): a new download of a dataset loaded
+    before is a new vintage of its source, whatever the file's name; `source_id` overrides it."""
     from dwi.store.warehouse import writer
 
     runner = runner or Runner()
@@ -325,34 +366,73 @@ def ingest(
         raise DwiError(f"{path}: no such file")
     if fmt and fmt not in {*formats.FORMATS, *formats.ALIASES}:
         raise DwiError(f"--format must be one of {', '.join([*formats.FORMATS, *formats.ALIASES])}, not '{fmt}'")
-    name = (formats.get(fmt) if fmt else formats.detect(path)).name
-    sid = source_id or source_id_for(path)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", sid):
-        raise DwiError(f"--source-id '{sid}': use letters, digits, '_', '-' or '.'")
+    fmt_obj = formats.get(fmt) if fmt else formats.detect(path)
+    name = fmt_obj.name
+    options = {"layout": layout} if layout else {}
+    identity = formats.identify(path, fmt_obj, options)
+    loaded, fp = read_state(warehouse)
+    sid = choose_source_id(identity, _known(warehouse), source_id)
     meta = {
         "_relpath": str(path),
-        "title": f"{path.name} (loaded with dwi ingest)",
-        "notes": f"format {name}" if fmt else f"format {name}, detected from content",
+        "title": f"{identity.title or path.name} (file {path.name}, loaded with dwi ingest)",
+        "notes": f"dataset {identity.key}; format {name}" + ("" if fmt else ", detected from content"),
+        **options,
     }
-    if layout:
-        meta["layout"] = layout
     batch = Batch(Source(sid, path.resolve(), name, meta), sha256(path))
-    loaded, fp = read_state(warehouse)
     if loaded.get(sid, ("",))[0] == batch.sha256:
-        batch.status = "unchanged"
+        batch.status, batch.outcome = "unchanged", f"unchanged: already loaded as source '{sid}'"
         return batch
     started = dt.datetime.now(dt.UTC)
     with staging(warehouse) as root:
         check([batch], runner, root)
         runner.progress("load", sid, 0, None)
         with writer(warehouse) as con:
+            if source_id is None and choose_source_id(identity, known_sources(con)) != sid:
+                raise DwiError(f"{path}: another dwi ingest loaded a source '{sid}' meanwhile; run this one again")
             sources = [s for s in _current_sources(con) if s.id != sid]  # a new vintage of a listed source
             load_one(con, batch, started, None)
             con.execute("DELETE FROM _ingested_sources WHERE id = ?", [sid])
             con.execute(
-                "INSERT INTO _ingested_sources VALUES (?, ?, ?, ?, '', '', '', '', '', '', ?, now())",
-                [sid, str(path), name, meta["title"], meta["notes"]],
+                "INSERT INTO _ingested_sources (id, path, format, title, notes, ingested, identity) "
+                "VALUES (?, ?, ?, ?, ?, now(), ?)",
+                [sid, str(path), name, meta["title"], meta["notes"], identity.key],
             )
             runner.progress("build", "views", 0, None)
             build(con, [*sources, batch.source], fp or "")
+            batch.outcome = outcome(con, sid)
     return batch
+
+
+def _known(warehouse: Path) -> dict[str, str | None]:
+    if not warehouse.is_file():
+        return {}
+    from dwi.store.warehouse import connect_read_only
+
+    con = connect_read_only(warehouse)
+    try:
+        return known_sources(con)
+    finally:
+        con.close()
+
+
+def outcome(con: duckdb.DuckDBPyConnection, sid: str) -> str:
+    """What the latest load of a source did: a new source, a new vintage (values changed, added, removed
+    against the previous vintage, as listed in `revisions`), or a rejection that left the previous one."""
+    status, load_id = con.execute(
+        "SELECT arg_max(status, load_id), max(load_id) FROM _loads WHERE source_id = ?", [sid]
+    ).fetchall()[0]
+    previous = con.execute(
+        "SELECT max(load_id) FROM _loads WHERE source_id = ? AND status = 'loaded' AND load_id < ?", [sid, load_id]
+    ).fetchall()[0][0]
+    if status != "loaded":
+        kept = f"; vintage {previous} of '{sid}' stays current" if previous else ""
+        return f"{status}{kept}"
+    if previous is None:
+        return f"new source '{sid}'"
+    changed, added, removed = con.execute(
+        "SELECT count(*) FILTER (old_value IS NOT NULL AND new_value IS NOT NULL), "
+        "count(*) FILTER (old_value IS NULL), count(*) FILTER (new_value IS NULL) "
+        "FROM revisions WHERE new_load_id = ?",
+        [load_id],
+    ).fetchall()[0]
+    return f"new vintage of '{sid}' ({changed} changed, {added} added, {removed} removed)"

@@ -45,6 +45,7 @@ class Batch:
     issues: pl.DataFrame = field(default_factory=issues)
     message: str = ""
     previous: tuple[str, int] | None = None  # (status, rows_quarantined) of the last load, when unchanged
+    outcome: str = ""  # what its load did to its source: new source, new vintage (n changed, ...), unchanged
 
     @property
     def rows_accepted(self) -> int:

@@ -146,6 +146,12 @@ def check_source(
     found = pl.concat([p.issues for p in parts], how="vertical_relaxed") if parts else validate.issues_frame()
     _finish(batch, target, extend_reference(ref, batch.indicators), found)
     batch.status = "checked"
+    if batch.rows_in and batch.rows_quarantined >= batch.rows_in:  # never a vintage of nothing
+        batch.reject(
+            f"{source.display}: nothing to load: every row ({batch.rows_in}) was quarantined (see the errors); "
+            "the source's previous vintage, if any, stays current",
+            "file:all_quarantined",
+        )
     return batch
 
 

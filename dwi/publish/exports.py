@@ -182,7 +182,12 @@ def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
 
 def vintage(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The current load of every source: id, title, load_id, sha256 (the data's vintage)."""
-    return _frame(con, "SELECT id AS source_id, title, load_id, sha256, reference_date FROM sources ORDER BY id", [])
+    return _frame(
+        con,
+        "SELECT id AS source_id, title, load_id, sha256, reference_date FROM sources "
+        "WHERE status = 'current' ORDER BY id",
+        [],
+    )
 
 
 def metadata(con: duckdb.DuckDBPyConnection, generated: dt.datetime) -> dict:

@@ -122,9 +122,10 @@ def facts(warehouse: Path) -> dict[str, str]:
         n, loaded, rejected, rows, quarantined = one("""
             SELECT count(*), count(*) FILTER (l.status = 'loaded'), count(*) FILTER (l.status = 'rejected'),
                    coalesce(sum(l.rows_loaded), 0), coalesce(sum(l.rows_quarantined), 0)
-            FROM sources s LEFT JOIN loads l ON l.load_id = s.load_id""")
+            FROM sources s LEFT JOIN loads l ON l.load_id = s.load_id WHERE s.status = 'current'""")
         warnings = one(
-            "SELECT count(*) FROM quality_issues q JOIN sources s ON s.load_id = q.load_id WHERE q.severity = 'warning'"
+            "SELECT count(*) FROM quality_issues q JOIN sources s ON s.load_id = q.load_id AND s.status = 'current' "
+            "WHERE q.severity = 'warning'"
         )[0]
         reported = one("SELECT count(DISTINCT indicator_code) FROM observations")[0]
         out = {

@@ -272,7 +272,15 @@ def _time_series_template(annual: bool) -> dict:
             ),
         )
     )
-    chart = (line + points if annual else points).properties(width=460, height=170, title=alt.Title(SLOT + "title"))
+    breaks = (  # a value flagged B (break in series): a red diamond around the point
+        alt.Chart(data)
+        .transform_filter("datum.value != null && indexof(datum.obs_status || '', 'B') >= 0")
+        .mark_point(shape="diamond", size=160, filled=False, strokeWidth=2, color="#c0392b")
+        .encode(x=x, y=y)
+    )
+    chart = (line + points + breaks if annual else points + breaks).properties(
+        width=460, height=170, title=alt.Title(SLOT + "title")
+    )
     return chart.to_dict(validate=False)
 
 
@@ -282,7 +290,9 @@ def time_series(values: pl.DataFrame) -> Section:
         "National indicators over time",
         "One chart per national indicator of the registry (changes and dispersion are in the exports). "
         "Years with no value are gaps in the line (never zeros, "
-        "never interpolated); half-year, quarterly and monthly values are drawn as triangles.",
+        "never interpolated); half-year, quarterly and monthly values are drawn as triangles; a red diamond "
+        "marks a value flagged B (break in series). An indicator with a single value is a number in the table "
+        "below, not a chart.",
     )
     # registry indicators only: year-on-year changes, ranks and dispersion (unregistered transform codes,
     # e.g. EMP_TOTAL_YOY_PCT) are in the exports and indicator_values, not drawn as charts of their own
@@ -293,8 +303,12 @@ def time_series(values: pl.DataFrame) -> Section:
             & pl.col("indicator_name").is_not_null()
         )
     )
+    singles = []
     for (code,), group in nat.sort("indicator_code").group_by("indicator_code", maintain_order=True):
         name, unit = group["indicator_name"][0] or code, group["unit"][0]
+        if group.height == 1:  # a single value is a number, not a chart
+            singles.append(group)
+            continue
         annual = group.filter(pl.col("period") == "Y")
         years = pl.DataFrame(
             {"year": list(range(int(annual["year"].min() or 0), int(annual["year"].max() or -1) + 1))},
@@ -366,7 +380,18 @@ def time_series(values: pl.DataFrame) -> Section:
                 + "."
             )
         sec.charts.append(Chart(f"ts-{slug(code)}", f"{code}", spec, caption))
-    if not sec.charts:
+    if singles:
+        one = pl.concat(singles, how="diagonal_relaxed").select(
+            pl.col("indicator_code").alias("code"),
+            pl.col("indicator_name").alias("indicator"),
+            pl.col("time_period").alias("period"),
+            "value",
+            "unit",
+            pl.col("obs_status").alias("flag"),
+            pl.when(pl.col("derived")).then(pl.lit("derived")).otherwise(pl.lit("reported")).alias("basis"),
+        )
+        sec.tables.append(_table("Indicators with a single national value (shown as numbers, not charts)", one))
+    if not sec.charts and not singles:
         sec.notes.append("No national values in this warehouse.")
     return sec
 
@@ -729,7 +754,7 @@ def quality(con: duckdb.DuckDBPyConnection, limit: int = 300) -> Section:
         SELECT s.id AS source, l.status, l.rows_in, l.rows_loaded, l.rows_quarantined,
                (SELECT count(*) FROM quality_issues q WHERE q.load_id = l.load_id AND q.severity = 'warning')
                    AS warnings, l.load_id, l.message
-        FROM sources s LEFT JOIN loads l ON l.load_id = s.load_id ORDER BY s.id""").pl()
+        FROM sources s LEFT JOIN loads l ON l.load_id = s.load_id WHERE s.status = 'current' ORDER BY s.id""").pl()
     quarantined = int(loads["rows_quarantined"].fill_null(0).sum())
     rejected = loads.filter(pl.col("status") == "rejected").height
     sec.intro = (
@@ -740,7 +765,7 @@ def quality(con: duckdb.DuckDBPyConnection, limit: int = 300) -> Section:
     sec.tables.append(_table("current load of each source", loads, row_class="status"))
     issues = con.sql("""
         SELECT q.severity, q.source_id, q."row", q."column", q."check", q.value, q.message
-        FROM quality_issues q JOIN sources s ON s.load_id = q.load_id
+        FROM quality_issues q JOIN sources s ON s.load_id = q.load_id AND s.status = 'current'
         ORDER BY CASE q.severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, q.source_id, q."row"
     """).pl()
     if issues.is_empty():

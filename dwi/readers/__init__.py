@@ -42,5 +42,9 @@ class Identity:
 
 def slug(text: str, limit: int = 60) -> str:
     """A source id from text: lower case, runs of anything but letters and digits (of any script) as '_'.
-    'UNE_2EAP_SEX_AGE_RT A' -> 'une_2eap_sex_age_rt_a', 'Занятость' -> 'занятость'; '' when nothing is left."""
-    return re.sub(r"\W+|_+", "_", text.casefold())[:limit].strip("_")
+    'UNE_2EAP_SEX_AGE_RT A' -> 'une_2eap_sex_age_rt_a', 'Занятость' -> 'занятость'; '' when nothing is left;
+    at most `limit` characters, cut at a word's end."""
+    words = re.sub(r"\W+|_+", "_", text.casefold()).strip("_")
+    if len(words) > limit:  # cut at a word's end where there is one
+        words = words[:limit].rsplit("_", 1)[0] if "_" in words[:limit] else words[:limit]
+    return words.strip("_")

@@ -117,9 +117,11 @@ def load_manifest(raw: Path, formats: Collection[str]) -> list[Source]:
         if missing:
             raise DwiError(f"{where}: missing {', '.join(missing)}")
         sid = str(entry["id"])
-        if sid in seen:
-            raise DwiError(f"{where}: duplicate source id '{sid}'")
-        seen.add(sid)
+        if sid != sid.strip() or not sid.strip():
+            raise DwiError(f"{where}: source id '{sid}' has spaces at its start or end; remove them")
+        if sid.casefold() in seen:  # one source under two spellings would be loaded twice
+            raise DwiError(f"{where}: duplicate source id '{sid}' (ids are compared ignoring letter case)")
+        seen.add(sid.casefold())
         if entry["format"] not in formats:
             raise DwiError(f"{where} ({sid}): format '{entry['format']}' is not one of {', '.join(formats)}")
         relpath = str(entry.get("path") or Path("snapshots") / sid)  # url sources: see dwi.fetch

@@ -45,7 +45,9 @@ def reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference, sources: li
     write_table(con, "_region_aliases", ref.aliases.drop("alias_key"))
     columns = ["id", "path", "format", *("table_ref" if k == "table" else k for k in META_FIELDS)]
     rows = [[s.id, s.display, s.format, *(s.meta.get(k, "") for k in META_FIELDS)] for s in sources]
-    write_table(con, "_sources", pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row"))
+    listed = pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row")
+    retire(con, listed["id"])
+    write_table(con, "_sources", listed)
     con.execute("""
         INSERT INTO _indicators (code, name, unit, definition, ilostat, notes, additive, partial, derived)
         SELECT code, arg_max(name, load_id), arg_max(unit, load_id), arg_max(definition, load_id),
@@ -58,6 +60,26 @@ def reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference, sources: li
         SELECT id, path, format, title, publisher, document, table_ref, page, reference_date, coverage, notes
         FROM _ingested_sources
         WHERE id NOT IN (SELECT id FROM _sources)""")
+    con.execute("DELETE FROM _retired_sources WHERE id IN (SELECT id FROM _sources)")  # listed again: current
+
+
+def retire(con: duckdb.DuckDBPyConnection, listed: pl.Series) -> None:
+    """Retire the sources that are no longer listed (nor ingested): they leave the published views, and their
+    provenance as last listed moves to `_retired_sources` (a source loaded but never listed keeps its id).
+    Their loads and rows stay, so their history remains queryable."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    con.register("_listed", listed.to_frame("id").to_arrow())
+    gone = (
+        "id NOT IN (SELECT id FROM _listed) AND id NOT IN (SELECT id FROM _ingested_sources) "
+        "AND id NOT IN (SELECT id FROM _retired_sources)"
+    )
+    if "_sources" in tables:
+        con.execute(f"INSERT INTO _retired_sources SELECT *, now() FROM _sources WHERE {gone}")
+    con.execute(
+        f"INSERT INTO _retired_sources (id, retired_at) SELECT id, now() "
+        f"FROM (SELECT DISTINCT source_id AS id FROM _loads) WHERE {gone}"
+    )
+    con.unregister("_listed")
 
 
 def steps(builders: Sequence) -> list[Step]:

@@ -98,3 +98,23 @@ def test_embedded_data_coverage_lists_main_indicators_without_kazakh_data(db):
         "AND region IS NOT NULL"
     ).fetchone()[0]
     assert regional == 16
+
+
+def test_dwi_profile_works_for_another_countrys_ilostat_data(con, tmp_path):
+    from dwi.errors import DwiError
+    from dwi.publish.profile import write_profile
+
+    page, book = write_profile(con, tmp_path, "uzb", "en")
+    html = page.read_text(encoding="utf-8")
+    assert page.name == "profile_UZB_en.html" and book.is_file()
+    block = html[html.index('id="ind-EMPL_UR"') :][:20000]
+    assert "Rose from 5.0 % in 2019 to 5.8 % in 2021; no value for 2020." in block
+    assert "women 6.5 %, men 4.0 % in 2019" in block
+    assert "<svg" in block  # two years: a chart, with 2020 a gap
+    assert "<td>ARM</td>" in block  # the other country of the warehouse, for comparison
+    own = html[html.index('id="ind-EMPL_OWN_ACCOUNT"') :][:3000]
+    assert "25.0 %" in own and "derived" in own
+    with pytest.raises(DwiError, match="no country 'XYZ'.*ARM, UZB"):
+        write_profile(con, tmp_path, "XYZ", "en")
+    with pytest.raises(DwiError, match="--lang"):
+        write_profile(con, tmp_path, "UZB", "de")

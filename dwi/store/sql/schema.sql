@@ -128,6 +128,27 @@ CREATE TABLE IF NOT EXISTS _ingested_sources (
 );
 
 
+-- What dataset an ingested source holds, read from its content (dwi.formats.identify): every new download of
+-- the same dataset is a new vintage of the same source, whatever its file name.
+ALTER TABLE _ingested_sources ADD COLUMN IF NOT EXISTS identity VARCHAR;
+
+-- Sources removed from the manifest: retired. They leave the published views (observations, exports); their
+-- loads, rows and provenance stay, and the `sources` view lists them with status 'retired'.
+CREATE TABLE IF NOT EXISTS _retired_sources (
+    id VARCHAR PRIMARY KEY,
+    path VARCHAR,
+    format VARCHAR,
+    title VARCHAR,
+    publisher VARCHAR,
+    document VARCHAR,
+    table_ref VARCHAR,
+    page VARCHAR,
+    reference_date VARCHAR,
+    coverage VARCHAR,
+    notes VARCHAR,
+    retired_at TIMESTAMPTZ NOT NULL
+);
+
 -- The World Bank's metadata companions of a bulk download (formats wb_countries, wb_indicators), all
 -- vintages: what the data files describe, not observations.
 CREATE TABLE IF NOT EXISTS _wb_countries (

@@ -142,3 +142,17 @@ def test_overview_change_keeps_one_source_and_names_its_span(db):
     assert got["UNEMP_RATE"]["change"] == "" and got["UNEMP_RATE"]["previous period"] == ""
     assert (got["EMP_TOTAL"]["previous period"], got["EMP_TOTAL"]["span, years"]) == ("2005", "6")
     assert "latest value corrected" in got["LONG_HOURS_EMP"]["basis"]
+
+
+def test_a_single_value_is_a_number_and_a_break_in_series_is_marked(db):
+    sec = report.time_series(exports.values_frame(db))
+    single = next(t for t in sec.tables if t["caption"].startswith("Indicators with a single national value"))
+    codes = [row[0] for row in single["rows"]]
+    charted = {c.title for c in sec.charts}
+    assert codes and not set(codes) & charted  # each indicator either a number or a chart, never both
+    national = exports.values_frame(db).filter((pl.col("region_code") == "KZ") & (pl.col("sex").fill_null("T") == "T"))
+    counts = national.group_by("indicator_code").len()
+    ones = set(counts.filter(pl.col("len") == 1)["indicator_code"].to_list())
+    assert set(codes) == ones & set(national.filter(pl.col("indicator_name").is_not_null())["indicator_code"])
+    spec = next(c.spec for c in sec.charts)
+    assert any("indexof(datum.obs_status" in str(layer.get("transform", "")) for layer in spec["layer"])

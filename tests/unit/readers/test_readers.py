@@ -25,6 +25,8 @@ from tests.conftest import FIXTURES, RAW, rows
 
 FIX = FIXTURES / "readers"
 GOOD, BROKEN = FIX / "good", FIX / "broken"
+# Source ids come from the dataset each file holds (dwi.formats.identify), not from the file names
+LABELS, WDI, T4_ID = "une_deap_sex_age_rt_a", "ny_gdp_mktp_kd_zg_and_1_more", "отчет_об_информационно_разъяснительной"
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +112,7 @@ def test_ilostat_keeps_country_dimension_labels_notes_and_monthly_time(con):
     une = rows(
         con,
         "SELECT year, value, note, source_ref FROM observations WHERE indicator_code = 'UNEMP_RATE' "
-        "AND source_id = 'ilostat_labels' ORDER BY year",
+        f"AND source_id = '{LABELS}' ORDER BY year",
     )
     assert [(y, v) for y, v, _, _ in une] == [(2008, 6.6), (2009, 6.6)]  # the review's 6.6 %
     assert une[1][2] == "note_source: Repository: ILO-STATISTICS"
@@ -134,7 +136,7 @@ def test_wdi_unpivots_years_and_skips_missing_cells(con):
     got = rows(
         con,
         "SELECT indicator_code, country, year, value, unit FROM observations "
-        "WHERE source_id = 'wdi_kaz' ORDER BY country, indicator_code, year",
+        f"WHERE source_id = '{WDI}' ORDER BY country, indicator_code, year",
     )
     assert got == [
         ("GDP_GROWTH", "KAZ", 2009, 1.2, "percent"),
@@ -144,7 +146,7 @@ def test_wdi_unpivots_years_and_skips_missing_cells(con):
     ]
     assert rows(
         con,
-        "SELECT source_row FROM observations WHERE source_id = 'wdi_kaz' AND year = 2009 AND country = 'KAZ'",
+        f"SELECT source_row FROM observations WHERE source_id = '{WDI}' AND year = 2009 AND country = 'KAZ'",
     ) == [(6,)]  # line 6 of the file (4 metadata lines, then the header)
 
 
@@ -153,7 +155,7 @@ def test_xlsx_matches_the_transcribed_table4(con):
     xlsx = rows(
         con,
         "SELECT indicator_code, region_code, year, period, value FROM observations "
-        "WHERE source_id = 'table4_regions' ORDER BY ALL",
+        f"WHERE source_id = '{T4_ID}' ORDER BY ALL",
     )
     seed = (
         pl.read_csv(RAW / "review_2012" / "table4_labour_inspection.csv")
@@ -169,7 +171,7 @@ def test_xlsx_matches_the_transcribed_table4(con):
     ref = rows(
         con,
         "SELECT source_ref, source_row, region_reported FROM observations WHERE source_id = "
-        "'table4_regions' AND region_code = 'KZ-15' AND year = 2011 "
+        f"'{T4_ID}' AND region_code = 'KZ-15' AND year = 2011 "
         "AND indicator_code = 'LI_CONDITIONS_APPROVALS'",
     )[0]
     assert "sheet 'T4', cell C7" in ref[0] and "2011" in ref[0] and ref[1] == 7 and ref[2] == "Ақтөбе облысы"
@@ -182,9 +184,9 @@ def test_ingest_records_provenance_and_passes_the_sql_tests(con):
     srcs = dict(rows(con, "SELECT id, format FROM sources"))
     assert srcs == {
         "emp_temp_sex_age_nb_a": "ilostat",
-        "ilostat_labels": "ilostat",
-        "wdi_kaz": "wdi",
-        "table4_regions": "xlsx",
+        LABELS: "ilostat",
+        WDI: "wdi",
+        T4_ID: "xlsx",
     }
     assert rows(con, "SELECT count(*), sum(rows_loaded) FROM loads WHERE status = 'loaded'") == [
         (4, 25)
@@ -199,8 +201,8 @@ def test_ingest_keeps_manifest_sources_and_is_idempotent(tmp_path):
     c = duckdb.connect(str(wh), read_only=True)
     try:
         ids = {r[0] for r in rows(c, "SELECT id FROM sources")}
-        assert {"wdi_kaz", "review2012_national", "reported_gdp_growth"} <= ids
-        assert rows(c, "SELECT count(*) FROM loads WHERE source_id = 'wdi_kaz'") == [(1,)]
+        assert {WDI, "review2012_national", "reported_gdp_growth"} <= ids
+        assert rows(c, f"SELECT count(*) FROM loads WHERE source_id = '{WDI}'") == [(1,)]
     finally:
         c.close()
     assert stages.run(RAW, wh).nothing_to_do  # ingest did not disturb the next scheduled run
