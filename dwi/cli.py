@@ -43,8 +43,11 @@ def friendly(fn):
         except DwiError as exc:
             err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort):
             raise
+        except KeyboardInterrupt:
+            err.print("[bold red]error:[/] interrupted (Ctrl-C)")
+            raise typer.Exit(130) from None
         except Exception as exc:  # an internal failure still gets one line; DWI_DEBUG=1 shows the traceback
             if os.environ.get("DWI_DEBUG"):
                 raise
@@ -268,7 +271,12 @@ def export_cmd(
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="folder \\[env DWI_EXPORTS; default exports/]")] = None,
     indicator: Annotated[list[str] | None, typer.Option("--indicator", help="indicator code (repeatable)")] = None,
-    region: Annotated[list[str] | None, typer.Option("--region", help="region code (repeatable)")] = None,
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="region code, or a loaded country's code (repeatable)")
+    ] = None,
+    country: Annotated[
+        list[str] | None, typer.Option("--country", help="ISO3 or aggregate code of loaded rows (repeatable)")
+    ] = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Write indicator values with their metadata and provenance (CSV, Parquet, XLSX, JSON, SDMX-CSV)."""
@@ -279,7 +287,13 @@ def export_cmd(
     con = connect_read_only(config.warehouse_path(warehouse))
     try:
         files = export(
-            con, folder, fmt or FORMATS, indicator or (), region or (), on_done=lambda f, p: out.print(f"{f:<9} {p}")
+            con,
+            folder,
+            fmt or FORMATS,
+            indicator or (),
+            region or (),
+            on_done=lambda f, p: out.print(f"{f:<9} {p}"),
+            countries=country or (),
         )
     finally:
         con.close()
@@ -291,6 +305,9 @@ def export_cmd(
 def report(
     out_file: Annotated[Path | None, typer.Option("--out", help="HTML file \\[default: exports/report.html]")] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="also write charts/*.svg next to it")] = True,
+    country: Annotated[
+        str, typer.Option("--country", help="ISO3 or aggregate code of loaded rows (default: Kazakhstan, KAZ)")
+    ] = "KAZ",
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Write the self-contained HTML report (works offline) and one SVG per chart."""
@@ -303,7 +320,11 @@ def report(
     try:
         with err.status("writing the report...") as status:
             write_report(
-                con, path, path.parent / CHARTS if charts else None, lambda msg: status.update(f"report: {msg}")
+                con,
+                path,
+                path.parent / CHARTS if charts else None,
+                lambda msg: status.update(f"report: {msg}"),
+                country=country,
             )
     finally:
         con.close()

@@ -177,6 +177,14 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format(
+            "ilostat",
+            OBSERVATIONS,
+            ilostat.read,
+            lambda h: ilostat.detect(h.header),
+            "an ILOSTAT download with codes, labels or both (.csv, .csv.gz, .xlsx)",
+            ilostat.identify,
+        ),
+        Format(
             "kazstat",
             OBSERVATIONS,
             kazstat.read,
@@ -191,14 +199,6 @@ FORMATS: dict[str, Format] = {
             lambda h: xlsx.detect(h.magic, h.zip_names),
             "an agency spreadsheet (.xlsx) read with a layout",
             xlsx.identify,
-        ),
-        Format(
-            "ilostat",
-            OBSERVATIONS,
-            ilostat.read,
-            lambda h: ilostat.detect(h.header),
-            "an ILOSTAT bulk or download CSV (.csv, .csv.gz)",
-            ilostat.identify,
         ),
         Format(
             "wb_countries",
@@ -270,7 +270,7 @@ def head(path: Path) -> Head:
             names = ["xl/"]  # a damaged workbook: the xlsx reader says so
         if not any(n.startswith("xl/") for n in names):
             raise DwiError(f"{path}: a zip archive that is not an .xlsx workbook; unpack it and ingest the file inside")
-        return Head(magic, names, [], path)
+        return Head(magic, names, [",".join(row) for row in xlsx.first_rows(path)], path)
     return Head(magic, [], head_text(path).splitlines())
 
 
@@ -299,6 +299,6 @@ def identify(path: Path, fmt: Format, options: dict | None = None) -> Identity:
 
 
 def schema_messages() -> dict[str, str]:
-    """Every rule's expectation, for documentation."""
-    targets = (OBSERVATIONS, CONVENTIONS, DWCP_ASSESSMENTS, WB_COUNTRIES, WB_INDICATORS)
+    """Every rule's expectation, for documentation (where two targets word a rule differently, observations')."""
+    targets = (WB_COUNTRIES, WB_INDICATORS, DWCP_ASSESSMENTS, CONVENTIONS, OBSERVATIONS)
     return {k: v for t in targets for k, v in t.messages.items()} | schemas.COMMON

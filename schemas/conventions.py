@@ -31,7 +31,7 @@ def schema(ref) -> pa.DataFrameSchema:
 
 MESSAGES = {
     **COMMON,
-    "integer": "a whole year such as 2011",
-    "in_range": "a value in the allowed range (years: 1991 to next year)",
+    "integer": "a whole convention number such as 138",
+    "in_range": "an ILO convention number from 1 to 300",
     "date": "a date written YYYY-MM-DD",
 }

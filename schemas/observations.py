@@ -13,13 +13,14 @@ import polars as pl
 from dwi.schemas import COMMON, rule
 
 KEY = ["indicator_code", "country", "region_code", "sex", "year", "period", "classif1", "classif2"]
-OBS_STATUS = ["A", "B", "E", "F", "I", "P", "U", "implied", "corrected"]
-# dwi's own statuses for values a transcriber had to supply (docs/sources.md): `implied` = stated in words
-# only ('remained at the same level'), not printed; `corrected` = a misprint in the source corrected (the
-# year of '2001 -> 2011'). Both are kept but left out of statistics (changes, correlations) unless asked.
+# ILOSTAT's flags (obs_status_en.csv), and dwi's own statuses for values a transcriber had to supply
+# (docs/sources.md): `implied` = stated in words only ('remained at the same level'), not printed; `corrected` =
+# a misprint in the source corrected (the year of '2001 -> 2011'). Both are kept but left out of statistics
+# (changes, correlations) unless asked.
+OBS_STATUS = ["A", "B", "C", "E", "F", "I", "M", "P", "R", "S", "U", "implied", "corrected"]
 UNPRINTED_STATUS = ["implied", "corrected"]
 PERIOD_PATTERN = r"^(Y|H[12]|Q[1-4]|M(0[1-9]|1[0-2]))$"
-FIRST_YEAR = 1800  # any year a statistical source can hold (ILOSTAT and the World Bank reach back before 1960)
+FIRST_YEAR = 1800  # any year a statistical source can hold (ILOSTAT and World Bank series reach back before 1991)
 
 
 # The rules on a row's value, as SQL: polars runs them (pl.sql_expr) for the pandera schema, DuckDB runs the
@@ -41,7 +42,7 @@ def rules(ref) -> dict[str, pl.Expr]:
     return {
         "indicator_code:required": pl.col("indicator_code").is_not_null(),
         "indicator_code:known_indicator": pl.col("indicator_code").is_in(indicator_codes),
-        "sex:known_sex": pl.col("sex").is_in(["T", "M", "F"]),
+        "sex:known_sex": pl.col("sex").is_in(["T", "M", "F", "O"]),
         "period:known_period": pl.col("period").str.contains(PERIOD_PATTERN),
         "obs_status:known_status": pl.col("obs_status").is_in(OBS_STATUS),
         "region:known_region": pl.col("region_code").is_not_null() | pl.col("region").is_null(),
@@ -81,11 +82,11 @@ MESSAGES = {
     **COMMON,
     "known_indicator": "an indicator code from the registry (dwi/reference/indicators.yaml)",
     "known_region": "a region name or code from the alias table (dwi/reference/region_aliases.csv)",
-    "known_sex": "T, M or F",
+    "known_sex": "T, M, F or O (ILOSTAT's SEX_T, SEX_M, SEX_F, SEX_O)",
     "known_period": "Y, H1-H2, Q1-Q4 or M01-M12",
-    "known_status": "an ILOSTAT obs_status flag (A, B, E, F, I, P, U) or nothing",
+    "known_status": "an ILOSTAT obs_status flag (A, B, C, E, F, I, M, P, R, S, U) or nothing",
     "integer": "a whole year such as 2011",
-    "in_range": f"a value in the allowed range (years: {FIRST_YEAR} to next year)",
+    "in_range": f"a year from {FIRST_YEAR} to next year",
     "number": "a plain number with '.' as the decimal separator and no thousands separators",
     "non_negative": "a value >= 0",
     "whole_count": "a whole number (it is a count)",

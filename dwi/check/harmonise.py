@@ -55,14 +55,13 @@ def resolve_regions(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
         .unique("_i", keep="first")
         .select("_i", "region_code", "alias_valid_from", "alias_valid_to")
     )
+    kaz = pl.col("country") == "KAZ"
     resolved = (
         keys.join(best, on="_i", how="left")
         .drop("_i")
-        .with_columns(
-            pl.when(pl.col("country") != "KAZ")
-            .then(pl.col("region"))
-            .otherwise(pl.col("region_code"))
-            .alias("region_code")
+        .with_columns(  # Kazakhstan's region names and their dates concern Kazakhstan's rows only
+            pl.when(kaz).then(pl.col("region_code")).otherwise(pl.col("region")).alias("region_code"),
+            *(pl.when(kaz).then(pl.col(c)).alias(c) for c in ("alias_valid_from", "alias_valid_to")),
         )
     )
     return join_distinct(frame, resolved, on)

@@ -99,11 +99,12 @@ def series(
     if years:
         where += f" AND year BETWEEN {int(years[0])} AND {int(years[1])}"
     frame = con.sql(
-        f"""SELECT region_code, year, period, value, derived, source_id, obs_status
+        f"""SELECT region_code, year, period, value, derived, source_id, obs_status, classif1, classif2
                         FROM _indicator_values
-                        WHERE indicator_code = $code AND value IS NOT NULL AND {where}""",
+                        WHERE indicator_code = $code AND value IS NOT NULL AND sex = 'T' AND {where}""",
         params={"code": code},
     ).pl()
+    frame = one_breakdown(frame)
     if scope == "regions" and frame.height:
         best = (
             frame.group_by("year", "period")
@@ -131,6 +132,24 @@ def series(
         .unique("key", keep="first", maintain_order=True)
         .select("key", "year", "value", "origin", "reference")
         .sort("key")
+    )
+
+
+def one_breakdown(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of one breakdown (classif1, classif2) only, so that a series never mixes two (ages 15-24 and
+    25+ of one year are two values, not one): the one without a breakdown if any, else the one with the most
+    values (ties: the first in code order)."""
+    if frame.is_empty():
+        return frame
+    best = (
+        frame.group_by("classif1", "classif2")
+        .agg(pl.len().alias("n"))
+        .with_columns((pl.col("classif1").is_null() & pl.col("classif2").is_null()).alias("_none"))
+        .sort(["_none", "n", "classif1", "classif2"], descending=[True, True, False, False], nulls_last=True)
+        .row(0, named=True)
+    )
+    return frame.filter(
+        pl.col("classif1").eq_missing(best["classif1"]) & pl.col("classif2").eq_missing(best["classif2"])
     )
 
 

@@ -28,7 +28,8 @@ from dwi.reference import Reference
 NATIONAL = "KZ"
 UNPRINTED = ("implied", "corrected")  # obs_status of values a source did not print as such
 BREAK = "B"  # obs_status: break in series (ILOSTAT); no change is computed across it
-KEY = ["region_code", "year", "period"]
+CLASSIF = ["classif1", "classif2"]  # ILOSTAT's breakdowns (age, ...): a derivation never mixes two of them
+KEY = ["region_code", *CLASSIF, "year", "period"]
 
 # Column order of _derived_values and of the _indicator_values view (the first eight are the view's
 # contract).
@@ -49,7 +50,12 @@ SCHEMA: dict[str, pl.DataType] = {
     "span_from": pl.Int32,  # changes: the base year of the change
     "span_years": pl.Int32,  # changes: year - span_from (> 1 across a gap)
     "note": pl.String,  # why a value is missing, gaps, caveats
+    "country": pl.String,  # KAZ (derivations use Kazakhstan's rows only)
+    "sex": pl.String,  # T (derivations use totals only)
+    "classif1": pl.String,  # the breakdown of the inputs (e.g. AGE_YTHADULT_YGE15), kept apart
+    "classif2": pl.String,
 }
+DEFAULTS = {"country": "KAZ", "sex": "T"}
 
 
 @cache
@@ -59,7 +65,7 @@ def registry(directory: Path = REFERENCE_DIR) -> dict:
 
 
 def _conform(frame: pl.DataFrame) -> pl.DataFrame:
-    missing = [pl.lit(None, dtype=t).alias(c) for c, t in SCHEMA.items() if c not in frame.columns]
+    missing = [pl.lit(DEFAULTS.get(c), dtype=t).alias(c) for c, t in SCHEMA.items() if c not in frame.columns]
     return frame.with_columns(missing).select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
 
 
@@ -79,8 +85,8 @@ def read_inputs(con: duckdb.DuckDBPyConnection, ref: Reference) -> pl.DataFrame:
     )
     partial = ref.indicators.filter(pl.col("partial"))["code"].to_list()
     obs = con.sql(
-        f"""SELECT indicator_code, region_code, year, period, value, unit, source_id, source_row, obs_status,
-                   value_reported, note
+        f"""SELECT indicator_code, region_code, classif1, classif2, year, period, value, unit, source_id,
+                   source_row, obs_status, value_reported, note
             FROM observations
             WHERE sex = 'T' AND country = 'KAZ'
               AND indicator_code NOT IN (SELECT unnest($partial::VARCHAR[]))
@@ -123,7 +129,7 @@ def ratio_or_sum(obs: pl.DataFrame, entry: dict) -> pl.DataFrame:
         return _conform(pl.DataFrame())
     keys = inputs.select(KEY).unique()
     grid = keys.join(pl.DataFrame({"indicator_code": codes}), how="cross").join(
-        inputs.with_columns(_origin(inputs).alias("origin")), on=[*KEY, "indicator_code"], how="left"
+        inputs.with_columns(_origin(inputs).alias("origin")), on=[*KEY, "indicator_code"], how="left", nulls_equal=True
     )
     grid = grid.with_columns(pl.col("origin").fill_null(pl.col("indicator_code") + "=missing"))
     agg = grid.group_by(KEY).agg(
@@ -160,18 +166,19 @@ def growth(obs: pl.DataFrame, variant: dict, unit: str) -> pl.DataFrame:
     )
     if levels.is_empty():
         return _conform(pl.DataFrame())
+    on = [*CLASSIF, "year"]
     levels = (
         levels.filter(~pl.col("obs_status").fill_null("").is_in(UNPRINTED))
         .with_columns(_origin(levels).alias("origin"))
-        .select("year", "value", "origin", "source_id", (pl.col("obs_status").fill_null("") == BREAK).alias("brk"))
+        .select(*on, "value", "origin", "source_id", (pl.col("obs_status").fill_null("") == BREAK).alias("brk"))
     )
-    years = pl.concat([levels.select("year"), levels.select(pl.col("year") + 1)]).unique()
+    years = pl.concat([levels.select(on), levels.select(*CLASSIF, pl.col("year") + 1)]).unique()
     prev = (
         levels.drop("brk")
         .rename({"value": "prev", "origin": "prev_origin", "source_id": "prev_source"})
         .with_columns(pl.col("year") + 1)
     )
-    frame = years.join(levels, on="year", how="left").join(prev, on="year", how="left")
+    frame = years.join(levels, on=on, how="left", nulls_equal=True).join(prev, on=on, how="left", nulls_equal=True)
     both = pl.col("value").is_not_null() & pl.col("prev").is_not_null() & ~pl.col("brk").fill_null(False)
     miss = pl.lit(variant["input"] + " ")
     return _conform(
@@ -236,7 +243,7 @@ def changes(base: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
       into it is missing, with a note, and the average annual change is computed from the break on.
     - Values the source implies but does not print, or whose key corrects a misprint (obs_status implied,
       corrected), are left out of every change."""
-    series = ["indicator_code", "derived", "source_id"]
+    series = ["indicator_code", *CLASSIF, "derived", "source_id"]
     nat = (
         base.filter(
             pl.col("region_code") == NATIONAL,
@@ -376,7 +383,7 @@ def rank_dispersion(base: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
     """Per regional indicator (year, period, source): each region's rank (1 = highest) and the min, max and
     coefficient of variation across the regions. Regions are Kazakhstan's (the codes of `names`, the region
     reference): the national total row and the rows of other countries (ILOSTAT/WDI areas) are excluded."""
-    group = ["indicator_code", "year", "period", "derived", "source_id"]
+    group = ["indicator_code", *CLASSIF, "year", "period", "derived", "source_id"]
     regions = [c for c in names if c != NATIONAL]
     reg = base.filter(pl.col("region_code").is_in(regions), pl.col("value").is_not_null()).with_columns(
         pl.col("region_code").replace_strict(names, default=pl.col("region_code")).alias("region_name"),

@@ -30,9 +30,12 @@ COLUMNS: dict[str, str] = {
     "indicator_code": "registry code (see the indicators sheet / view)",
     "indicator_name": "indicator name",
     "element": "ILO decent-work framework element",
-    "region_code": "ISO 3166-2:KZ code; KZ = the country",
-    "region_name": "region name (English)",
-    "sex": "T total, M men, F women",
+    "country": "ISO3 code or ILOSTAT/World Bank aggregate code (KAZ for Kazakhstan)",
+    "region_code": "ISO 3166-2:KZ code (KZ = Kazakhstan); for another country or aggregate its area code",
+    "region_name": "region, country or aggregate name (English)",
+    "sex": "T total, M men, F women (O other, ILOSTAT)",
+    "classif1": "first breakdown (ILOSTAT classif1, e.g. AGE_YTHADULT_Y15-24); empty when none",
+    "classif2": "second breakdown (ILOSTAT classif2); empty when none",
     "year": "reference year",
     "period": "Y year, H1-H2 half-year, Q1-Q4 quarter, M01-M12 month",
     "time_period": "SDMX-style period: 2011, 2011-S1, 2011-Q2, 2012-03",
@@ -50,7 +53,18 @@ COLUMNS: dict[str, str] = {
     "source_ref": "the place in the source document",
     "note": "the source's or dwi's note on the value",
 }
-OPTIONAL_VALUE_COLUMNS = ("sex", "obs_status", "source_id", "load_id", "source_ref", "note", "method")
+OPTIONAL_VALUE_COLUMNS = (
+    "country",
+    "sex",
+    "classif1",
+    "classif2",
+    "obs_status",
+    "source_id",
+    "load_id",
+    "source_ref",
+    "note",
+    "method",
+)
 
 # Tables besides the values that go into the XLSX workbook (view -> sheet name), when the view exists.
 SHEETS = {
@@ -87,14 +101,19 @@ def _check_codes(con: duckdb.DuckDBPyConnection, kind: str, codes: list[str], qu
     known = {r[0] for r in con.execute(query).fetchall()}
     unknown = sorted(set(codes) - known)
     if unknown:
-        raise DwiError(f'unknown {kind} code(s): {", ".join(unknown)} (see `dwi sql "select code from {kind}s"`)')
+        where = "select distinct country from indicator_values" if kind == "country" else f"select code from {kind}s"
+        raise DwiError(f'unknown {kind} code(s): {", ".join(unknown)} (see `dwi sql "{where}"`)')
 
 
 def values_frame(
-    con: duckdb.DuckDBPyConnection, indicators: Iterable[str] = (), regions: Iterable[str] = ()
+    con: duckdb.DuckDBPyConnection,
+    indicators: Iterable[str] = (),
+    regions: Iterable[str] = (),
+    countries: Iterable[str] = (),
 ) -> pl.DataFrame:
-    """Indicator values in the tidy long form of COLUMNS, optionally filtered by indicator/region codes."""
-    indicators, regions = list(indicators), list(regions)
+    """Indicator values in the tidy long form of COLUMNS, optionally filtered by indicator, region and country
+    codes (ISO3 or aggregate codes of the rows loaded)."""
+    indicators, regions, countries = list(indicators), list(regions), [c.upper() for c in countries]
     present = views(con)
     base = "indicator_values" if "indicator_values" in present else "observations"
     if indicators:
@@ -104,10 +123,13 @@ def values_frame(
             indicators,
             f"SELECT code FROM indicators UNION SELECT indicator_code FROM {base}",
         )
-    if regions:
-        _check_codes(con, "region", regions, "SELECT code FROM regions")
+    if regions:  # Kazakhstan's regions, or any country or aggregate whose rows were loaded (AFG, X01, WLD)
+        _check_codes(con, "region", regions, f"SELECT code FROM regions UNION SELECT region_code FROM {base}")
+    areas = "countries" in present  # names of other countries and aggregates (not in older warehouses)
     cols = set(view_columns(con, base))
     pick = {c: (f"v.{c}" if c in cols else "NULL") for c in OPTIONAL_VALUE_COLUMNS}
+    if countries:
+        _check_codes(con, "country", countries, f"SELECT DISTINCT {pick['country']} FROM {base} v")
     derived = "v.derived" if "derived" in cols else "FALSE"
     where, params = [], []
     if indicators:
@@ -116,9 +138,15 @@ def values_frame(
     if regions:
         where.append("v.region_code IN (SELECT unnest(?::VARCHAR[]))")
         params.append(regions)
+    if countries:
+        where.append(f"{pick['country']} IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(countries)
     query = f"""
-        SELECT v.indicator_code, i.name AS indicator_name, i.element, v.region_code, r.name_en AS region_name,
-               {pick["sex"]}::VARCHAR AS sex, v.year::INTEGER AS year, v.period::VARCHAR AS period,
+        SELECT v.indicator_code, i.name AS indicator_name, i.element, {pick["country"]}::VARCHAR AS country,
+               v.region_code, {"coalesce(r.name_en, c.name)" if areas else "r.name_en"} AS region_name,
+               {pick["sex"]}::VARCHAR AS sex,
+               {pick["classif1"]}::VARCHAR AS classif1, {pick["classif2"]}::VARCHAR AS classif2,
+               v.year::INTEGER AS year, v.period::VARCHAR AS period,
                CASE WHEN v.period = 'Y' THEN v.year::VARCHAR
                     WHEN v.period LIKE 'H%' THEN v.year || '-S' || substr(v.period, 2)
                     WHEN v.period LIKE 'Q%' THEN v.year || '-' || v.period
@@ -132,9 +160,11 @@ def values_frame(
         FROM {base} v
         LEFT JOIN indicators i ON i.code = v.indicator_code
         LEFT JOIN regions r ON r.code = v.region_code
+        {"LEFT JOIN countries c ON c.code = v.region_code" if areas else ""}
         LEFT JOIN sources s ON s.id = {pick["source_id"]}::VARCHAR
         {("WHERE " + " AND ".join(where)) if where else ""}
-        ORDER BY v.indicator_code, v.region_code, sex, v.year, v.period, coalesce({derived}, FALSE)"""
+        ORDER BY v.indicator_code, country, v.region_code, sex, classif1 NULLS FIRST, classif2 NULLS FIRST, v.year,
+                 v.period, coalesce({derived}, FALSE), source_id"""
     frame = _frame(con, query, params)
     return frame.select(list(COLUMNS))
 
@@ -283,6 +313,13 @@ def sdmx_frame(values: pl.DataFrame) -> pl.DataFrame:
             pl.col("region_code").alias("REF_AREA"),
             pl.col("indicator_code").alias("INDICATOR"),
             pl.col("sex").replace_strict(spec["sex"], default="_T").alias("SEX"),
+            pl.col("classif1").fill_null(spec["not_applicable"]).alias("CLASSIF1"),
+            pl.col("classif2").fill_null(spec["not_applicable"]).alias("CLASSIF2"),
+            # a dimension: two sources (or a reported and a derived value) of one figure are two series
+            pl.when(pl.col("derived"))
+            .then(pl.lit("derived/") + pl.col("source_id").fill_null("dwi"))
+            .otherwise(pl.col("source_id"))
+            .alias("DATA_SOURCE"),
             pl.col("time_period").alias("TIME_PERIOD"),
             pl.col("value").alias("OBS_VALUE"),
             "UNIT_MEASURE",
@@ -291,7 +328,6 @@ def sdmx_frame(values: pl.DataFrame) -> pl.DataFrame:
             .replace(spec.get("obs_status", {}))
             .fill_null(spec["obs_status_default"])
             .alias("OBS_STATUS"),
-            pl.col("source_id").alias("DATA_SOURCE"),
             pl.when(pl.col("derived"))
             .then(pl.lit("derived: ") + pl.col("method").fill_null(""))
             .when(pl.col("obs_status").is_in(["implied", "corrected"]))
@@ -332,6 +368,7 @@ def export(
     indicators: Iterable[str] = (),
     regions: Iterable[str] = (),
     on_done: Callable[[str, Path], None] | None = None,
+    countries: Iterable[str] = (),
 ) -> list[Path]:
     """Write the chosen formats into `out`; return the files written. Each file is written to a temporary
     name and renamed, so a reader never sees half a file."""
@@ -339,7 +376,7 @@ def export(
     bad = [f for f in formats if f not in WRITERS]
     if bad:
         raise DwiError(f"--format must be one of {', '.join(FORMATS)}, not '{bad[0]}'")
-    values = values_frame(con, indicators, regions)
+    values = values_frame(con, indicators, regions, countries)
     meta = metadata(con, dt.datetime.now(dt.UTC))
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -90,6 +90,14 @@ def _cell(v) -> str:
     return str(v)
 
 
+def _category(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add `category`: the row's breakdown (classif1, classif2, e.g. AGE_YTHADULT_Y15-24), 'all' when it has
+    none. Values of different categories are never merged: each is a line (a row) of its own."""
+    parts = [pl.col(c) for c in ("classif1", "classif2") if c in frame.columns]
+    label = pl.concat_str(parts, separator=" / ", ignore_nulls=True) if parts else pl.lit("")
+    return frame.with_columns(pl.when(label != "").then(label).otherwise(pl.lit("all")).alias("category"))
+
+
 def _t(frame: pl.DataFrame) -> pl.DataFrame:
     """Add `t`, a position on a time axis: the year plus the middle-ish of a half-year, quarter or month."""
     month = pl.col("period").str.slice(1).cast(pl.Int32, strict=False)
@@ -104,7 +112,7 @@ def _t(frame: pl.DataFrame) -> pl.DataFrame:
 # --- overview --------------------------------------------------------------------------------------
 
 
-def overview(values: pl.DataFrame) -> Section:
+def overview(values: pl.DataFrame, national: str = NATIONAL) -> Section:
     sec = Section(
         "overview",
         "Decent-work elements: latest national values",
@@ -115,11 +123,13 @@ def overview(values: pl.DataFrame) -> Section:
     )
     # registry indicators only: year-on-year changes, ranks and dispersion (unregistered transform codes,
     # e.g. EMP_TOTAL_YOY_PCT) are in the exports and indicator_values, not drawn as charts of their own
-    nat = _t(
-        values.filter(
-            (pl.col("region_code") == NATIONAL)
-            & (pl.col("sex").fill_null("T") == "T")
-            & pl.col("indicator_name").is_not_null()
+    nat = _category(
+        _t(
+            values.filter(
+                (pl.col("region_code") == national)
+                & (pl.col("sex").fill_null("T") == "T")
+                & pl.col("indicator_name").is_not_null()
+            )
         )
     )
     if nat.is_empty():
@@ -127,8 +137,9 @@ def overview(values: pl.DataFrame) -> Section:
         return sec
     nat = nat.with_columns(pl.col("period").str.slice(0, 1).alias("freq"))
     # prefer annual values; otherwise the frequency the indicator has
-    pref = nat.group_by("indicator_code").agg((pl.col("freq") == "Y").any().alias("has_y"))
-    nat = nat.join(pref, on="indicator_code").filter(~pl.col("has_y") | (pl.col("freq") == "Y"))
+    ids = ["indicator_code", "category"]  # one row per indicator and breakdown (ages, ...), never merged
+    pref = nat.group_by(ids).agg((pl.col("freq") == "Y").any().alias("has_y"))
+    nat = nat.join(pref, on=ids).filter(~pl.col("has_y") | (pl.col("freq") == "Y"))
     # the change compares the latest value with the previous one of the SAME source and origin (never a
     # derived value with a reported one), never with a value the source did not print as such (obs_status
     # implied, corrected); its span in years is shown (a change across a gap is not year-on-year)
@@ -139,24 +150,22 @@ def overview(values: pl.DataFrame) -> Section:
         ).alias("variant"),
         pl.col("obs_status").fill_null("").is_in(["implied", "corrected"]).alias("unprinted"),
     )
-    latest = nat.sort("t").group_by("indicator_code", maintain_order=True).last()
+    latest = nat.sort("t").group_by(ids, maintain_order=True).last()
     prev = (
         nat.filter(~pl.col("unprinted"))
-        .join(
-            latest.select("indicator_code", pl.col("variant").alias("lv"), pl.col("t").alias("lt")), on="indicator_code"
-        )
+        .join(latest.select(*ids, pl.col("variant").alias("lv"), pl.col("t").alias("lt")), on=ids)
         .filter(pl.col("variant") == pl.col("lv"), pl.col("t") < pl.col("lt"))
         .sort("t")
-        .group_by("indicator_code", maintain_order=True)
+        .group_by(ids, maintain_order=True)
         .last()
         .select(
-            "indicator_code",
+            *ids,
             pl.col("time_period").alias("previous_period"),
             pl.col("value").alias("previous"),
             pl.col("year").alias("prev_year"),
         )
     )
-    last2 = latest.join(prev, on="indicator_code", how="left").with_columns(
+    last2 = latest.join(prev, on=ids, how="left").with_columns(
         pl.col("time_period").alias("latest_period"),
         pl.col("value").alias("latest"),
         pl.when(pl.col("unprinted"))
@@ -175,10 +184,12 @@ def overview(values: pl.DataFrame) -> Section:
         .then((pl.col("latest") / pl.col("previous") - 1) * 100)
         .alias("change_pct"),
     )
-    for element, group in last2.sort("element", "indicator_code").group_by("element", maintain_order=True):
+    last2 = last2.sort("element", "indicator_code", "category")
+    for element, group in last2.group_by("element", maintain_order=True):
         frame = group.select(
             pl.col("indicator_code").alias("code"),
             pl.col("indicator_name").alias("indicator"),
+            pl.col("category").alias("breakdown"),
             "unit",
             pl.col("latest_period").alias("latest period"),
             "latest",
@@ -284,7 +295,7 @@ def _time_series_template(annual: bool) -> dict:
     return chart.to_dict(validate=False)
 
 
-def time_series(values: pl.DataFrame) -> Section:
+def time_series(values: pl.DataFrame, national: str = NATIONAL) -> Section:
     sec = Section(
         "national",
         "National indicators over time",
@@ -296,11 +307,13 @@ def time_series(values: pl.DataFrame) -> Section:
     )
     # registry indicators only: year-on-year changes, ranks and dispersion (unregistered transform codes,
     # e.g. EMP_TOTAL_YOY_PCT) are in the exports and indicator_values, not drawn as charts of their own
-    nat = _t(
-        values.filter(
-            (pl.col("region_code") == NATIONAL)
-            & (pl.col("sex").fill_null("T") == "T")
-            & pl.col("indicator_name").is_not_null()
+    nat = _category(
+        _t(
+            values.filter(
+                (pl.col("region_code") == national)
+                & (pl.col("sex").fill_null("T") == "T")
+                & pl.col("indicator_name").is_not_null()
+            )
         )
     )
     singles = []
@@ -314,10 +327,13 @@ def time_series(values: pl.DataFrame) -> Section:
             {"year": list(range(int(annual["year"].min() or 0), int(annual["year"].max() or -1) + 1))},
             schema={"year": pl.Int32},
         )
-        # one line per source and origin (a derived series and a reported one are variants, never one line)
+        # one line per source and origin (a derived series and a reported one are variants, never one line),
+        # and per breakdown (ages, ...: each age group is a line of its own)
+        several = group["category"].n_unique() > 1
         variant = pl.concat_str(
             pl.when(pl.col("derived")).then(pl.lit("derived from ")).otherwise(pl.lit("")),
             pl.col("source_id").fill_null("dwi"),
+            pl.when(pl.lit(several)).then(pl.lit(", ") + pl.col("category")).otherwise(pl.lit("")),
         )
         annual = annual.with_columns(variant.alias("variant"))
         variants = annual["variant"].unique(maintain_order=True).to_list()
@@ -347,7 +363,9 @@ def time_series(values: pl.DataFrame) -> Section:
                 "value": r["value"],
                 "time_period": r["time_period"],
                 "obs_status": r["obs_status"],
-                "variant": ("derived from " if r["derived"] else "") + (r["source_id"] or "dwi"),
+                "variant": ("derived from " if r["derived"] else "")
+                + (r["source_id"] or "dwi")
+                + (f", {r['category']}" if several else ""),
                 "kind": "sub-annual",
             }
             for r in group.filter(pl.col("period") != "Y").to_dicts()
@@ -367,10 +385,14 @@ def time_series(values: pl.DataFrame) -> Section:
             caption += " Derived by dwi: " + str(group.filter(pl.col("derived"))["method"][0] or "") + "."
         preferred = any(v.get("preferred") and v["code"] == code for v in registry().get("derived_variants", []))
         if len(variants) > 1:
-            caption += f" {len(variants)} sources or vintages, one line each, never joined: {'; '.join(variants)}." + (
-                " Preferred: the derived series where it exists (indicators.yaml, derived_variants)."
-                if preferred
-                else ""
+            caption += (
+                f" {len(variants)} series (sources, vintages or breakdowns), one line each, never joined: "
+                + (f"{'; '.join(variants)}.")
+                + (
+                    " Preferred: the derived series where it exists (indicators.yaml, derived_variants)."
+                    if preferred
+                    else ""
+                )
             )
         unprinted = group.filter(pl.col("obs_status").is_in(["implied", "corrected"]))
         if unprinted.height:
@@ -794,8 +816,14 @@ def script_json(obj) -> str:
     )
 
 
-def sections(con: duckdb.DuckDBPyConnection) -> list[Section]:
+def sections(con: duckdb.DuckDBPyConnection, country: str = "KAZ") -> list[Section]:
+    """The report's sections: Kazakhstan's in full; for another country or aggregate loaded (ISO3 or aggregate
+    code) its national values over time and the data quality (the regional, correlation, reconciliation and
+    scorecard sections are about Kazakhstan's data)."""
     present = views(con)
+    if country.upper() != "KAZ":
+        values = values_frame(con, countries=[country])  # an unknown code: a clear error naming it
+        return [overview(values, country.upper()), time_series(values, country.upper()), quality(con)]
     values = values_frame(con)
     return [
         overview(values),
@@ -813,11 +841,13 @@ def write_report(
     path: Path,
     charts_dir: Path | None = None,
     step: Callable[[str], None] | None = None,
+    country: str = "KAZ",
 ) -> Path:
-    """Write the self-contained HTML report (and one SVG per chart into charts_dir); return its path."""
+    """Write the self-contained HTML report (and one SVG per chart into charts_dir) for Kazakhstan or another
+    country or aggregate loaded; return its path."""
     step = step or (lambda _msg: None)
     step("collecting sections")
-    secs = sections(con)
+    secs = sections(con, country)
     charts = [c for s in secs for c in s.charts]
     for c in charts:
         c.spec.setdefault("config", {}).setdefault("font", "Helvetica, Arial, sans-serif")

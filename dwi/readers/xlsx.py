@@ -17,6 +17,7 @@ from dwi.errors import DwiError
 from dwi.readers import Identity, Read, slug
 from dwi.readers.codes import tidy
 from dwi.readers.text import Rejected
+from dwi.reference import INDICATOR_FIELDS
 from dwi.sources.manifest import load_yaml
 
 LAYOUTS = REFERENCE_DIR / "layouts"
@@ -167,6 +168,18 @@ def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, s
     return frame, name
 
 
+def first_rows(path: Path, n: int = 1) -> list[list[str]]:
+    """The first `n` rows of a workbook's first sheet, as text (for detection and identity); nothing when it
+    cannot be read."""
+    try:
+        import fastexcel
+
+        sheet = fastexcel.read_excel(str(path)).load_sheet(0, header_row=None, n_rows=n).to_polars()
+        return [["" if v is None else str(v) for v in row] for row in sheet.cast(pl.String).iter_rows()]
+    except Exception:  # a damaged workbook: the reader says what is wrong with it
+        return []
+
+
 def detect(magic: bytes, names: list[str]) -> bool:
     """A zip archive with a workbook's parts (xl/...)."""
     return magic == b"PK\x03\x04" and any(n.startswith("xl/") for n in names)
@@ -278,6 +291,7 @@ def read(path: Path, file: str, options: dict) -> Read:
         .unpivot(index=["_row", "region"], variable_name="column", value_name="value")
         .with_columns(pl.col("value").str.strip_chars())
         .filter(~(pl.col("value").is_null() | pl.col("value").is_in(layout.get("missing", MISSING))))
+        .with_columns(number(pl.col("value")))  # "681 310", "12,5": spaces between digit groups, decimal comma
         .join(spec, on="column", how="left")
         .with_columns(
             pl.lit(layout.get("sex", "T")).alias("sex"),
@@ -295,7 +309,37 @@ def read(path: Path, file: str, options: dict) -> Read:
         )
         .sort("_row", "letter")
     )
-    return Read(iter([tidy(long)]), [f"read with layout {layout_file}"])
+    return Read(iter([tidy(long)]), [f"read with layout {layout_file}"], declared(layout, layout_file))
+
+
+def declared(layout: dict, layout_file: Path) -> pl.DataFrame | None:
+    """The indicators a layout declares itself (a measure with a `name`, besides its `indicator` code and
+    `unit`, may give `element` and `definition`): registered with the file, so a table's own indicators need
+    no entry in the package registry."""
+    rows = [
+        {
+            "code": str(m["indicator"]),
+            "name": str(m["name"]),
+            "unit": m.get("unit", layout.get("unit")),
+            "element": m.get("element"),
+            "definition": m.get("definition"),
+            "notes": f"declared in layout {layout_file.name}",
+        }
+        for m in layout["measures"].values()
+        if isinstance(m, dict) and m.get("name")
+    ]
+    if not rows:
+        return None
+    frame = pl.concat([pl.DataFrame(schema=INDICATOR_FIELDS), pl.DataFrame(rows)], how="diagonal_relaxed")
+    return frame.with_columns(pl.col("additive", "partial", "derived").fill_null(False)).unique("code", keep="first")
+
+
+def number(text: pl.Expr) -> pl.Expr:
+    """A spreadsheet's number as plain text (see dwi.readers.kazstat.number: digit-group spaces, decimal
+    comma, a footnote mark); anything else as printed."""
+    from dwi.readers import kazstat  # noqa: PLC0415  (kazstat builds on this module)
+
+    return kazstat.number(text)
 
 
 def measure_row_text(row: tuple, c: int) -> str:

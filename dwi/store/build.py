@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from dwi import __version__, config
+from dwi.readers import ilostat
 from dwi.reference import Reference
 from dwi.sources.manifest import META_FIELDS, Source
 
@@ -42,6 +43,7 @@ def reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference, sources: li
     (`_source_indicators`) and sources loaded with `dwi ingest` (`_ingested_sources`)."""
     write_table(con, "_indicators", ref.indicators)
     write_table(con, "_regions", ref.regions)
+    write_table(con, "_ilostat_areas", ilostat.dictionary("ref_area").select("code", "label"))
     write_table(con, "_region_aliases", ref.aliases.drop("alias_key"))
     columns = ["id", "path", "format", *("table_ref" if k == "table" else k for k in META_FIELDS)]
     rows = [[s.id, s.display, s.format, *(s.meta.get(k, "") for k in META_FIELDS)] for s in sources]
@@ -49,9 +51,9 @@ def reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference, sources: li
     retire(con, listed["id"])
     write_table(con, "_sources", listed)
     con.execute("""
-        INSERT INTO _indicators (code, name, unit, definition, ilostat, notes, additive, partial, derived)
-        SELECT code, arg_max(name, load_id), arg_max(unit, load_id), arg_max(definition, load_id),
-               arg_max(ilostat, load_id), arg_max(notes, load_id), false, false, false
+        INSERT INTO _indicators (code, name, unit, element, definition, ilostat, notes, additive, partial, derived)
+        SELECT code, arg_max(name, load_id), arg_max(unit, load_id), arg_max(element, load_id),
+               arg_max(definition, load_id), arg_max(ilostat, load_id), arg_max(notes, load_id), false, false, false
         FROM _source_indicators
         WHERE code NOT IN (SELECT code FROM _indicators)
         GROUP BY code""")

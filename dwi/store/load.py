@@ -42,7 +42,7 @@ def load_batch(
         raise
 
 
-SOURCE_INDICATOR_EXTRAS = ("definition", "label", "tier", "section", "table_title", "source_ref")
+SOURCE_INDICATOR_EXTRAS = ("definition", "element", "label", "tier", "section", "table_title", "source_ref")
 
 
 def next_load_id(con: duckdb.DuckDBPyConnection) -> int:

@@ -1,49 +1,133 @@
-"""Read-only SQL for users: one statement, SELECT-like only, no access to files, extensions or other databases."""
+"""Read-only SQL for users: one statement, SELECT-like only, no access to files, extensions or other databases;
+bounded in time (DWI_SQL_TIMEOUT), memory and spill (DWI_SQL_MEMORY) and result rows (DWI_SQL_MAX_ROWS)."""
 
 from __future__ import annotations
 
+import re
+import threading
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from dwi.config import settings
 from dwi.errors import DwiError
 from dwi.store.warehouse import connect_read_only
 
 ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+EXIT_INTERRUPTED = 130
 
 
-def _sandbox(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory session with the warehouse attached read-only, then locked down."""
-    connect_read_only(warehouse).close()  # clear errors for a missing or busy warehouse
+def _sandbox(warehouse: Path) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]:
+    """An in-memory session with the warehouse attached read-only, then locked down; and a cursor of it (the
+    query runs there, so that another thread can interrupt it)."""
+    connect_read_only(warehouse).close()  # clear errors for a missing, busy or damaged warehouse
+    conf = settings()
     con = duckdb.connect(":memory:")
     con.execute(f"ATTACH '{str(warehouse).replace(chr(39), chr(39) * 2)}' AS warehouse (READ_ONLY)")
     con.execute("USE warehouse")
+    cur = con.cursor()
+    cur.execute("USE warehouse")
+    try:  # a cap on memory, and on what a query may spill to disk beyond it
+        con.execute("SET memory_limit = ?", [conf.sql_memory])
+        con.execute("SET max_temp_directory_size = ?", [conf.sql_memory])
+    except duckdb.Error as exc:
+        raise DwiError(f"DWI_SQL_MEMORY={conf.sql_memory!r}: {str(exc).splitlines()[0]}") from None
     # No file, URL, extension or ATTACH access from here on, and nobody can switch it back on.
     con.execute("SET enable_external_access = false")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
     con.execute("SET lock_configuration = true")
-    return con
+    return con, cur
+
+
+def _check(con: duckdb.DuckDBPyConnection, query: str) -> None:
+    """One statement, a query or the EXPLAIN of one (EXPLAIN ANALYZE runs its statement)."""
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as exc:
+        raise DwiError(f"SQL error: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise DwiError(f"refused: expected exactly one statement, found {len(statements)}")
+    kind = statements[0].type
+    if kind not in ALLOWED:
+        raise DwiError(f"refused: dwi sql is read-only and runs queries only; this is a {kind.name} statement")
+    if kind == duckdb.StatementType.EXPLAIN:
+        inner = re.sub(r"^\s*explain\s+(analy[sz]e\s+)?", "", query, count=1, flags=re.IGNORECASE)
+        inner_kind = next(iter(con.extract_statements(inner)), None)
+        if inner_kind is None or inner_kind.type != duckdb.StatementType.SELECT:
+            name = inner_kind.type.name if inner_kind is not None else "empty"
+            raise DwiError(f"refused: dwi sql explains queries only; this explains a {name} statement")
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, query: str, max_rows: int) -> pl.DataFrame:
+    """The result; more than `max_rows` rows is refused (at most one row more is ever fetched)."""
+    relation = con.sql(query)
+    if relation is None:
+        return pl.DataFrame()
+    table = relation.limit(max_rows + 1).to_arrow_table() if relation.type == "QUERY_RELATION" else None
+    if table is None:
+        table = relation.to_arrow_table()
+    if table.num_rows > max_rows:
+        raise DwiError(
+            f"refused: the result has more than {max_rows:,} rows (DWI_SQL_MAX_ROWS); add a LIMIT, a WHERE or "
+            "an aggregate, or raise the limit"
+        )
+    frame = pl.from_arrow(table)
+    for name, dtype in frame.schema.items():  # 'infinity'::DATE has no year: polars cannot print it
+        if dtype.is_temporal() and dtype != pl.Duration and dtype != pl.Time:
+            if frame.select((pl.col(name).is_not_null() & pl.col(name).dt.year().is_null()).any()).item():
+                raise DwiError(
+                    f"cannot show column {name}: it holds a date or time out of range (e.g. 'infinity'); cast it "
+                    "to VARCHAR in the query"
+                )
+    return frame
 
 
 def run_query(warehouse: Path, query: str) -> pl.DataFrame:
-    con = _sandbox(warehouse)
+    """Run one read-only statement within the limits; Ctrl-C stops it at once."""
+    conf = settings()
+    con, cur = _sandbox(warehouse)
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["frame"] = _fetch(cur, query, conf.sql_max_rows)
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+
     try:
+        _check(con, query)
+        worker = threading.Thread(target=work, name="dwi-sql", daemon=True)
+        worker.start()
         try:
-            statements = con.extract_statements(query)
-        except duckdb.Error as exc:
-            raise DwiError(f"SQL error: {str(exc).splitlines()[0]}") from None
-        if len(statements) != 1:
-            raise DwiError(f"refused: expected exactly one statement, found {len(statements)}")
-        kind = statements[0].type
-        if kind not in ALLOWED:
-            raise DwiError(f"refused: dwi sql is read-only and runs queries only; this is a {kind.name} statement")
-        try:
-            return con.sql(query).pl()
-        except duckdb.PermissionException as exc:
+            worker.join(conf.sql_timeout)
+        except KeyboardInterrupt:
+            cur.interrupt()
+            worker.join(5)
+            raise DwiError("stopped: interrupted (Ctrl-C)", EXIT_INTERRUPTED) from None
+        if worker.is_alive():
+            cur.interrupt()
+            worker.join(5)
+            raise DwiError(
+                f"refused: the query ran longer than {conf.sql_timeout:g} s (DWI_SQL_TIMEOUT) and was stopped; "
+                "narrow it, or raise the limit"
+            )
+        exc = outcome.get("error")
+        if isinstance(exc, DwiError):
+            raise exc
+        if isinstance(exc, duckdb.PermissionException):
             raise DwiError(f"refused: {str(exc).splitlines()[0]}") from None
-        except duckdb.Error as exc:
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            raise DwiError(
+                f"refused: the query needs more than {conf.sql_memory} of memory and spill (DWI_SQL_MEMORY): "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
+        if isinstance(exc, duckdb.Error):
             raise DwiError(f"SQL error: {str(exc).splitlines()[0]}") from None
+        if exc is not None:  # a value the result cannot hold (e.g. 'infinity'::DATE)
+            raise DwiError(f"cannot show the result: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+        return outcome["frame"]
     finally:
+        cur.close()
         con.close()

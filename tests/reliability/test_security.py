@@ -156,3 +156,42 @@ def test_manifest_paths_cannot_leave_the_source_folder(tmp_path, path):
     with pytest.raises(DwiError, match="leaves the source folder") as err:
         load_manifest(raw, FORMATS)
     assert err.value.exit_code == 2
+
+
+# 9. `dwi sql` within limits: time, memory, rows; Ctrl-C stops it at once; EXPLAIN ANALYZE of a write refused.
+def test_sql_time_limit_stops_an_endless_query(warehouse, monkeypatch):
+    monkeypatch.setenv("DWI_SQL_TIMEOUT", "1")
+    with pytest.raises(DwiError, match=r"ran longer than 1 s \(DWI_SQL_TIMEOUT\)") as err:
+        run_query(warehouse, "select count(*) from range(1e12::BIGINT)")
+    assert err.value.exit_code == 2
+
+
+def test_sql_row_limit_refuses_a_big_result(warehouse, monkeypatch):
+    monkeypatch.setenv("DWI_SQL_MAX_ROWS", "1000")
+    assert run_query(warehouse, "select * from range(1000)").height == 1000
+    with pytest.raises(DwiError, match=r"more than 1,000 rows \(DWI_SQL_MAX_ROWS\)"):
+        run_query(warehouse, "select * from range(1001)")
+
+
+def test_sql_memory_limit_refuses_a_hungry_query(warehouse, monkeypatch):
+    monkeypatch.setenv("DWI_SQL_MEMORY", "64MB")
+    with pytest.raises(DwiError, match=r"DWI_SQL_MEMORY|memory"):
+        run_query(warehouse, "select list(repeat('x', 1000)) from range(1000000)")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "EXPLAIN ANALYZE CREATE TABLE memory.main.t AS SELECT 1",
+        "explain analyse insert into _loads select * from _loads",
+    ],
+)
+def test_sql_explain_analyze_of_a_write_is_refused(query, warehouse):
+    with pytest.raises(DwiError, match="explains queries only"):
+        run_query(warehouse, query)
+    assert run_query(warehouse, "EXPLAIN ANALYZE SELECT count(*) FROM observations").height >= 1
+
+
+def test_sql_value_polars_cannot_hold_is_a_message(warehouse):
+    with pytest.raises(DwiError, match="cannot show column d: .*infinity"):
+        run_query(warehouse, "SELECT 'infinity'::DATE AS d")

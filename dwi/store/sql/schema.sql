@@ -102,9 +102,11 @@ CREATE TABLE IF NOT EXISTS _source_indicators (
     notes VARCHAR
 );
 
--- What a file says about its own indicators beyond code, name and unit (the stat.gov.kz reader: the bureau's
--- row label, decent-work tier mark, section, method text, table title and the row it is in); NULL elsewhere.
+-- What a file says about its own indicators beyond code, name and unit (a layout's declared element and
+-- definition; the stat.gov.kz reader: the bureau's row label, decent-work tier mark, section, method text, table
+-- title and the row it is in); NULL elsewhere.
 ALTER TABLE _source_indicators ADD COLUMN IF NOT EXISTS definition VARCHAR;
+ALTER TABLE _source_indicators ADD COLUMN IF NOT EXISTS element VARCHAR;
 ALTER TABLE _source_indicators ADD COLUMN IF NOT EXISTS label VARCHAR;
 ALTER TABLE _source_indicators ADD COLUMN IF NOT EXISTS tier VARCHAR;
 ALTER TABLE _source_indicators ADD COLUMN IF NOT EXISTS section VARCHAR;

@@ -132,17 +132,23 @@ def test_sdmx_csv_header_and_periods(out):
         "REF_AREA",
         "INDICATOR",
         "SEX",
+        "CLASSIF1",
+        "CLASSIF2",
+        "DATA_SOURCE",
         "TIME_PERIOD",
         "OBS_VALUE",
         "UNIT_MEASURE",
         "UNIT_MULT",
         "OBS_STATUS",
-        "DATA_SOURCE",
         "COMMENT_OBS",
     ]
     body = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
     assert {r["DATAFLOW"] for r in body} == {"DWI:DF_DECENT_WORK_KAZ(1.0)"}
-    key = {(r["INDICATOR"], r["REF_AREA"], r["TIME_PERIOD"]): r for r in body}
+    dims = ("REF_AREA", "INDICATOR", "SEX", "CLASSIF1", "CLASSIF2", "DATA_SOURCE", "TIME_PERIOD")
+    series = [tuple(r[d] for d in dims) for r in body]
+    dupes = {k for k in series if series.count(k) > 1}
+    assert not dupes, sorted(dupes)[:5]
+    key = {(r["INDICATOR"], r["REF_AREA"], r["TIME_PERIOD"]): r for r in body if not r["DATA_SOURCE"].startswith("d")}
     temp = key[("TEMP_EMP", "KZ", "2005")]
     assert (
         temp["FREQ"],

@@ -24,7 +24,7 @@ def test_exports_use_indicator_values(db, tmp_path):
     book = openpyxl.load_workbook(tmp_path / "decent_work.xlsx")
     assert {"correlations", "reconciliation", "dwcp_scores"} <= set(book.sheetnames)
     sdmx = (tmp_path / "indicator_values.sdmx.csv").read_text(encoding="utf-8")
-    assert "OSH_ADOPTION_PER_1000,_T,2011," in sdmx
+    assert "OSH_ADOPTION_PER_1000,_T,_Z,_Z,derived/" in sdmx and ",2011," in sdmx
 
 
 def test_report_sections_with_every_view(db):

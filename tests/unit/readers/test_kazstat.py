@@ -212,3 +212,31 @@ def test_a_layout_still_reads_an_unusual_table(tmp_path):
     )
     batch = stages.check([Batch(source, "x")])[0]
     assert batch.status == "checked" and batch.rows_quarantined == 0 and batch.rows_in == 12
+
+
+def test_a_layout_declares_its_own_indicators(tmp_path):
+    """Codes that are not in the package registry load when the layout names them (code, name, unit, element)."""
+    import shutil
+
+    import yaml
+
+    from dwi.readers.xlsx import LAYOUTS
+
+    layout = yaml.safe_load((LAYOUTS / "table4_labour_inspection.yaml").read_text(encoding="utf-8"))
+    for i, measure in enumerate(layout["measures"].values()):
+        measure.update(
+            indicator=f"MY_T4_{i}",
+            name=f"Table 4 measure {i}",
+            element="Social dialogue, employers' and workers' representation",
+        )
+    (tmp_path / "t4.layout.yaml").write_text(yaml.safe_dump(layout, allow_unicode=True), encoding="utf-8")
+    shutil.copy(FIXTURES / "readers" / "good" / "table4_regions.xlsx", tmp_path / "t4.xlsx")
+    batch, rows = checked(tmp_path / "t4.xlsx")
+    assert batch.rows_quarantined == 0 and rows.height == 12
+    assert set(rows["indicator_code"]) == {"MY_T4_0", "MY_T4_1"}
+    declared = batch.indicators.sort("code")
+    assert declared.select("code", "name", "unit").rows() == [
+        ("MY_T4_0", "Table 4 measure 0", "cases"),
+        ("MY_T4_1", "Table 4 measure 1", "enterprises"),
+    ]
+    assert declared["element"].to_list() == ["Social dialogue, employers' and workers' representation"] * 2
