@@ -29,7 +29,7 @@ from dwi.errors import DwiError
 from dwi.readers import Identity, Read, eurostat, ilostat, kazstat, sdmx, slug, tables, uis, wdi, xlsx
 from dwi.readers.text import head_text
 from dwi.reference import Reference
-from dwi.schemas import conventions, dwcp_assessments, observations
+from dwi.schemas import conventions, dwcp_assessments, observations, worldbank_metadata
 from dwi.sources.manifest import Source
 
 Harmonise = Callable[[pl.DataFrame, Reference], pl.DataFrame]
@@ -147,6 +147,26 @@ DWCP_ASSESSMENTS = Target(
     ],
     held_back=dwcp_assessments.held_back,
 )
+WB_COUNTRIES = Target(
+    name="wb_countries",
+    table="_wb_countries",
+    columns="$load_id, $source_id, _row, country_code, country_name, region, income_group, special_notes",
+    harmonise=lambda frame, ref: frame,
+    schema=worldbank_metadata.country_schema,
+    key=worldbank_metadata.COUNTRY_KEY,
+    messages=worldbank_metadata.MESSAGES,
+    staged=list(worldbank_metadata.COUNTRY_COLUMNS.values()),
+)
+WB_INDICATORS = Target(
+    name="wb_indicators",
+    table="_wb_indicators",
+    columns="$load_id, $source_id, _row, indicator_code, indicator_name, source_note, source_organization",
+    harmonise=lambda frame, ref: frame,
+    schema=worldbank_metadata.indicator_schema,
+    key=worldbank_metadata.INDICATOR_KEY,
+    messages=worldbank_metadata.MESSAGES,
+    staged=list(worldbank_metadata.INDICATOR_COLUMNS.values()),
+)
 
 
 def _has_columns(required: list[str]) -> Callable[[Head], bool]:
@@ -179,6 +199,22 @@ FORMATS: dict[str, Format] = {
             lambda h: xlsx.detect(h.magic, h.zip_names),
             "an agency spreadsheet (.xlsx) read with a layout",
             xlsx.identify,
+        ),
+        Format(
+            "wb_countries",
+            WB_COUNTRIES,
+            wdi.metadata_reader(worldbank_metadata.COUNTRY_COLUMNS),
+            _has_columns(list(worldbank_metadata.COUNTRY_COLUMNS)),
+            "a World Bank download's Metadata_Country CSV (region, income group, notes of each area)",
+            wdi.identify_countries,
+        ),
+        Format(
+            "wb_indicators",
+            WB_INDICATORS,
+            wdi.metadata_reader(worldbank_metadata.INDICATOR_COLUMNS),
+            _has_columns(list(worldbank_metadata.INDICATOR_COLUMNS)),
+            "a World Bank download's Metadata_Indicator CSV (definition and source of each indicator)",
+            wdi.identify_indicators,
         ),
         Format(
             "wdi",
@@ -288,4 +324,5 @@ def identify(path: Path, fmt: Format, options: dict | None = None) -> Identity:
 
 def schema_messages() -> dict[str, str]:
     """Every rule's expectation, for documentation (where two targets word a rule differently, observations')."""
-    return {k: v for t in (DWCP_ASSESSMENTS, CONVENTIONS, OBSERVATIONS) for k, v in t.messages.items()} | schemas.COMMON
+    targets = (WB_COUNTRIES, WB_INDICATORS, DWCP_ASSESSMENTS, CONVENTIONS, OBSERVATIONS)
+    return {k: v for t in targets for k, v in t.messages.items()} | schemas.COMMON

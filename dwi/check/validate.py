@@ -84,9 +84,19 @@ def failure_issues(
         if "expected_unit" in frame.columns
         else pl.repeat(None, frame.height, dtype=pl.String).alias("expected_unit")
     )
+    # A wide file's cell (a column per year): its value and year problems name the file's column ('1983').
+    wide = pl.col("_column") if "_column" in frame.columns else pl.lit(None, pl.String)
+    wide_cells = frame.with_row_index("index").select("index", wide.alias("_wide"))
     out = (
         cases.with_columns(display.alias("shown_column"))
         .join(long, on=["index", "shown_column"], how="left")
+        .join(wide_cells, on="index", how="left")
+        .with_columns(
+            pl.when(pl.col("column").is_in(["value", "year"]) & pl.col("_wide").is_not_null())
+            .then(pl.col("_wide"))
+            .otherwise(pl.col("column"))
+            .alias("column")
+        )
         .join(
             frame.with_row_index("index").select("index", expected_unit.to_series().alias("expected_unit")),
             on="index",

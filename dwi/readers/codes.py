@@ -30,9 +30,11 @@ AS_IN_SOURCE = "as in source"
 
 
 def tidy(frame: pl.DataFrame) -> pl.DataFrame:
-    """Select TIDY_COLUMNS (missing ones as nulls) as strings, plus `_row`."""
+    """Select TIDY_COLUMNS (missing ones as nulls) as strings, plus `_row` and, for a wide file (a column per
+    year), `_column`: the file's column the value came from, named by the issues about that cell."""
     cols = [(pl.col(c) if c in frame.columns else pl.lit(None)).cast(pl.String).alias(c) for c in TIDY_COLUMNS]
-    return frame.select(pl.col("_row").cast(pl.Int64), *cols)
+    cell = [pl.col("_column")] if "_column" in frame.columns else []
+    return frame.select(pl.col("_row").cast(pl.Int64), *cols, *cell)
 
 
 def read_code_map(name: str) -> pl.DataFrame:

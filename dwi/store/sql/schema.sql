@@ -150,3 +150,25 @@ CREATE TABLE IF NOT EXISTS _retired_sources (
     notes VARCHAR,
     retired_at TIMESTAMPTZ NOT NULL
 );
+
+-- The World Bank's metadata companions of a bulk download (formats wb_countries, wb_indicators), all
+-- vintages: what the data files describe, not observations.
+CREATE TABLE IF NOT EXISTS _wb_countries (
+    load_id INTEGER NOT NULL,
+    source_id VARCHAR NOT NULL,
+    source_row INTEGER NOT NULL,
+    country_code VARCHAR NOT NULL,  -- ISO3 or World Bank aggregate code (WLD, ECA, HIC ...)
+    country_name VARCHAR,           -- TableName
+    region VARCHAR,                 -- empty for aggregates
+    income_group VARCHAR,           -- empty for aggregates
+    special_notes VARCHAR
+);
+CREATE TABLE IF NOT EXISTS _wb_indicators (
+    load_id INTEGER NOT NULL,
+    source_id VARCHAR NOT NULL,
+    source_row INTEGER NOT NULL,
+    indicator_code VARCHAR NOT NULL,
+    indicator_name VARCHAR,
+    source_note VARCHAR,            -- the definition
+    source_organization VARCHAR
+);

@@ -251,7 +251,7 @@ BROKEN_CASES = [
     ("wdi_no_header.csv", "wdi", "rejected", "file:columns", ["no header row with 'Country Code'"]),
     ("wdi_no_years.csv", "wdi", "rejected", "file:columns", ["no year columns"]),
     ("wdi_all_missing.csv", "wdi", "rejected", "file:no_rows", ["every year cell is empty or '..'"]),
-    ("wdi_bad_number.csv", "wdi", "checked", "number", ["row 6, column value", "'1,2'"]),
+    ("wdi_bad_number.csv", "wdi", "checked", "number", ["row 6, column 2009", "'1,2'"]),
     ("xlsx_truncated.xlsx", "xlsx", "rejected", "file:xlsx", ["not a readable .xlsx workbook"]),
     ("xlsx_no_header.xlsx", "xlsx", "rejected", "file:header", ["no cell reads 'Регион / Region'"]),
     (
