@@ -871,8 +871,9 @@ def write_report(
     tmp.replace(path)
     if charts_dir is not None:
         charts_dir.mkdir(parents=True, exist_ok=True)
-        for old in charts_dir.glob("*.svg"):
-            old.unlink()
+        names = {f"{c.id}.svg" for c in charts}
+        for stale in _written_charts(charts_dir) - names:  # only SVGs dwi wrote: a user's own files stay
+            (charts_dir / stale).unlink(missing_ok=True)
 
         def render(c: Chart) -> str:
             (charts_dir / f"{c.id}.svg").write_text(svg(c.spec), encoding="utf-8")
@@ -881,8 +882,24 @@ def write_report(
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # vl-convert renders charts in parallel
             for i, done in enumerate(pool.map(render, charts), start=1):
                 step(f"chart {i}/{len(charts)}: {done}.svg")
+        index = charts_dir / CHART_INDEX
+        tmp = index.with_name(f"{index.name}.tmp")
+        tmp.write_text("".join(f"{n}\n" for n in sorted(names)), encoding="utf-8")
+        tmp.replace(index)
         _prune(_cache() / "svg")
     return path
+
+
+CHART_INDEX = ".dwi-charts"  # the chart files the last report wrote into its charts folder, one name per line
+
+
+def _written_charts(folder: Path) -> set[str]:
+    """The SVG files a previous report wrote into `folder` (its index), plain file names only."""
+    try:
+        lines = (folder / CHART_INDEX).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return set()
+    return {n for n in lines if n.endswith(".svg") and Path(n).name == n and not n.startswith(".")}
 
 
 def _cache() -> Path:

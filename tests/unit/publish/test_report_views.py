@@ -156,3 +156,24 @@ def test_a_single_value_is_a_number_and_a_break_in_series_is_marked(db):
     assert set(codes) == ones & set(national.filter(pl.col("indicator_name").is_not_null())["indicator_code"])
     spec = next(c.spec for c in sec.charts)
     assert any("indexof(datum.obs_status" in str(layer.get("transform", "")) for layer in spec["layer"])
+
+
+def test_a_report_removes_only_the_charts_it_wrote(db, tmp_path, monkeypatch):
+    """Issue 16 item 5: `dwi report --out X/report.html` deleted every *.svg in X/charts, the user's too."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(vl_convert, "vegalite_to_svg", lambda spec, **kw: "<svg/>")
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    (charts / "mine.svg").write_text("<svg>the user's own</svg>", encoding="utf-8")
+    report.write_report(db, tmp_path / "report.html", charts_dir=charts)
+    written = set((charts / report.CHART_INDEX).read_text(encoding="utf-8").split())
+    assert len(written) > 10 and "mine.svg" not in written
+    # a chart an earlier report wrote and this one no longer draws goes; the user's file stays
+    (charts / "gone-chart.svg").write_text("<svg/>", encoding="utf-8")
+    (charts / report.CHART_INDEX).write_text("gone-chart.svg\n../outside.svg\n", encoding="utf-8")
+    (tmp_path / "outside.svg").write_text("<svg/>", encoding="utf-8")
+    report.write_report(db, tmp_path / "report.html", charts_dir=charts)
+    assert not (charts / "gone-chart.svg").exists()
+    assert (charts / "mine.svg").read_text(encoding="utf-8") == "<svg>the user's own</svg>"
+    assert (tmp_path / "outside.svg").exists()  # an index line that is not a plain file name is ignored
+    assert {p.name for p in charts.glob("*.svg")} == written | {"mine.svg"}
