@@ -90,12 +90,17 @@ def _cell(v) -> str:
     return str(v)
 
 
+SEX_LABEL = {"M": "men", "F": "women", "O": "other sex"}
+
+
 def _category(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `category`: the row's breakdown (classif1, classif2, e.g. AGE_YTHADULT_Y15-24), 'all' when it has
-    none. Values of different categories are never merged: each is a line (a row) of its own."""
-    parts = [pl.col(c) for c in ("classif1", "classif2") if c in frame.columns]
+    """Add `category`: the row's sex (men, women; nothing for the total) and breakdown (classif1, classif2,
+    e.g. AGE_YTHADULT_Y15-24), 'total' when it has none. Values of different categories are never merged: each
+    is a line (a row) of its own."""
+    parts = [pl.col("sex").replace_strict(SEX_LABEL, default=None)] if "sex" in frame.columns else []
+    parts += [pl.col(c) for c in ("classif1", "classif2") if c in frame.columns]
     label = pl.concat_str(parts, separator=" / ", ignore_nulls=True) if parts else pl.lit("")
-    return frame.with_columns(pl.when(label != "").then(label).otherwise(pl.lit("all")).alias("category"))
+    return frame.with_columns(pl.when(label != "").then(label).otherwise(pl.lit("total")).alias("category"))
 
 
 def _t(frame: pl.DataFrame) -> pl.DataFrame:
@@ -299,7 +304,8 @@ def time_series(values: pl.DataFrame, national: str = NATIONAL) -> Section:
     sec = Section(
         "national",
         "National indicators over time",
-        "One chart per national indicator of the registry (changes and dispersion are in the exports). "
+        "One chart per national indicator of the registry (changes and dispersion are in the exports), "
+        "one line per source and category (men, women and the total; age groups and other breakdowns). "
         "Years with no value are gaps in the line (never zeros, "
         "never interpolated); half-year, quarterly and monthly values are drawn as triangles; a red diamond "
         "marks a value flagged B (break in series). An indicator with a single value is a number in the table "
@@ -307,14 +313,8 @@ def time_series(values: pl.DataFrame, national: str = NATIONAL) -> Section:
     )
     # registry indicators only: year-on-year changes, ranks and dispersion (unregistered transform codes,
     # e.g. EMP_TOTAL_YOY_PCT) are in the exports and indicator_values, not drawn as charts of their own
-    nat = _category(
-        _t(
-            values.filter(
-                (pl.col("region_code") == national)
-                & (pl.col("sex").fill_null("T") == "T")
-                & pl.col("indicator_name").is_not_null()
-            )
-        )
+    nat = _category(  # every sex: men and women are lines beside the total
+        _t(values.filter((pl.col("region_code") == national) & pl.col("indicator_name").is_not_null()))
     )
     singles = []
     for (code,), group in nat.sort("indicator_code").group_by("indicator_code", maintain_order=True):

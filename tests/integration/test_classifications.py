@@ -86,10 +86,17 @@ def test_report_draws_one_line_per_age_group(con):
     values = data[0]["values"]
     by_age = {(v["variant"], v["year"]): v["value"] for v in values if v["value"] is not None}
     source = values[0]["variant"].split(",")[0]
-    assert by_age == {
+    totals = {k: v for k, v in by_age.items() if ", women / " not in k[0]}
+    assert totals == {
         (f"{source}, {age}", y): val for age, v in AGES.items() for y, val in zip((2021, 2022), v, strict=True)
     }
-    assert "3 series (sources, vintages or breakdowns), one line each" in chart.caption
+    women = {k: v for k, v in by_age.items() if ", women / " in k[0]}  # women are lines of their own
+    assert women == {
+        (f"{source}, women / AGE_YTHADULT_Y15-24", 2022): 4.6,
+        (f"{source}, women / AGE_YTHADULT_Y15-64", 2022): 5.7,
+        (f"{source}, women / AGE_YTHADULT_YGE25", 2022): 5.8,
+    }
+    assert "6 series (sources, vintages or breakdowns), one line each" in chart.caption
 
 
 def test_correlation_series_use_one_breakdown_never_a_mix():

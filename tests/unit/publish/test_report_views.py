@@ -4,6 +4,7 @@ correlations, reconciliation, dwcp_scores and dwi.derive.scorecard.radar_series)
 from __future__ import annotations
 
 import os
+import re
 
 import openpyxl
 import polars as pl
@@ -177,3 +178,11 @@ def test_a_report_removes_only_the_charts_it_wrote(db, tmp_path, monkeypatch):
     assert (charts / "mine.svg").read_text(encoding="utf-8") == "<svg>the user's own</svg>"
     assert (tmp_path / "outside.svg").exists()  # an index line that is not a plain file name is ignored
     assert {p.name for p in charts.glob("*.svg")} == written | {"mine.svg"}
+
+
+def test_national_charts_draw_one_line_per_sex(db):
+    """The bureau's unemployment rate by sex: three lines (total, men, women), never one merged line."""
+    secs = {s.id: s for s in report.sections(db)}
+    (chart,) = [c for c in secs["national"].charts if c.id == "ts-kzs-dec4e96da8"]
+    variants = set(re.findall(r"'variant': '([^']*)'", str(chart.spec)))
+    assert variants == {f"kazstat_decent_work, {c}" for c in ("total", "men", "women")}
