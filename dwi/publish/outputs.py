@@ -119,17 +119,25 @@ def facts(warehouse: Path) -> dict[str, str]:
         def one(q: str):
             return con.execute(q).fetchall()[0]
 
-        n, loaded, rejected, rows, quarantined = one("""
-            SELECT count(*), count(*) FILTER (l.status = 'loaded'), count(*) FILTER (l.status = 'rejected'),
+        # a source's state is its latest load attempt: a rejected new vintage leaves the previous one current
+        # (sources.load_id), but it was rejected all the same, and the summary says so
+        n, loaded, rejected, kept, rows, quarantined = one("""
+            WITH latest AS (SELECT source_id, arg_max(status, load_id) AS status FROM loads GROUP BY ALL)
+            SELECT count(*), count(*) FILTER (t.status = 'loaded'),
+                   count(*) FILTER (t.status IN ('rejected', 'failed')),
+                   count(*) FILTER (t.status IN ('rejected', 'failed') AND l.status = 'loaded'),
                    coalesce(sum(l.rows_loaded), 0), coalesce(sum(l.rows_quarantined), 0)
-            FROM sources s LEFT JOIN loads l ON l.load_id = s.load_id WHERE s.status = 'current'""")
+            FROM sources s LEFT JOIN loads l ON l.load_id = s.load_id LEFT JOIN latest t ON t.source_id = s.id
+            WHERE s.status = 'current'""")
         warnings = one(
             "SELECT count(*) FROM quality_issues q JOIN sources s ON s.load_id = q.load_id AND s.status = 'current' "
             "WHERE q.severity = 'warning'"
         )[0]
         reported = one("SELECT count(DISTINCT indicator_code) FROM observations")[0]
         out = {
-            "sources": f"{n} ({loaded} loaded, {rejected} rejected, {n - loaded - rejected} never loaded)",
+            "sources": f"{n} ({loaded} loaded, {rejected} rejected"
+            + (f" ({kept} keep their previous vintage)" if kept else "")
+            + f", {n - loaded - rejected} never loaded)",
             "rows loaded": f"{rows:,}",
             "rows quarantined": f"{quarantined:,}",
             "indicators reported": str(reported),

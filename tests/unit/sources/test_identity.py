@@ -162,6 +162,10 @@ def test_a_fully_quarantined_vintage_is_rejected_and_the_previous_one_stays_curr
     checks = {r[0] for r in query(wh, 'SELECT "check" FROM quality_issues WHERE load_id = 2')}
     assert {"file:all_quarantined", "number"} <= checks  # the rejection and each row's reason are kept
     assert stages.ingest(UNE_BAD, wh).status == "unchanged"  # and it is not retried as if new
+    # the run summary counts the rejection (it said "0 rejected": issue 16 item 11)
+    from dwi.publish.outputs import facts
+
+    assert facts(wh)["sources"] == "1 (0 loaded, 1 rejected (1 keep their previous vintage), 0 never loaded)"
 
 
 def test_source_id_overrides_the_identity_and_refuses_a_case_variant(tmp_path):
