@@ -52,6 +52,10 @@ def test_the_wheel_holds_the_package_data_and_no_generic_top_level_names(wheel):
         "dwi/schemas/observations.py",
     ):
         assert needed in names, needed
+    # every data file of the package (SQL, YAML, CSV, templates) ships, not only the ones named above
+    tracked = subprocess.run(["git", "ls-files", "dwi"], cwd=ROOT, capture_output=True, text=True, check=True)
+    data = {n for n in tracked.stdout.splitlines() if not n.endswith(".py")}
+    assert data - set(names) == set()
 
 
 def test_installed_wheel_inits_and_runs_a_project(wheel, tmp_path, prefect_api, client_home):
