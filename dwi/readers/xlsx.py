@@ -174,7 +174,9 @@ def first_rows(path: Path, n: int = 1) -> list[list[str]]:
     try:
         import fastexcel
 
-        sheet = fastexcel.read_excel(str(path)).load_sheet(0, header_row=None, n_rows=n).to_polars()
+        book = fastexcel.read_excel(str(path))
+        refuse_huge_sheet(path, str(path), book.sheet_names[0])  # calamine allocates the whole used range
+        sheet = book.load_sheet(0, header_row=None, n_rows=n).to_polars()
         return [["" if v is None else str(v) for v in row] for row in sheet.cast(pl.String).iter_rows()]
     except Exception:  # a damaged workbook: the reader says what is wrong with it
         return []
