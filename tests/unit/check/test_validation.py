@@ -93,7 +93,8 @@ def test_quarantine_names_what_was_found():
 
 def test_duplicates_quarantine_both_rows():
     batch = check_file(BAD / "duplicate_key.csv")
-    assert batch.rows_quarantined == 2 and sorted(batch.issues["row"].to_list()) == [2, 3]
+    assert batch.rows_quarantined == 2 and sorted(batch.issues["row"].drop_nulls().to_list()) == [2, 3]
+    assert batch.status == "rejected"  # both rows quarantined: nothing to load (file:all_quarantined)
 
 
 def test_rejections_explain_themselves():

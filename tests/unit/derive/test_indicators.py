@@ -203,8 +203,11 @@ def test_changes_on_a_small_fixture_never_cross_gaps_breaks_or_unprinted_values(
             "derived": [False] * len(rows),
             "source_id": ["s"] * len(rows),
             "obs_status": [r[2] for r in rows],
+            "sex": ["T"] * len(rows),
+            "classif1": [None] * len(rows),
+            "classif2": [None] * len(rows),
         },
-        schema_overrides={"year": pl.Int32},
+        schema_overrides={"year": pl.Int32, "classif1": pl.String, "classif2": pl.String},
     )
     out = changes(base, {"X": "count"})
     got = {(r["indicator_code"], r["year"]): r for r in out.iter_rows(named=True)}

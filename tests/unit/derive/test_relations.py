@@ -291,11 +291,15 @@ def _series_con(xs: list[float], ys: list[float]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.sql(
         "CREATE TABLE _indicator_values (indicator_code VARCHAR, region_code VARCHAR, year INTEGER, period VARCHAR,"
-        " value DOUBLE, derived BOOLEAN, source_id VARCHAR, obs_status VARCHAR)"
+        " value DOUBLE, derived BOOLEAN, source_id VARCHAR, obs_status VARCHAR, sex VARCHAR, classif1 VARCHAR,"
+        " classif2 VARCHAR)"
     )
     for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        con.execute("INSERT INTO _indicator_values VALUES ('X', 'KZ', ?, 'Y', ?, false, 's', NULL)", [2000 + i, x])
-        con.execute("INSERT INTO _indicator_values VALUES ('Y', 'KZ', ?, 'Y', ?, false, 's', NULL)", [2000 + i, y])
+        for code, v in (("X", x), ("Y", y)):
+            con.execute(
+                "INSERT INTO _indicator_values VALUES (?, 'KZ', ?, 'Y', ?, false, 's', NULL, 'T', NULL, NULL)",
+                [code, 2000 + i, v],
+            )
     return con
 
 
