@@ -8,7 +8,7 @@ it (WarehouseBusy), which is transient by nature.
 
 The flow run's final state says what happened to the data (see `outcome`):
   Completed            every changed source loaded, nothing quarantined
-  Completed "Partial"  some rows were quarantined; the rest loaded (the message counts them)
+  Completed "Partial"  some rows were quarantined (beyond the manifest's accepted_issues); the rest loaded
   Failed               a source was rejected as a whole; the other sources loaded (the message names it)
 """
 
@@ -73,7 +73,8 @@ class PrefectRunner(stages.Runner):
 def outcome(p: stages.Plan) -> State:
     """The final state of a run: Completed, Completed named "Partial", or Failed, with the reason."""
     rejected = [b for b in p.batches if b.status == "rejected"]
-    quarantined = [b for b in p.batches if b.status != "rejected" and b.rows_quarantined]
+    # quarantined rows the manifest accepts (accepted_issues: known defects of the source) leave a run Completed
+    quarantined = [b for b in p.batches if b.status != "rejected" and b.rows_quarantined > b.rows_accepted]
     loaded = sum(b.rows_loaded for b in p.batches)
     parts = [f"{b.source.id} rejected: {b.message}" for b in rejected]
     parts += [

@@ -109,8 +109,8 @@ def test_triggered_run_completes_and_fills_the_warehouse(served):
         assert con.execute(
             "SELECT value FROM observations WHERE indicator_code = 'EMP_TOTAL' AND year = 2011"
         ).fetchall() == [(8301600.0,)]
-        assert con.execute("SELECT count(DISTINCT source_id) FROM loads").fetchall() == [(9,)]
-        assert con.execute("SELECT count(*) FROM loads WHERE flow_run_id = ?", [str(run.id)]).fetchall()[0][0] == 9
+        assert con.execute("SELECT count(DISTINCT source_id) FROM loads").fetchall() == [(10,)]
+        assert con.execute("SELECT count(*) FROM loads WHERE flow_run_id = ?", [str(run.id)]).fetchall()[0][0] == 10
     finally:
         con.close()
 
@@ -140,7 +140,7 @@ def test_rejected_source_fails_the_run_with_the_reason(served, tmp_path):
         assert con.execute(
             "SELECT status, rows_in, rows_loaded FROM loads WHERE source_id = 'review2012_text'"
         ).fetchall() == [("rejected", 0, 0)]
-        assert con.execute("SELECT count(*) FROM loads WHERE status = 'loaded'").fetchall() == [(8,)]
+        assert con.execute("SELECT count(*) FROM loads WHERE status = 'loaded'").fetchall() == [(9,)]
     finally:
         con.close()
 
