@@ -96,7 +96,7 @@ def test_embedded_data_coverage_lists_main_indicators_without_kazakh_data(db):
     regional = db.execute(
         "SELECT count(DISTINCT region) FROM profile WHERE country = 'KAZ' AND indicator = 'DIAL_CBA_COVERAGE' "
         "AND region IS NOT NULL"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     assert regional == 16
 
 

@@ -31,7 +31,7 @@ GOOD = (
 def _observations(wh: Path, source: str) -> int:
     con = duckdb.connect(str(wh), read_only=True)
     try:
-        return con.execute("SELECT count(*) FROM observations WHERE source_id = ?", [source]).fetchone()[0]
+        return con.execute("SELECT count(*) FROM observations WHERE source_id = ?", [source]).fetchall()[0][0]
     finally:
         con.close()
 
@@ -106,7 +106,7 @@ def test_leftover_wal_is_applied_before_a_write(tmp_path):
     con = duckdb.connect(str(wh), read_only=True)
     try:
         assert con.execute("SELECT x FROM user_notes").fetchall() == [(42,)]  # the WAL's change was kept
-        assert con.execute("SELECT count(*) FROM observations").fetchone()[0] == 3
+        assert con.execute("SELECT count(*) FROM observations").fetchall()[0][0] == 3
     finally:
         con.close()
     stages.run(raw, wh)  # and the warehouse is not wedged

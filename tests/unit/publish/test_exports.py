@@ -270,7 +270,7 @@ def test_radar_adapter_from_assessments(con):
 def test_quality_section_shows_what_was_quarantined_and_why(con):
     sec = report.quality(con)
     # raw/ (the bureau's accepted '63,,4' quarantined) plus this module's one broken review row
-    loaded = con.execute("SELECT sum(l.rows_loaded) FROM sources s JOIN loads l USING (load_id)").fetchone()[0]
+    loaded = con.execute("SELECT sum(l.rows_loaded) FROM sources s JOIN loads l USING (load_id)").fetchall()[0][0]
     assert sec.intro.startswith(f"{loaded} rows loaded, 2 quarantined, 0 file(s) rejected")
     issues = sec.tables[-1]
     errors = [dict(zip(issues["columns"], r, strict=True)) for r in issues["rows"] if r[0] == "error"]
