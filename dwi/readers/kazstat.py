@@ -564,7 +564,9 @@ def catalogue(indicators: pl.DataFrame) -> pl.DataFrame:
 
 def identify(path: Path, options: dict) -> Identity | None:
     """The dataset is the table: the title of the workbook's first table (with a layout, the layout reader's
-    identity). The key is the one the layout reader gives the same title, so either reading is one dataset."""
+    identity). The key is the one the layout reader gives the same title, so either reading is one dataset.
+    A table with no title block (its rows named by the sheet, 'raw', 'Sheet1') has no identity of its own: two
+    such workbooks are two datasets, told apart by their files (dwi.formats.identify)."""
     if options.get("layout") or path.with_name(path.name.split(".")[0] + ".layout.yaml").is_file():
         return xlsx.identify(path, options)
     import fastexcel
@@ -572,6 +574,6 @@ def identify(path: Path, options: dict) -> Identity | None:
     for name in fastexcel.read_excel(str(path)).sheet_names:
         grid, _, _ = xlsx.read_sheet(path, path.name, name)
         t = _table(grid, name, path.name, lambda r, c: "") if grid.height else None
-        if t is not None and t.title:
+        if t is not None and t.title and t.title != name:  # the sheet's name is no title
             return Identity(f"table:{xlsx._key(t.title)}", slug(t.title, 40), t.title)
     return None

@@ -74,6 +74,10 @@ def test_real_workbooks_are_detected_from_content_and_named_by_their_title():
     identity = formats.identify(UNEMP, formats.get("kazstat"))
     assert identity.title == "Unemployment rate"  # the footnote mark "1)" is not part of the title
     assert formats.identify(DECENT, formats.get("kazstat")).title.startswith("Перечень показателей")
+    # no title block (the sheet 'raw' names the rows): no title identity, which every untitled sheet 'raw' or
+    # 'Sheet1' would share; the workbook is a dataset of its own, by its file
+    untitled = formats.identify(APPLIED, formats.get("kazstat"))
+    assert untitled.key == f"file:{APPLIED.resolve()}" and untitled.name == "unemployed_applied_by_region_ru"
 
 
 def test_decent_work_values_match_the_sheet(decent):
