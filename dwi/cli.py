@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from dwi import config
-from dwi.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, DwiError
+from dwi.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, DwiError
 from dwi.publish.terminal import err, out, outputs_table, print_issues, summary_table
 
 app = typer.Typer(
@@ -47,7 +47,7 @@ def friendly(fn):
             raise
         except KeyboardInterrupt:
             err.print("[bold red]error:[/] interrupted (Ctrl-C)")
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:  # an internal failure still gets one line; DWI_DEBUG=1 shows the traceback
             if os.environ.get("DWI_DEBUG"):
                 raise

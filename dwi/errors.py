@@ -10,6 +10,7 @@ EXIT_BUSY = 3  # another run holds the warehouse
 EXIT_IO = 4  # the warehouse cannot be written (read-only directory, disk full)
 EXIT_INTERNAL = 5  # an unexpected failure (a bug or the environment, e.g. Prefect could not start)
 EXIT_DAMAGED = 6  # the warehouse file is damaged or not a DuckDB file (never retried: waiting does not help)
+EXIT_INTERRUPTED = 130  # stopped by Ctrl-C (SIGINT), the shells' convention (128 + 2)
 
 
 def excerpt(text: object, limit: int = 40) -> str:

@@ -4,18 +4,19 @@ bounded in time (DWI_SQL_TIMEOUT), memory and spill (DWI_SQL_MEMORY) and result 
 from __future__ import annotations
 
 import re
+import signal
 import threading
+import time
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from dwi.config import settings
-from dwi.errors import DwiError
+from dwi.errors import EXIT_INTERRUPTED, DwiError
 from dwi.store.warehouse import connect_read_only
 
 ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
-EXIT_INTERRUPTED = 130
 
 
 def _sandbox(warehouse: Path) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]:
@@ -85,30 +86,48 @@ def _fetch(con: duckdb.DuckDBPyConnection, query: str, max_rows: int) -> pl.Data
 
 
 def run_query(warehouse: Path, query: str) -> pl.DataFrame:
-    """Run one read-only statement within the limits; Ctrl-C stops it at once."""
+    """Run one read-only statement within the limits; Ctrl-C stops it at once (exit 130).
+
+    The query runs in a worker thread, and the main thread waits for it on an Event. Ctrl-C does not raise
+    KeyboardInterrupt there: a SIGINT handler interrupts the DuckDB cursor (a KeyboardInterrupt that lands in
+    Thread.join can leave the thread looking finished while DuckDB still runs, and the process then aborts)."""
     conf = settings()
     con, cur = _sandbox(warehouse)
     outcome: dict = {}
+    done, stop = threading.Event(), threading.Event()
 
     def work() -> None:
         try:
             outcome["frame"] = _fetch(cur, query, conf.sql_max_rows)
         except BaseException as exc:  # handed to the waiting thread
             outcome["error"] = exc
+        finally:
+            done.set()
 
+    def halt(*_: object) -> None:
+        stop.set()
+        cur.interrupt()
+
+    def wait_stopped() -> None:
+        """Interrupt until the worker is done (an interrupt that lands before DuckDB starts is lost)."""
+        deadline = time.monotonic() + 5
+        while not done.wait(0.2) and time.monotonic() < deadline:
+            cur.interrupt()
+
+    previous = signal.signal(signal.SIGINT, halt) if threading.current_thread() is threading.main_thread() else None
     try:
         _check(con, query)
-        worker = threading.Thread(target=work, name="dwi-sql", daemon=True)
-        worker.start()
-        try:
-            worker.join(conf.sql_timeout)
-        except KeyboardInterrupt:
+        threading.Thread(target=work, name="dwi-sql", daemon=True).start()
+        deadline = time.monotonic() + conf.sql_timeout
+        while not done.wait(min(0.5, max(deadline - time.monotonic(), 0))) and not stop.is_set():
+            if time.monotonic() >= deadline:
+                break
+        if stop.is_set():
+            wait_stopped()
+            raise DwiError("interrupted (Ctrl-C); the query was stopped", EXIT_INTERRUPTED)
+        if not done.is_set():
             cur.interrupt()
-            worker.join(5)
-            raise DwiError("stopped: interrupted (Ctrl-C)", EXIT_INTERRUPTED) from None
-        if worker.is_alive():
-            cur.interrupt()
-            worker.join(5)
+            wait_stopped()
             raise DwiError(
                 f"refused: the query ran longer than {conf.sql_timeout:g} s (DWI_SQL_TIMEOUT) and was stopped; "
                 "narrow it, or raise the limit"
@@ -129,5 +148,8 @@ def run_query(warehouse: Path, query: str) -> pl.DataFrame:
             raise DwiError(f"cannot show the result: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
         return outcome["frame"]
     finally:
-        cur.close()
-        con.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if done.is_set():  # a cursor still running refuses to close; the process ends it
+            cur.close()
+            con.close()

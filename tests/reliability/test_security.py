@@ -6,14 +6,16 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from dwi import stages
-from dwi.errors import DwiError
+from dwi.errors import EXIT_INTERRUPTED, DwiError
 from dwi.formats import FORMATS
 from dwi.sources.manifest import load_manifest
 from dwi.store.query import run_query
@@ -164,6 +166,31 @@ def test_sql_time_limit_stops_an_endless_query(warehouse, monkeypatch):
     with pytest.raises(DwiError, match=r"ran longer than 1 s \(DWI_SQL_TIMEOUT\)") as err:
         run_query(warehouse, "select count(*) from range(1e12::BIGINT)")
     assert err.value.exit_code == 2
+
+
+def test_ctrl_c_stops_a_running_sql_query_at_once(warehouse):
+    """Before: Ctrl-C was ignored for 40 s; then a KeyboardInterrupt in Thread.join left DuckDB running, and the
+    process aborted (exit -6) with a DuckDB 'connection is busy' error on the way out."""
+    proc = subprocess.Popen(
+        [DWI, "sql", "select count(*) from range(1e12::BIGINT)", "--warehouse", str(warehouse)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DWI_SQL_TIMEOUT": "600"},
+    )
+    try:
+        time.sleep(4)  # the CLI has started and the query runs (it would for minutes)
+        assert proc.poll() is None, proc.communicate()
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=3)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert took < 3
+    assert err.strip() == "error: interrupted (Ctrl-C); the query was stopped"
+    assert "Traceback" not in err and out == ""
 
 
 def test_sql_row_limit_refuses_a_big_result(warehouse, monkeypatch):
