@@ -20,7 +20,7 @@ import polars as pl
 from dwi import __version__
 from dwi.config import REFERENCE_DIR, read_yaml
 from dwi.errors import DwiError
-from dwi.publish.files import replacing, write_error
+from dwi.publish.files import replacing
 
 FORMATS = ("csv", "parquet", "xlsx", "json", "sdmx-csv")
 FORMULA_START = r"^[=+\-@\t\r]"
@@ -381,7 +381,7 @@ def export(
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise write_error(out, exc) or DwiError(f"cannot create the export folder {out}: {exc}") from None
+        raise DwiError(f"cannot create the export folder {out}: {exc.strerror}") from None
     written = []
     for fmt in formats:
         name, writer = WRITERS[fmt]
