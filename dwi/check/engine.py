@@ -145,7 +145,7 @@ def check_source(
     batch.rows_in = sum(p.rows for p in parts)
     batch.rows_quarantined = sum(p.quarantined for p in parts)
     found = pl.concat([p.issues for p in parts], how="vertical_relaxed") if parts else validate.issues_frame()
-    _finish(batch, target, extend_reference(ref, batch.indicators), found)
+    _finish(batch, target, extend_reference(ref, batch.indicators), found, staging / "spill")
     batch.status = "checked"
     if batch.rows_in and batch.rows_quarantined >= batch.rows_in:  # never a vintage of nothing
         batch.reject(
@@ -167,10 +167,12 @@ def _numbered(batches: Iterator[pl.DataFrame], target: Target) -> Iterator[pl.Da
         start += frame.height
 
 
-def _finish(batch: Batch, target: Target, ref: Reference, found: pl.DataFrame) -> None:
-    """The checks over the whole file (see the module docstring); sets the batch's issues and counts."""
+def _finish(batch: Batch, target: Target, ref: Reference, found: pl.DataFrame, spill: Path) -> None:
+    """The checks over the whole file (see the module docstring); sets the batch's issues and counts. DuckDB
+    spills into `spill`, inside the source's staging folder (not `.tmp` in the working folder), so whatever a
+    killed process leaves is removed with its staging."""
     source = batch.source
-    con = duckdb.connect(config={"memory_limit": settings().memory, "threads": 2})
+    con = duckdb.connect(config={"memory_limit": settings().memory, "threads": 2, "temp_directory": str(spill)})
     try:
         con.execute(f"CREATE VIEW staged AS SELECT * FROM read_parquet({parquet_list(batch.parts)})")
         duplicates = _duplicates(con, source, target)
