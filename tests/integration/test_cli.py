@@ -1,4 +1,6 @@
-"""The `dwi` command end to end, through the real Prefect flow (a temporary Prefect server)."""
+"""The `dwi` command end to end, through the real Prefect flow: the first run of the main job with the
+temporary server Prefect starts when none is configured (what a user without a server gets), the other runs
+against the session's running server (a temporary one costs 20-40 s a run)."""
 
 from __future__ import annotations
 
@@ -7,22 +9,26 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.prefect_server import prefect_env
 
 
-def dwi(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def dwi(*args: str, env: dict | None = None, server: tuple[str, Path] | None = None) -> subprocess.CompletedProcess:
+    """`dwi ARGS` in a subprocess; with `server` (API URL, client PREFECT_HOME), against that Prefect server."""
+    base = {**prefect_env(*server), "DWI_EXPORTS": os.environ["DWI_EXPORTS"]} if server else os.environ
     return subprocess.run(
         [sys.executable, "-m", "dwi.cli", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        env={**base, "COLUMNS": "200", **(env or {})},
         timeout=300,
     )
 
 
-def test_run_then_noop_then_query(tmp_path):
+def test_run_then_noop_then_query(tmp_path, prefect_api, client_home):
     wh = tmp_path / "decent_work.duckdb"
     first = dwi("run", "--warehouse", str(wh))
     assert first.returncode == 0, first.stderr
@@ -30,7 +36,7 @@ def test_run_then_noop_then_query(tmp_path):
     assert "Traceback" not in first.stderr
     before = hashlib.sha256(wh.read_bytes()).hexdigest()
 
-    again = dwi("run", "--warehouse", str(wh))
+    again = dwi("run", "--warehouse", str(wh), server=(prefect_api, client_home))
     assert again.returncode == 0, again.stderr
     assert "nothing changed" in again.stdout
     assert hashlib.sha256(wh.read_bytes()).hexdigest() == before
@@ -76,7 +82,7 @@ def test_refused_sql_exits_2(warehouse):
     assert proc.returncode == 2 and "refused" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_run_says_what_each_load_did_to_its_source(tmp_path):
+def test_run_says_what_each_load_did_to_its_source(tmp_path, prefect_api, client_home):
     """`dwi run`, like `dwi ingest`, names a new source, and a new vintage with what changed (issue 13)."""
     raw, wh = tmp_path / "raw", tmp_path / "wh.duckdb"
     raw.mkdir()
@@ -84,11 +90,11 @@ def test_run_says_what_each_load_did_to_its_source(tmp_path):
     identity = ROOT / "tests" / "fixtures" / "identity"
     shutil.copy(identity / "UNE_2EAP_SEX_AGE_RT_A-20240725T0039.csv", raw / "une.csv")
     args = ("run", "--raw", str(raw), "--warehouse", str(wh), "--no-exports")
-    first = dwi(*args)
+    first = dwi(*args, server=(prefect_api, client_home))
     assert first.returncode == 0, first.stderr
     assert "une: new source 'une'" in first.stdout
     shutil.copy(identity / "UNE_2EAP_SEX_AGE_RT_A-20241120T1012.csv", raw / "une.csv")
-    second = dwi(*args)
+    second = dwi(*args, server=(prefect_api, client_home))
     assert second.returncode == 0, second.stderr
     assert "une: new vintage of 'une' (1 changed, 1 added, 1 removed)" in second.stdout
     assert "new source" not in second.stdout
