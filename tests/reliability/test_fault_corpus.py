@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -296,6 +297,75 @@ def test_hard_linked_data_file_is_refused(tmp_path):
     (raw / "obs.csv").unlink()
     os.link(tmp_path / "outside.csv", raw / "obs.csv")
     with pytest.raises(DwiError, match="2 hard links"):
+        stages.plan(raw, tmp_path / "wh.duckdb")
+
+
+SNAPSHOT = "20240101T000000000000Z-0123456789ab.csv"
+
+
+@pytest.mark.parametrize(
+    ("escape", "why"),
+    [
+        ("snapshots-folder-symlink", "leaves the source folder"),
+        ("source-folder-symlink", "leaves the source folder"),
+        ("file-symlink", "leaves the source folder"),
+        ("file-hardlink", "2 hard links"),
+        ("sidecar-symlink", "leaves the source folder"),
+        ("sidecar-hardlink", "2 hard links"),
+    ],
+)
+@pytest.mark.parametrize("fallback", ["", ", path: fallback.csv"], ids=["no-path", "with-path"])
+def test_snapshot_paths_are_confined_to_raw(escape, why, fallback, tmp_path, monkeypatch):
+    """A URL source's snapshots (raw/snapshots/<id>/) are read and written only inside raw/: a folder or file
+    there that links out of it (symlink or hard link) is refused, naming the manifest entry, before anything
+    is read from it or downloaded into it (before: the outside file was loaded as the source's data)."""
+    monkeypatch.setenv("DWI_FETCH_RETRIES", "0")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "manifest.yaml").write_text(
+        f"sources:\n  - {{id: web, url: 'http://127.0.0.1:9/obs.csv', format: observations{fallback}}}\n"
+    )
+    outside = tmp_path / "outside"
+    (outside / "web").mkdir(parents=True)
+    secret = outside / "web" / SNAPSHOT
+    secret.write_text(GOOD.replace("corpus", "hunter2"))
+    sidecar = secret.with_name(SNAPSHOT + ".json")
+    sidecar.write_text('{"sha256": "x", "url": "hunter2"}')
+    folder = raw / "snapshots" / "web"
+    if escape == "snapshots-folder-symlink":
+        (raw / "snapshots").symlink_to(outside)
+    elif escape == "source-folder-symlink":
+        (raw / "snapshots").mkdir()
+        folder.symlink_to(outside / "web")
+    else:
+        folder.mkdir(parents=True)
+        data_link, json_link = escape.startswith("file"), escape.startswith("sidecar")
+        for own, target, is_link in ((SNAPSHOT, secret, data_link), (SNAPSHOT + ".json", sidecar, json_link)):
+            if not is_link:
+                (folder / own).write_bytes(target.read_bytes())
+            elif escape.endswith("symlink"):
+                (folder / own).symlink_to(target)
+            else:
+                os.link(target, folder / own)
+    before = sorted(outside.rglob("*"))
+    with pytest.raises(DwiError, match=why) as exc:
+        stages.plan(raw, tmp_path / "wh.duckdb")
+    assert re.search(r"manifest\.yaml, source (#1 \(web\): path 'snapshots/web'|'web', snapshot)", str(exc.value))
+    assert exc.value.exit_code == 2
+    assert "hunter2" not in str(exc.value)
+    assert sorted(outside.rglob("*")) == before  # no download was written outside raw/
+    assert not (tmp_path / "wh.duckdb").exists()
+
+
+@pytest.mark.parametrize("path", ["../outside.csv", "/etc/passwd"])
+def test_url_source_fallback_path_is_confined_to_raw(path, tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (tmp_path / "outside.csv").write_text(GOOD)
+    (raw / "manifest.yaml").write_text(
+        f"sources:\n  - {{id: web, url: 'http://127.0.0.1:9/obs.csv', path: '{path}', format: observations}}\n"
+    )
+    with pytest.raises(DwiError, match=r"source #1 \(web\): path .* leaves the source folder"):
         stages.plan(raw, tmp_path / "wh.duckdb")
 
 
