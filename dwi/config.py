@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 PACKAGE = Path(__file__).resolve().parent
 REFERENCE_DIR = PACKAGE / "reference"
@@ -73,3 +74,12 @@ def raw_dir(arg: str | Path | None = None) -> Path:
 def exports_dir(arg: str | Path | None = None) -> Path:
     """--exports, else $DWI_EXPORTS, else exports/."""
     return Path(arg or os.environ.get("DWI_EXPORTS") or DEFAULT_EXPORTS).resolve()
+
+
+def read_yaml(path: Path) -> Any:  # noqa: ANN401  (whatever the document holds)
+    """A YAML file of the package (the registry, the framework, the claims), parsed with libyaml's safe loader
+    where PyYAML has it (about 10 times faster than the pure-Python one; the same documents result)."""
+    import yaml  # noqa: PLC0415
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506  (a safe loader)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import fcntl
 import hashlib
 import os
 import re
+import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +29,7 @@ import duckdb
 
 from dwi import formats
 from dwi.check.batch import Batch, issues
-from dwi.errors import DwiError
+from dwi.errors import EXIT_IO, DwiError
 from dwi.reference import Reference, load_reference
 from dwi.sources import fetch as fetch_mod
 from dwi.sources.manifest import META_FIELDS, Source, load_manifest, sha256
@@ -110,37 +113,112 @@ def plan(raw: Path, warehouse: Path) -> Plan:
 
 @contextlib.contextmanager
 def staging(warehouse: Path | None) -> Iterator[Path]:
-    """A folder of this process's own for checked rows: beside the warehouse (a place every Dask worker of the
-    run can reach when the warehouse is on shared storage), else a temporary folder; removed afterwards.
-    Folders left by processes that no longer run are removed too."""
+    """A folder of this process's own for checked rows, `<pid>-<random>/` under a parent: beside the warehouse
+    (`<warehouse>.staging/`, a place every Dask worker of the run can reach when the warehouse is on shared
+    storage), else dwi's scratch folder in the temporary folder (`dwi-scratch-<uid>/`, see `scratch_parent`);
+    removed afterwards. Folders there of processes that no longer run (killed, say, by SIGKILL or the OOM
+    killer) are removed first, under both parents."""
+    tmp_parent = scratch_parent()
+    if tmp_parent is not None:
+        sweep(tmp_parent)
     if warehouse is None:
-        root = Path(tempfile.mkdtemp(prefix="dwi-check-"))
-        try:
-            yield root
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-        return
-    parent = warehouse.with_name(warehouse.name + ".staging")
-    for old in parent.glob("*") if parent.is_dir() else []:
-        if not _alive(int(old.name) if old.name.isdigit() else 0):
-            shutil.rmtree(old, ignore_errors=True)
-    root = parent / str(os.getpid())
+        if tmp_parent is None:  # no private scratch folder: a fresh temporary one
+            root = Path(tempfile.mkdtemp(prefix="dwi-check-"))
+            try:
+                yield root
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+            return
+        parent = tmp_parent
+    else:
+        parent = warehouse.with_name(warehouse.name + ".staging")
+        sweep(parent)
     from dwi.store.warehouse import io_error
 
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        root, owner = _own_folder(parent)
     except OSError as exc:  # the warehouse's folder: read-only, not ours
+        if warehouse is None:
+            raise DwiError(f"cannot create a scratch folder in {parent}: {exc.strerror}", EXIT_IO) from None
         raise io_error(warehouse, exc) from None
     try:
         yield root
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) or warehouse is None:
             raise
         raise io_error(warehouse, exc) from None  # staging filled the warehouse's disk
     finally:
         shutil.rmtree(root, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            parent.rmdir()  # only when no other process stages there
+        os.close(owner)
+        if warehouse is not None:
+            with contextlib.suppress(OSError):
+                parent.rmdir()  # only when no other process stages there
+
+
+def scratch_parent() -> Path | None:
+    """dwi's scratch folder in the temporary folder, `dwi-scratch-<uid>` (mode 0700), where `dwi validate`
+    stages what it checks; None when it cannot be made or is not a plain folder of this user's (then a fresh
+    temporary folder is used, which a killed process would leave behind)."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    parent = Path(tempfile.gettempdir()) / f"dwi-scratch-{uid}"
+    try:
+        with contextlib.suppress(FileExistsError):
+            parent.mkdir(mode=0o700)
+        st = parent.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != uid):
+        return None  # a symbolic link or another user's folder: never write there
+    return parent
+
+
+OWNER = ".owner"  # in a staging folder: locked (flock) by the process using it, as long as it runs
+
+
+def _own_folder(parent: Path) -> tuple[Path, int]:
+    """A new folder `<pid>-<random>` under `parent` and the open, locked descriptor of its `.owner`. The folder
+    is made and locked under a hidden name, then renamed: a sweep never sees it unlocked."""
+    name = f"{os.getpid()}-{secrets.token_hex(4)}"
+    making = parent / f".{name}"
+    parent.mkdir(parents=True, exist_ok=True)
+    making.mkdir()
+    owner = os.open(making / OWNER, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(owner, fcntl.LOCK_EX)  # held while this process lives: the sweep knows the folder is in use
+        making.rename(parent / name)
+    except OSError:
+        os.close(owner)
+        shutil.rmtree(making, ignore_errors=True)
+        raise
+    return parent / name, owner
+
+
+def _pid(folder: Path) -> int:
+    head = folder.name.lstrip(".").split("-")[0]
+    return int(head) if head.isdigit() else 0
+
+
+def sweep(parent: Path) -> None:
+    """Remove the staging folders under `parent` whose process no longer runs: its lock on the folder's
+    `.owner` is gone (the kernel drops it when a process dies, however it dies). A folder being made (a
+    hidden name) or left by an older dwi (no `.owner`) is judged by the process id it is named by."""
+    for old in parent.iterdir() if parent.is_dir() else []:
+        try:
+            if old.name.startswith("."):
+                raise FileNotFoundError
+            fd = os.open(old / OWNER, os.O_RDWR)
+        except OSError:
+            if not _alive(_pid(old)):
+                shutil.rmtree(old, ignore_errors=True)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # in use
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 def _alive(pid: int) -> bool:

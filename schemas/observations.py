@@ -28,8 +28,17 @@ FIRST_YEAR = 1800  # any year a statistical source can hold (ILOSTAT and World B
 
 # The rules on a row's value, as SQL: polars runs them (pl.sql_expr) for the pandera schema, DuckDB runs the
 # same text when dwi.bulk checks a big file inside the database. `kind` is the registry's kind of indicator.
+# A spreadsheet cell whose formula has no usable value reads as one of these texts, then the formula
+# (dwi.readers.xlsx): quarantined by its own rule, not as a number that is not one.
+UNUSABLE_CELLS = {
+    "formula_without_value": "formula without a saved value: ",
+    "formula_error": "formula error ",
+    "external_link": "external link: ",
+}
 VALUE_RULES = {
-    "value:number": "value IS NOT NULL OR value_reported IS NULL",
+    "value:number": "value IS NOT NULL OR value_reported IS NULL OR "
+    + " OR ".join(f"value_reported LIKE '{text}%'" for text in UNUSABLE_CELLS.values()),
+    **{f"value:{rule}": f"value_reported NOT LIKE '{text}%'" for rule, text in UNUSABLE_CELLS.items()},
     "value:required": "value_reported IS NOT NULL",
     "value:non_negative": "kind NOT IN ('count', 'level', 'ratio') OR value >= 0",
     "value:whole_count": "kind <> 'count' OR value = ROUND(value, 0)",
@@ -91,6 +100,10 @@ MESSAGES = {
     "integer": "a whole year such as 2011",
     "in_range": f"a year from {FIRST_YEAR} to next year",
     "number": "a plain number with '.' as the decimal separator and no thousands separators",
+    "formula_without_value": "a number, not a formula without a saved result (open the workbook in a spreadsheet "
+    "program, let it calculate and save it)",
+    "formula_error": "a number, not a formula whose result is an error",
+    "external_link": "a number, not a formula that takes its value from another workbook",
     "non_negative": "a value >= 0",
     "whole_count": "a whole number (it is a count)",
     "share_range": "a percentage from 0 to 100",

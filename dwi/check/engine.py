@@ -43,7 +43,8 @@ if TYPE_CHECKING:  # the registry is declared above the engine; it is passed in
     from dwi.formats import Format, Target
 
 IN_FLIGHT = 2  # batches being checked at once (each holds a chunk of the file in memory)
-GROUP_ROWS = 500_000  # rows read back at a time for the findings that compare rows of one year
+GROUP_ROWS = 2_000_000  # rows read back at a time for the findings that compare rows of one year
+UNUSED_BY_GROUP_FINDINGS = ("_ok", "_key_hash", "note")  # staged columns they never read
 Submit = Callable[..., Future]
 
 
@@ -144,7 +145,7 @@ def check_source(
     batch.rows_in = sum(p.rows for p in parts)
     batch.rows_quarantined = sum(p.quarantined for p in parts)
     found = pl.concat([p.issues for p in parts], how="vertical_relaxed") if parts else validate.issues_frame()
-    _finish(batch, target, extend_reference(ref, batch.indicators), found)
+    _finish(batch, target, extend_reference(ref, batch.indicators), found, staging / "spill")
     batch.status = "checked"
     if batch.rows_in and batch.rows_quarantined >= batch.rows_in:  # never a vintage of nothing
         batch.reject(
@@ -166,10 +167,12 @@ def _numbered(batches: Iterator[pl.DataFrame], target: Target) -> Iterator[pl.Da
         start += frame.height
 
 
-def _finish(batch: Batch, target: Target, ref: Reference, found: pl.DataFrame) -> None:
-    """The checks over the whole file (see the module docstring); sets the batch's issues and counts."""
+def _finish(batch: Batch, target: Target, ref: Reference, found: pl.DataFrame, spill: Path) -> None:
+    """The checks over the whole file (see the module docstring); sets the batch's issues and counts. DuckDB
+    spills into `spill`, inside the source's staging folder (not `.tmp` in the working folder), so whatever a
+    killed process leaves is removed with its staging."""
     source = batch.source
-    con = duckdb.connect(config={"memory_limit": settings().memory, "threads": 2})
+    con = duckdb.connect(config={"memory_limit": settings().memory, "threads": 2, "temp_directory": str(spill)})
     try:
         con.execute(f"CREATE VIEW staged AS SELECT * FROM read_parquet({parquet_list(batch.parts)})")
         duplicates = _duplicates(con, source, target)
@@ -234,28 +237,33 @@ def _duplicates(con: duckdb.DuckDBPyConnection, source: Source, target: Target) 
 def _group_findings(
     con: duckdb.DuckDBPyConnection, batch: Batch, target: Target, ref: Reference
 ) -> Iterator[pl.DataFrame]:
-    """The findings that compare rows of one year, on the rows that load, read back a group of years at a
-    time (exact: those findings only compare rows of the same year)."""
-    codes = target.group_codes(ref)
-    where = (
-        "_ok AND NOT list_contains($drop, _i) AND (list_contains($codes, indicator_code) "
-        "OR indicator_code IN (SELECT indicator_code FROM staged WHERE sex IN ('M', 'F')))"  # the by-sex checks
-    )
-    params = {"drop": batch.drop.to_list(), "codes": codes}
-    counts = con.execute(
-        f"SELECT year, count(*) FROM staged WHERE {where} GROUP BY year ORDER BY year", params
-    ).fetchall()
-    start, size = None, 0
-    for i, (year, n) in enumerate(counts):
-        start = year if start is None else start
-        size += n
-        if size >= GROUP_ROWS or i == len(counts) - 1:
-            rows = con.sql(
-                f"SELECT * FROM staged WHERE {where} AND year BETWEEN $a AND $b ORDER BY _i",
-                params={**params, "a": start, "b": year},
-            ).pl()
-            yield target.group_findings(batch.source, rows, ref)
-            start, size = None, 0
+    """The findings that compare rows of one year, on the rows that load, a group of years at a time (exact:
+    those findings only compare rows of the same year). The rows they can concern (the indicators of
+    `group_codes`, and those given by sex) are read with polars, without the columns no finding uses; a file
+    with more than GROUP_ROWS of them is first written out by group of years (one pass), then read a group at
+    a time, so memory stays bounded whatever the file's size."""
+    staged = pl.scan_parquet(batch.parts)
+    by_sex = staged.filter(pl.col("sex").is_in(["M", "F"])).select("indicator_code").unique().collect()
+    codes = pl.Series(target.group_codes(ref), dtype=pl.String).append(by_sex["indicator_code"])
+    rows = staged.filter(
+        pl.col("_ok") & ~pl.col("_i").is_in(batch.drop.implode()) & pl.col("indicator_code").is_in(codes.implode())
+    ).drop(UNUSED_BY_GROUP_FINDINGS, strict=False)
+    counts = rows.group_by("year").agg(pl.len().alias("n")).sort("year").collect()
+    group = (counts["n"].cum_sum() - 1) // GROUP_ROWS  # consecutive years, about GROUP_ROWS rows each
+    if counts.height and group[-1] > 0:
+        folder = batch.parts[0].parent / "groups"
+        con.register("year_groups", counts.select("year", group.alias("_g")).to_arrow())
+        con.execute(
+            f"COPY (SELECT s.* EXCLUDE ({', '.join(UNUSED_BY_GROUP_FINDINGS)}), g._g FROM staged s JOIN year_groups g "
+            "USING (year) WHERE s._ok AND NOT list_contains($drop, s._i) AND list_contains($codes, s.indicator_code)) "
+            f"TO '{folder}' (FORMAT parquet, PARTITION_BY (_g))",
+            {"drop": batch.drop.to_list(), "codes": codes.to_list()},
+        )
+        for g in group.unique().sort():
+            part = pl.read_parquet(folder / f"_g={g}" / "*.parquet", hive_partitioning=False)
+            yield target.group_findings(batch.source, part.sort("_i"), ref)
+    elif counts.height:
+        yield target.group_findings(batch.source, rows.collect(), ref)
 
 
 def rows(batch: Batch) -> pl.DataFrame:

@@ -33,10 +33,9 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
-import yaml
 from scipy import stats
 
-from dwi.config import REFERENCE_DIR
+from dwi.config import REFERENCE_DIR, read_yaml
 from dwi.derive.indicators import NATIONAL, UNPRINTED, registry
 from dwi.errors import DwiError
 from dwi.reference import Reference
@@ -70,7 +69,7 @@ SCHEMA: dict[str, pl.DataType] = {
 
 @cache
 def pairs(directory: Path = REFERENCE_DIR) -> list[dict]:
-    return yaml.safe_load((directory / "correlation_pairs.yaml").read_text(encoding="utf-8"))["pairs"]
+    return read_yaml(directory / "correlation_pairs.yaml")["pairs"]
 
 
 def _preferred_derived() -> set[str]:

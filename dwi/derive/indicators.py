@@ -20,9 +20,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import yaml
 
-from dwi.config import REFERENCE_DIR
+from dwi.config import REFERENCE_DIR, read_yaml
 from dwi.reference import Reference
 
 NATIONAL = "KZ"
@@ -61,7 +60,7 @@ DEFAULTS = {"country": "KAZ", "sex": "T"}
 @cache
 def registry(directory: Path = REFERENCE_DIR) -> dict:
     """The raw YAML of the indicator registry (with the extra derivation fields)."""
-    return yaml.safe_load((directory / "indicators.yaml").read_text(encoding="utf-8"))
+    return read_yaml(directory / "indicators.yaml")
 
 
 def _conform(frame: pl.DataFrame) -> pl.DataFrame:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import yaml
 
+from dwi.config import read_yaml
 from dwi.reference import Reference
 
 FRAMEWORK = Path(__file__).with_name("framework.yaml")
@@ -77,7 +77,7 @@ VALUES_SCHEMA = {
 @cache
 def framework(path: Path = FRAMEWORK) -> dict:
     """The framework YAML as read."""
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return read_yaml(path)
 
 
 def indicators(doc: dict | None = None) -> list[dict]:

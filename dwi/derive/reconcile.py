@@ -42,9 +42,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import yaml
 
-from dwi.config import REFERENCE_DIR
+from dwi.config import REFERENCE_DIR, read_yaml
 from dwi.derive.correlations import correlate
 from dwi.derive.indicators import NATIONAL, registry
 from dwi.reference import Reference
@@ -109,7 +108,7 @@ _TEXT_SCHEMA = {k: v for k, v in SCHEMA.items() if k != "severity"}
 
 @cache
 def claims(directory: Path = REFERENCE_DIR) -> dict:
-    return yaml.safe_load((directory / "text_claims.yaml").read_text(encoding="utf-8"))
+    return read_yaml(directory / "text_claims.yaml")
 
 
 # --- printed precision ----------------------------------------------------------------------------------

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import yaml
 
 from dwi import __version__
-from dwi.config import REFERENCE_DIR
+from dwi.config import REFERENCE_DIR, read_yaml
 from dwi.errors import DwiError
 
 FORMATS = ("csv", "parquet", "xlsx", "json", "sdmx-csv")
@@ -81,7 +80,7 @@ SHEETS = {
 
 @cache
 def sdmx_spec() -> dict:
-    return yaml.safe_load((REFERENCE_DIR / "sdmx.yaml").read_text(encoding="utf-8"))
+    return read_yaml(REFERENCE_DIR / "sdmx.yaml")
 
 
 def dataflow_ref() -> str:

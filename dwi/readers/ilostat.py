@@ -196,7 +196,7 @@ def _sheet_batches(path: Path, file: str) -> Iterator[pl.DataFrame]:
     """ILOSTAT's .xlsx download: the first sheet, a header row then one row per observation, as strings."""
     from dwi.readers.xlsx import read_sheet  # noqa: PLC0415  (xlsx pulls in calamine only when needed)
 
-    grid, _ = read_sheet(path, file, 0)
+    grid, _, _ = read_sheet(path, file, 0)
     if not grid.height:
         raise Rejected(file, "the sheet is empty; expected a header row and data rows", "file:empty")
     header = [("" if v is None else str(v)) for v in grid.row(0)]

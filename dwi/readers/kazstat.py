@@ -177,7 +177,7 @@ def detect(path: Path | None) -> bool:
 
         names = fastexcel.read_excel(str(path)).sheet_names
         for name in names[:12]:
-            grid, _ = xlsx.read_sheet(path, path.name, name)  # refuses a sheet too big to read
+            grid, _, _ = xlsx.read_sheet(path, path.name, name)  # refuses a sheet too big to read
             if grid.height and shape(grid) is not None:
                 return True
     except Exception:  # a damaged workbook: the xlsx format's reader says what is wrong
@@ -413,11 +413,12 @@ def _rows(grid: pl.DataFrame, t: Table, file: str, row0: int) -> tuple[pl.DataFr
 
 
 def read_table(
-    path: Path, file: str, grid: pl.DataFrame, sheet: str
+    file: str, grid: pl.DataFrame, sheet: str, origin: tuple[int, int]
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[str]] | None:
     """One sheet as observations (string columns, `_row` = sheet row), its indicators and its notes; None when
-    the sheet is not a table of this shape (a cover, a legend, a contents page)."""
-    row0, col0 = xlsx._origin(path, sheet)
+    the sheet is not a table of this shape (a cover, a legend, a contents page). `origin`: the (row, column)
+    of the grid's first cell (xlsx.read_sheet)."""
+    row0, col0 = origin
     where = lambda r, c: f"{xlsx.column_letter(c + col0)}{r + row0 + 1}"  # noqa: E731
     t = _table(grid, sheet, file, where)
     if t is None or not t.periods:
@@ -523,8 +524,8 @@ def read(path: Path, file: str, options: dict) -> Read:
         raise Rejected(file, f"not a readable .xlsx workbook ({str(exc).splitlines()[0][:120]})", "file:xlsx") from None
     frames, registered, notes, skipped = [], [], [], []
     for name in names:
-        grid, _ = xlsx.read_sheet(path, file, name)
-        table = read_table(path, file, grid, name) if grid.height else None
+        grid, _, origin = xlsx.read_sheet(path, file, name)
+        table = read_table(file, grid, name, origin) if grid.height else None
         if table is None:
             skipped.append(name)
             continue
@@ -569,7 +570,7 @@ def identify(path: Path, options: dict) -> Identity | None:
     import fastexcel
 
     for name in fastexcel.read_excel(str(path)).sheet_names:
-        grid, _ = xlsx.read_sheet(path, path.name, name)
+        grid, _, _ = xlsx.read_sheet(path, path.name, name)
         t = _table(grid, name, path.name, lambda r, c: "") if grid.height else None
         if t is not None and t.title:
             return Identity(f"table:{xlsx._key(t.title)}", slug(t.title, 40), t.title)

@@ -6,8 +6,10 @@ by content (the cell with the layout's `region_header` text), so title blocks of
 
 from __future__ import annotations
 
+import html
 import re
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +20,7 @@ from dwi.readers import Identity, Read, slug
 from dwi.readers.codes import tidy
 from dwi.readers.text import Rejected
 from dwi.reference import INDICATOR_FIELDS
+from dwi.schemas.observations import UNUSABLE_CELLS
 from dwi.sources.manifest import load_yaml
 
 LAYOUTS = REFERENCE_DIR / "layouts"
@@ -86,28 +89,88 @@ def _sheet_part(z: zipfile.ZipFile, sheet: str) -> str:
     return name if name.startswith("xl/") else f"xl/{name}"
 
 
-def _origin(path: Path, sheet: str) -> tuple[int, int]:
-    """(row, column) where the sheet's used range starts (calamine starts there); (0, 0) if unknown."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            xml = z.read(_sheet_part(z, sheet))[:4000].decode(errors="ignore")
-            col, row = re.search(r'<dimension ref="([A-Z]+)(\d+)', xml).groups()
-            return int(row) - 1, _letter_index(col)
-    except (KeyError, AttributeError, zipfile.BadZipFile, OSError):
-        return 0, 0
-
-
 CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')
+# A cell holding a value as calamine reads it (a number, a shared or inline string, a cached result).
+VALUE_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"(?:[^>/]|/(?!>))*>(?:(?!</c>).)*?<(?:v>[^<]|is>)', re.S)
+# A cell with a formula, and a cell holding an error value (t="e"): attributes, then the cell's content.
+FORMULA_CELL = re.compile(rb"<c\s((?:[^>/]|/(?!>))*)>((?:(?!</c>).)*?<f[\s>/].*?)</c>", re.S)
+ERROR_CELL = re.compile(rb'<c\s((?:[^>/]|/(?!>))*\bt="e"(?:[^>/]|/(?!>))*)>(.*?)</c>', re.S)
+# A reference to another workbook: [1]Sheet1!A1 (an external link of this file), '[other.xlsx]Sheet'!A1 or
+# 'C:\dir\[other.xlsx]Sheet'!A1, [1]!Name. A table's structured reference (Table1[Column]) has no '!'.
+EXTERNAL = re.compile(r"\[[^\[\]]+\][^\[\]!(),;]*!")
+# The text a formula cell without a usable value takes in the grid, so the checks quarantine it by rule
+# (schemas/observations.py: value:formula_without_value, value:formula_error, value:external_link).
+NO_VALUE, ERROR, EXTERNAL_LINK = (
+    UNUSABLE_CELLS[k] for k in ("formula_without_value", "formula_error", "external_link")
+)
 
 
-def refuse_huge_sheet(path: Path, file: str, sheet: str) -> None:
-    """Reject a sheet whose used range (from its first to its last cell, as a reader allocates it) holds more
-    than max_sheet_cells cells: one far-away cell would otherwise make the reader allocate the whole grid.
-    The sheet's XML is scanned as a stream, at most max_decompressed_bytes of it."""
+@dataclass
+class SheetScan:
+    """What a sheet's XML says beyond calamine's values: where calamine's grid starts (the first row and
+    column holding a value, 0-based), and the cells whose value must not be used, by (row, column) ->
+    the text that replaces it."""
+
+    origin: tuple[int, int] = (0, 0)
+    marks: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+def _recalculate(z: zipfile.ZipFile) -> bool:
+    """Whether the workbook asks to be recalculated when opened (fullCalcOnLoad, set by writers that do not
+    compute formulas, e.g. XlsxWriter, which saves 0 as every formula's result): its saved results are not
+    values."""
+    try:
+        return bool(re.search(r'fullCalcOnLoad="(1|true)"', z.read("xl/workbook.xml").decode(errors="ignore")))
+    except KeyError:
+        return False
+
+
+def _formula_marks(text: bytes, recalc: bool, shared: dict[bytes, str]) -> dict[tuple[int, int], str]:
+    """The formula and error cells of a piece of sheet XML whose value must not load, with their texts."""
+    marks = {}
+    cells = {m.start(): m.groups() for m in FORMULA_CELL.finditer(text)} if b"<f" in text else {}
+    if b't="e"' in text:
+        cells |= {m.start(): m.groups() for m in ERROR_CELL.finditer(text)}
+    for attrs, body in cells.values():
+        ref = re.search(rb'\br="([A-Z]{1,3})(\d{1,7})"', attrs)
+        if ref is None:
+            continue  # a cell without its reference: calamine places it, dwi cannot name it
+        kind = re.search(rb'\bt="(\w+)"', attrs)
+        f = re.search(rb"<f\b([^>]*?)(?:/>|>(.*?)</f>)", body, re.S)
+        formula = html.unescape(f.group(2).decode(errors="replace")) if f and f.group(2) else ""
+        si = re.search(rb'\bsi="(\d+)"', f.group(1)) if f else None
+        if si and formula:
+            shared[si.group(1)] = formula  # a shared formula's first cell; the others name it by si
+        elif si:
+            formula = shared.get(si.group(1), "")
+        shown = "=" + (formula if len(formula) <= 80 else formula[:80] + "...")
+        v = re.search(rb"<v>(.*?)</v>", body, re.S)
+        value = html.unescape(v.group(1).decode(errors="replace")).strip() if v else ""
+        if kind and kind.group(1) == b"e":
+            text_ = f"{ERROR}{value or '#VALUE!'}" + (f": {shown}" if f else "")
+        elif not f:
+            continue
+        elif EXTERNAL.search(formula):
+            text_ = EXTERNAL_LINK + shown
+        elif recalc or not value:
+            text_ = NO_VALUE + shown
+        else:
+            continue  # a formula of this workbook with its saved result: the result loads
+        marks[(int(ref.group(2)) - 1, _letter_index(ref.group(1).decode()))] = text_
+    return marks
+
+
+def scan_sheet(path: Path, file: str, sheet: str) -> SheetScan:
+    """Scan a sheet's XML as a stream (at most max_decompressed_bytes of it): reject a sheet whose used range
+    (from its first to its last cell, as a reader allocates it) holds more than max_sheet_cells cells (one
+    far-away cell would otherwise make the reader allocate the whole grid), and find where calamine's grid
+    starts and the formula cells without a usable value (no saved result, an error, another workbook)."""
     conf = settings()
+    rows, cols, vrows, vcols = [1 << 30, 0], [1 << 30, 0], [1 << 30, 0], [1 << 30, 0]
+    marks: dict[tuple[int, int], str] = {}
     try:
         with zipfile.ZipFile(path) as z, z.open(_sheet_part(z, sheet)) as fh:
-            rows, cols, seen, tail = [1 << 30, 0], [1 << 30, 0], 0, b""
+            recalc, shared, seen, tail = _recalculate(z), {}, 0, b""
             for block in iter(lambda: fh.read(1 << 20), b""):
                 seen += len(block)
                 if seen > conf.max_decompressed_bytes:
@@ -118,28 +181,82 @@ def refuse_huge_sheet(path: Path, file: str, sheet: str) -> None:
                         "file:too_big",
                     )
                 text = tail + block
-                for letters, number in CELL_REF.findall(text):
-                    c, r = _letter_index(letters.decode()), int(number)
-                    cols[0], cols[1] = min(cols[0], c), max(cols[1], c)
-                    rows[0], rows[1] = min(rows[0], r), max(rows[1], r)
-                tail = text[-32:]
+                cut = text.rfind(b"</c>") + 4 if b"</c>" in text else 0
+                if len(text) - cut > 1 << 24:  # no cell ends in 16 MiB: not a sheet calamine reads either
+                    cut = len(text)
+                done, tail = text[:cut], text[cut:]
+                _bounds(CELL_REF.findall(done), rows, cols)
+                _bounds(VALUE_REF.findall(done), vrows, vcols)
+                marks |= _formula_marks(done, recalc, shared)
+            _bounds(CELL_REF.findall(tail), rows, cols)
     except (KeyError, AttributeError, zipfile.BadZipFile, OSError, RuntimeError):
-        return  # the reader names what is wrong with the workbook
-    if not rows[1]:
+        return SheetScan()  # the reader names what is wrong with the workbook
+    if rows[1]:
+        cells = (rows[1] - rows[0] + 1) * (cols[1] - cols[0] + 1)
+        if cells > conf.max_sheet_cells:
+            far = f"{column_letter(cols[1])}{rows[1]}"
+            raise Rejected(
+                file,
+                f"sheet {sheet!r} spans {column_letter(cols[0])}{rows[0]}:{far}, {cells:,} cells, more than "
+                f"{conf.max_sheet_cells:,} (DWI_MAX_SHEET_CELLS); delete the stray cells (the last is {far}) or "
+                "raise the limit",
+                "file:too_big",
+            )
+    return SheetScan((vrows[0] - 1, vcols[0]) if vrows[1] else (0, 0), marks)
+
+
+def _bounds(refs: list[tuple[bytes, bytes]], rows: list[int], cols: list[int]) -> None:
+    """Widen [first, last] rows and columns (1-based rows, 0-based columns) to cover the cell references."""
+    if not refs:
         return
-    cells = (rows[1] - rows[0] + 1) * (cols[1] - cols[0] + 1)
-    if cells > conf.max_sheet_cells:
-        far = f"{column_letter(cols[1])}{rows[1]}"
-        raise Rejected(
-            file,
-            f"sheet {sheet!r} spans {column_letter(cols[0])}{rows[0]}:{far}, {cells:,} cells, more than "
-            f"{conf.max_sheet_cells:,} (DWI_MAX_SHEET_CELLS); delete the stray cells (the last is {far}) or raise "
-            "the limit",
-            "file:too_big",
+    numbers = [int(n) for _, n in refs]
+    letters = {c for c, _ in refs}
+    rows[0], rows[1] = min(rows[0], *numbers), max(rows[1], *numbers)
+    indices = [_letter_index(c.decode()) for c in letters]
+    cols[0], cols[1] = min(cols[0], *indices), max(cols[1], *indices)
+
+
+def refuse_huge_sheet(path: Path, file: str, sheet: str) -> None:
+    """Reject a sheet too big to read (see scan_sheet)."""
+    scan_sheet(path, file, sheet)
+
+
+def _marked(grid: pl.DataFrame, scan: SheetScan) -> tuple[pl.DataFrame, tuple[int, int]]:
+    """The grid with the marked cells' texts in place of their values, widened to hold the marked cells calamine
+    leaves out (they hold no value), and the (row, column) where it starts."""
+    if not scan.marks:
+        return grid, scan.origin
+    (r0, c0), where = scan.origin, list(scan.marks)
+    if not grid.width:
+        r0, c0 = min(r for r, _ in where), min(c for _, c in where)
+    top, left = min(r0, *(r for r, _ in where)), min(c0, *(c for _, c in where))
+    height = max(r0 + grid.height, *(r + 1 for r, _ in where)) - top
+    width = max(c0 + grid.width, *(c + 1 for _, c in where)) - left
+    by_column: dict[int, dict[int, str]] = {}
+    for (r, c), text in scan.marks.items():
+        by_column.setdefault(c - left, {})[r - top] = text
+    columns = []
+    for j in range(width):
+        i = j - (c0 - left)
+        inner = grid.get_column(grid.columns[i]).cast(pl.String) if 0 <= i < grid.width else None
+        column = pl.concat(
+            [
+                pl.Series([None] * (r0 - top), dtype=pl.String),
+                inner if inner is not None else pl.Series([None] * grid.height, dtype=pl.String),
+                pl.Series([None] * (height - grid.height - (r0 - top)), dtype=pl.String),
+            ]
         )
+        if j in by_column:
+            column = column.scatter(list(by_column[j]), list(by_column[j].values()))
+        columns.append(column.alias(f"column_{j}"))
+    return pl.DataFrame(columns), (top, left)
 
 
-def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, str]:
+def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, str, tuple[int, int]]:
+    """A sheet's cells as text (calamine's grid: from the first row and column holding a value), its name and
+    the (row, column) of the grid's first cell, 0-based. A formula cell without a usable value (no saved
+    result, an error, a reference to another workbook) holds a text saying so instead, for the checks to
+    quarantine; a formula of this workbook with its saved result reads as that result."""
     try:
         import fastexcel
 
@@ -154,7 +271,7 @@ def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, s
     name = names[sheet] if isinstance(sheet, int) and sheet < len(names) else sheet
     if name not in names:
         raise Rejected(file, f"no sheet {sheet!r}; the workbook has {', '.join(map(repr, names))}", "file:sheet")
-    refuse_huge_sheet(path, file, name)
+    scan = scan_sheet(path, file, name)
     frame = pl.read_excel(
         path,
         engine="calamine",
@@ -165,7 +282,8 @@ def read_sheet(path: Path, file: str, sheet: str | int) -> tuple[pl.DataFrame, s
         drop_empty_cols=False,
         raise_if_empty=False,
     )
-    return frame, name
+    frame, origin = _marked(frame, scan)
+    return frame, name, origin
 
 
 def first_rows(path: Path, n: int = 1) -> list[list[str]]:
@@ -195,7 +313,7 @@ def identify(path: Path, options: dict) -> Identity | None:
     except Rejected:
         sheet = 0
     try:
-        grid, name = read_sheet(path, path.name, sheet)
+        grid, name, _ = read_sheet(path, path.name, sheet)
     except Rejected:
         return None
     for row in grid.head(50).iter_rows():
@@ -211,8 +329,7 @@ def identify(path: Path, options: dict) -> Identity | None:
 def read(path: Path, file: str, options: dict) -> Read:
     layout_file = find_layout(path, file, options.get("layout"))
     layout = read_layout(layout_file, file)
-    grid, sheet = read_sheet(path, file, layout.get("sheet", 0))
-    row0, col0 = _origin(path, sheet)
+    grid, sheet, (row0, col0) = read_sheet(path, file, layout.get("sheet", 0))
     cols = grid.columns
     where = lambda r, c: f"{column_letter(c + col0)}{r + row0 + 1}"  # noqa: E731
     target = _key(layout["region_header"])

@@ -7,9 +7,8 @@ from functools import cache
 from pathlib import Path
 
 import polars as pl
-import yaml
 
-from dwi.config import REFERENCE_DIR
+from dwi.config import REFERENCE_DIR, read_yaml
 
 INDICATOR_FIELDS = {
     "code": pl.String,
@@ -49,7 +48,7 @@ class Reference:
 
 
 def read_indicators(path: Path) -> tuple[pl.DataFrame, list[str]]:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = read_yaml(path)
     rows = [
         {
             k: (

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from dwi import stages
+from dwi.check import engine
 from tests.conftest import FIXTURES, ROOT, make_raw
 from tests.golden import record
 
@@ -43,9 +44,11 @@ def _expected(group: str, kind: str, case: str) -> list[dict]:
 
 @pytest.mark.parametrize("name", sorted(p.name for p in BAD.glob("*.csv")))
 def test_a_file_read_in_tiny_batches_gives_the_recorded_outputs(tmp_path, monkeypatch, name):
-    """Every bad-input fixture, read 64 bytes at a time (many batches, rows and keys across their borders),
-    gives the loads, issues and rows recorded in tests/golden/expected/inputs."""
+    """Every bad-input fixture, read 64 bytes at a time (many batches, rows and keys across their borders) and
+    its checks across rows run a few rows' years at a time (written out by group of years), gives the loads,
+    issues and rows recorded in tests/golden/expected/inputs."""
     monkeypatch.setenv("DWI_CHUNK_BYTES", "64")
+    monkeypatch.setattr(engine, "GROUP_ROWS", 3)
     got = record._case("bad", BAD / name, "observations", tmp_path)
     case = f"bad/{name}"
     for kind in ("loads", "quality_issues", "observations"):
