@@ -147,6 +147,9 @@ def run(
             err.print("some sources still have problems from their last load; see the quality_issues view")
     else:
         out.print(summary_table(p.batches))
+    for b in p.batches:  # what each load did to its source (a reload with the same values says nothing)
+        if b.outcome and not b.outcome.startswith("unchanged"):
+            out.print(f"{b.source.id}: {b.outcome}", soft_wrap=True)
     if wh.is_file():
         out.print(outputs_table(wh, p.published))
     raise typer.Exit(EXIT_DATA if failed else EXIT_OK)

@@ -325,6 +325,9 @@ def load_and_build(p: Plan, flow_run_id: str | None = None) -> Plan:
     with writer(p.warehouse) as con:
         load(con, p, flow_run_id)
         build(con, p.sources, p.fingerprint)
+        for batch in p.batches:
+            if batch.status == "loaded":
+                batch.outcome = outcome(con, batch.source.id)
     return p
 
 
@@ -507,10 +510,15 @@ def outcome(con: duckdb.DuckDBPyConnection, sid: str) -> str:
         return f"{status}{kept}"
     if previous is None:
         return f"new source '{sid}'"
+    observed = con.execute("SELECT count(*) FROM _observations WHERE load_id IN (?, ?)", [load_id, previous])
+    if not observed.fetchall()[0][0]:  # conventions, assessments: no revisions to count
+        return f"new vintage of '{sid}'"
     changed, added, removed = con.execute(
         "SELECT count(*) FILTER (old_value IS NOT NULL AND new_value IS NOT NULL), "
         "count(*) FILTER (old_value IS NULL), count(*) FILTER (new_value IS NULL) "
         "FROM revisions WHERE new_load_id = ?",
         [load_id],
     ).fetchall()[0]
+    if not changed + added + removed:
+        return f"unchanged: the same values as vintage {previous} of '{sid}'"
     return f"new vintage of '{sid}' ({changed} changed, {added} added, {removed} removed)"

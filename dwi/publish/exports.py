@@ -20,6 +20,7 @@ import polars as pl
 from dwi import __version__
 from dwi.config import REFERENCE_DIR, read_yaml
 from dwi.errors import DwiError
+from dwi.publish.files import replacing
 
 FORMATS = ("csv", "parquet", "xlsx", "json", "sdmx-csv")
 FORMULA_START = r"^[=+\-@\t\r]"
@@ -385,13 +386,8 @@ def export(
     for fmt in formats:
         name, writer = WRITERS[fmt]
         path = out / name
-        tmp = path.with_name(f".{name}.tmp")
-        try:
+        with replacing(path) as tmp:
             writer(values, con, tmp, meta)
-            tmp.replace(path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise DwiError(f"cannot write {path}: {exc.strerror}") from None
         written.append(path)
         if on_done:
             on_done(fmt, path)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dwi import config
-from dwi.errors import DwiError
+from dwi.publish.files import write_error, write_text
 from dwi.store.warehouse import connect_read_only, read_state
 
 STAMP = ".dwi-exports.json"
@@ -102,9 +102,9 @@ def _publish(warehouse: Path, folder: Path, force: bool, step: Step | None) -> P
                 step("report", msg, None, None)
 
         report = write_report(con, folder / REPORT, folder / CHARTS, report_step)
-        (folder / STAMP).write_text(json.dumps({"key": key, "warehouse": str(warehouse)}), encoding="utf-8")
+        write_text(folder / STAMP, json.dumps({"key": key, "warehouse": str(warehouse)}))
     except OSError as exc:
-        raise DwiError(f"cannot write the report to {folder}: {exc.strerror or exc}") from None
+        raise write_error(folder, exc) or exc from None
     finally:
         con.close()
     return Published(folder, files, report, counter["charts"])

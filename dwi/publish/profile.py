@@ -24,6 +24,7 @@ import polars as pl
 from dwi import __version__
 from dwi.errors import DwiError
 from dwi.publish.exports import metadata, views
+from dwi.publish.files import replacing, write_text
 from dwi.publish.report import SLOT, TEMPLATE_DIR, _filled, svg
 
 LANGS = ("en", "ru")
@@ -519,7 +520,7 @@ def write_html(page: dict, path: Path, lang: str) -> None:
         generated=t["generated"].format(when=when, version=__version__),
         safe=jinja2.utils.markupsafe.Markup,
     )
-    _atomic(path, text)
+    write_text(path, text)
 
 
 def write_xlsx(con: duckdb.DuckDBPyConnection, page: dict, path: Path, lang: str) -> None:
@@ -568,16 +569,8 @@ def write_xlsx(con: duckdb.DuckDBPyConnection, page: dict, path: Path, lang: str
     tables["framework"] = _q(con, "SELECT * EXCLUDE (position) FROM framework ORDER BY position")
     meta = metadata(con, dt.datetime.now(dt.UTC))
     documented = {c: "see the profile view (docs/reference/views.md)" for c in columns}
-    tmp = path.with_name(f".{path.name}.tmp")
-    write_workbook(tmp, tables, meta, documented, [])
-    tmp.replace(path)
-
-
-def _atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        write_workbook(tmp, tables, meta, documented, [])
 
 
 def write_profile(con: duckdb.DuckDBPyConnection, folder: Path, country: str, lang: str) -> tuple[Path, Path]:

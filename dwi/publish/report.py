@@ -15,7 +15,6 @@ import json
 import math
 import os
 import re
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,7 +29,9 @@ import vl_convert
 
 from dwi import __version__
 from dwi.derive.indicators import registry
+from dwi.errors import DwiError
 from dwi.publish.exports import values_frame, views, vintage
+from dwi.publish.files import write_error, write_text
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # also in dwi.publish
 VL_VERSION = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
@@ -865,27 +866,24 @@ def write_report(
         vega_bundle=jinja2.utils.markupsafe.Markup(bundle),
         n_charts=len(charts),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, html)
     if charts_dir is not None:
-        charts_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            charts_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(charts_dir, exc) or exc from None
         names = {f"{c.id}.svg" for c in charts}
         for stale in _written_charts(charts_dir) - names:  # only SVGs dwi wrote: a user's own files stay
             (charts_dir / stale).unlink(missing_ok=True)
 
         def render(c: Chart) -> str:
-            (charts_dir / f"{c.id}.svg").write_text(svg(c.spec), encoding="utf-8")
+            write_text(charts_dir / f"{c.id}.svg", svg(c.spec))
             return c.id
 
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # vl-convert renders charts in parallel
             for i, done in enumerate(pool.map(render, charts), start=1):
                 step(f"chart {i}/{len(charts)}: {done}.svg")
-        index = charts_dir / CHART_INDEX
-        tmp = index.with_name(f"{index.name}.tmp")
-        tmp.write_text("".join(f"{n}\n" for n in sorted(names)), encoding="utf-8")
-        tmp.replace(index)
+        write_text(charts_dir / CHART_INDEX, "".join(f"{n}\n" for n in sorted(names)))
         _prune(_cache() / "svg")
     return path
 
@@ -920,11 +918,8 @@ def _cached(path: Path, make: Callable[[], str]) -> str:
         return text
     text = make()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
+        write_text(path, text)
+    except DwiError:
         pass  # no writable cache: make it next time too
     return text
 

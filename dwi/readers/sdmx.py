@@ -4,7 +4,9 @@ codes, observation flags, dimensions to indicator code and breakdowns.
 
 SDMX-CSV 1.0 starts `DATAFLOW,<dimensions>,TIME_PERIOD,OBS_VALUE,<attributes>` (Eurostat adds `LAST UPDATE`
 after DATAFLOW); 2.0 starts `STRUCTURE,STRUCTURE_ID,ACTION,...`, and with labels=both names its columns
-`CODE:Label` and its cells `CODE: Label`. One row is one observation.
+`CODE:Label` and its cells `CODE: Label`; with labels=name (Eurostat's data browser) it adds STRUCTURE_NAME and,
+after each component's column, a column of its labels named by the component's name (`geo,Geopolitical entity
+(reporting)`): those label columns are the agency's wording, not data. One row is one observation.
 
 The maintained SDMX library for Python, sdmx1, reads SDMX-CSV 2.x only, needs the data structure definition
 (which a downloaded file does not carry) and builds a Python object per observation; the agencies serve 1.0
@@ -40,7 +42,8 @@ from dwi.readers.codes import apply_code_map, label_unit, merge_indicators, per_
 from dwi.readers.text import CsvFile, Rejected, head_records
 
 TIME, VALUE = "TIME_PERIOD", "OBS_VALUE"
-PREFIX = {"DATAFLOW", "STRUCTURE", "STRUCTURE_ID", "ACTION", "LAST UPDATE", "KEY"}
+PREFIX = {"DATAFLOW", "STRUCTURE", "STRUCTURE_ID", "STRUCTURE_NAME", "ACTION", "LAST UPDATE", "KEY"}
+LABEL = "_label_of_"  # the name given to a labels=name column (the column after it names the component)
 AREA = ("REF_AREA", "GEO", "LOCATION", "COUNTRY", "COU", "COUNTRY_ID", "REGION_ID")
 SEX = ("SEX",)
 FREQ = ("FREQ", "FREQUENCY")
@@ -68,6 +71,8 @@ EUROSTAT_FLAGS = {
     "d": ("D", "definition differs"),
     "e": ("E", "estimated"),
     "f": ("F", "forecast"),
+    "i": ("I", "value imputed"),
+    "m": ("M", "missing value; data cannot exist"),
     "n": ("N", "not significant"),
     "p": ("P", "provisional"),
     "r": (None, "revised"),
@@ -294,11 +299,24 @@ def identify(path: Path, options: dict) -> Identity | None:
     return Identity(f"sdmx:{flow}", slug(re.sub(r"\(.*$", "", flow).split(":")[-1]), f"SDMX dataflow {flow}")
 
 
+def label_columns(columns: list[str]) -> list[str]:
+    """`columns` with those of SDMX-CSV 2.0's labels=name renamed `_label_of_<component>`: with STRUCTURE_NAME in
+    the header, the columns after the STRUCTURE.../ACTION prefix come in pairs, a component's codes then its
+    labels. Unchanged when the pairs do not put TIME_PERIOD and OBS_VALUE on code columns."""
+    if "STRUCTURE_NAME" not in columns:
+        return columns
+    start = max(i for i, c in enumerate(columns) if c in PREFIX) + 1
+    codes = columns[start::2]
+    if TIME not in codes or VALUE not in codes:
+        return columns
+    return [f"{LABEL}{columns[i - 1]}" if i >= start and (i - start) % 2 else c for i, c in enumerate(columns)]
+
+
 def read(path: Path, file: str, options: dict) -> Read:
     csv_file = CsvFile(path, file)
-    columns = [c.split(":")[0].strip() for c in csv_file.header]
+    columns = label_columns([c.split(":")[0].strip() for c in csv_file.header])
     try:
-        roles = classify(columns)
+        roles = classify([c for c in columns if not c.startswith(LABEL)])
     except ValueError:
         csv_file.close()
         raise Rejected(
@@ -332,6 +350,9 @@ def _batches(
     eurostat = status is not None and status.upper() == "OBS_FLAG"
     empty, deleted, kept = 0, 0, 0
     for frame in frames:
+        frame = frame.drop([c for c in frame.columns if c.startswith(LABEL)])
+        if "STRUCTURE_NAME" in frame.columns:  # the dataflow's name: the indicator's name where none is registered
+            frame = frame.rename({"STRUCTURE_NAME": "_label"})
         cells = [c for c in frame.columns if c != "_row"]
         frame = frame.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in cells)
         if labelled:  # labels=both: 'A: Annual' -> 'A' (the code; the label is the agency's wording)

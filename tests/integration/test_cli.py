@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 
@@ -73,3 +74,21 @@ def test_env_var_chooses_the_warehouse_and_errors_are_one_line(tmp_path):
 def test_refused_sql_exits_2(warehouse):
     proc = dwi("sql", "DROP VIEW observations", "--warehouse", str(warehouse))
     assert proc.returncode == 2 and "refused" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_run_says_what_each_load_did_to_its_source(tmp_path):
+    """`dwi run`, like `dwi ingest`, names a new source, and a new vintage with what changed (issue 13)."""
+    raw, wh = tmp_path / "raw", tmp_path / "wh.duckdb"
+    raw.mkdir()
+    (raw / "manifest.yaml").write_text("sources:\n  - id: une\n    path: une.csv\n    format: ilostat\n")
+    identity = ROOT / "tests" / "fixtures" / "identity"
+    shutil.copy(identity / "UNE_2EAP_SEX_AGE_RT_A-20240725T0039.csv", raw / "une.csv")
+    args = ("run", "--raw", str(raw), "--warehouse", str(wh), "--no-exports")
+    first = dwi(*args)
+    assert first.returncode == 0, first.stderr
+    assert "une: new source 'une'" in first.stdout
+    shutil.copy(identity / "UNE_2EAP_SEX_AGE_RT_A-20241120T1012.csv", raw / "une.csv")
+    second = dwi(*args)
+    assert second.returncode == 0, second.stderr
+    assert "une: new vintage of 'une' (1 changed, 1 added, 1 removed)" in second.stdout
+    assert "new source" not in second.stdout

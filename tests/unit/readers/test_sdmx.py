@@ -24,6 +24,8 @@ UOE = REAL / "sdmx_csv" / "oecd_uoe_enrolment.csv"
 NAMA = REAL / "eurostat_tsv" / "estat_nama_10r_3gdp.tsv"
 EDP = REAL / "eurostat_tsv" / "tsdde410.tsv"
 FLAGS = GOOD / "estat_flags_test.tsv"
+CARHAB = REAL / "sdmx_csv" / "estat_road_eqs_carhab_linear_2_0.csv"  # Eurostat SDMX-CSV 2.0, labels=name
+UNE = REAL / "eurostat_tsv" / "une_rt_a.tsv"  # Eurostat TSV with flags after the values
 
 
 IDS: dict[str, str] = {}  # file stem -> the source id its content gave it
@@ -32,7 +34,7 @@ IDS: dict[str, str] = {}  # file stem -> the source id its content gave it
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
     wh = tmp_path_factory.mktemp("sdmx") / "wh.duckdb"
-    for path in (IALFS, UOE, NAMA, EDP, FLAGS):
+    for path in (IALFS, UOE, NAMA, EDP, FLAGS, CARHAB, UNE):
         batch = ingest(path, wh)
         assert batch.status == "loaded" and batch.rows_quarantined == 0, (path, batch.message, batch.issues)
         IDS[path.stem] = batch.source.id
@@ -46,8 +48,8 @@ def loaded(con, stem: str) -> pl.DataFrame:
 
 
 def test_detected_from_content():
-    assert {detect(p).name for p in (IALFS, UOE)} == {"sdmx_csv"}
-    assert {detect(p).name for p in (NAMA, EDP, FLAGS)} == {"eurostat_tsv"}
+    assert {detect(p).name for p in (IALFS, UOE, CARHAB)} == {"sdmx_csv"}
+    assert {detect(p).name for p in (NAMA, EDP, FLAGS, UNE)} == {"eurostat_tsv"}
     assert detect(BROKEN / "sdmx_bad_period.csv").name == "sdmx_csv"  # 2.0: STRUCTURE,STRUCTURE_ID,ACTION
 
 
@@ -93,7 +95,7 @@ def tsv_cells(path: Path) -> dict[tuple[str, str], str]:
     return cells
 
 
-@pytest.mark.parametrize("path,source", [(NAMA, "estat_nama_10r_3gdp"), (EDP, "tsdde410")])
+@pytest.mark.parametrize("path,source", [(NAMA, "estat_nama_10r_3gdp"), (EDP, "tsdde410"), (UNE, "une_rt_a")])
 def test_eurostat_every_cell_with_a_number_loads(con, path, source):
     cells = tsv_cells(path)
     numbers = {k: v for k, v in cells.items() if not v.startswith(":")}
@@ -102,7 +104,7 @@ def test_eurostat_every_cell_with_a_number_loads(con, path, source):
     for obs in got.iter_rows(named=True):
         key = obs["source_ref"].split(" ")[1]
         dims = key.split(".")
-        assert numbers[(",".join(dims), str(obs["year"]))] == obs["value_reported"]
+        assert numbers[(",".join(dims), str(obs["year"]))].split(" ")[0] == obs["value_reported"]  # flag apart
 
 
 def test_eurostat_areas_become_iso3_or_stay_aggregates(con):
@@ -130,6 +132,49 @@ def test_eurostat_flags_become_status_and_are_named(con):
     sql = f"SELECT message FROM quality_issues WHERE source_id = '{IDS['estat_flags_test']}'"
     notes = [m for (m,) in con.sql(sql).fetchall()]
     assert any("3 ':' cell(s) without a value" in m and "1 marked 'c'" in m and "1 marked 'z'" in m for m in notes)
+
+
+def test_eurostat_real_flags_after_values_are_kept_as_status(con):
+    """une_rt_a as Eurostat serves it: '18.2 b', '11.8 bu', '36.2 d', ': u' (a flagged missing value)."""
+    got = loaded(con, "une_rt_a")
+    cell = {(r["region_code"], r["year"]): r for r in got.iter_rows(named=True)}
+    bel = cell[("BEL", 2017)]  # file row 4: 'A,Y15-24,PC_ACT,F,BE ... 18.2 b'
+    assert (bel["source_row"], bel["value"], bel["obs_status"], bel["sex"]) == (4, 18.2, "B", "F")
+    assert bel["note"] == "flags: b (break in time series)" and bel["classif1"] == "AGE_Y15-24"
+    bgr = cell[("BGR", 2019)]
+    assert (bgr["source_row"], bgr["value"], bgr["obs_status"]) == (5, 11.8, "B")
+    assert bgr["note"] == "flags: b (break in time series), u (low reliability)"
+    assert (cell[("BGR", 2020)]["value"], cell[("BGR", 2020)]["obs_status"]) == (17.7, "U")
+    assert (cell[("ESP", 2021)]["value"], cell[("ESP", 2021)]["obs_status"]) == (36.2, "D")
+    assert (cell[("BGR", 2025)]["value"], cell[("BGR", 2025)]["obs_status"]) == (11.8, None)
+    assert ("LUX", 2025) not in cell and ("MLT", 2023) not in cell  # ': u': missing, flagged, not loaded
+    assert cell[("EU27_2020", 2009)]["value"] == 20.6 and cell[("GRC", 2013)]["value"] == 64.6  # EL is Greece
+    assert got.filter(pl.col("obs_status") == "U").height == 16 and got.height == 460
+    sql = f"SELECT message FROM quality_issues WHERE source_id = '{IDS['une_rt_a']}'"
+    assert any("184 ':' cell(s) without a value" in m and "2 marked 'u'" in m for (m,) in con.sql(sql).fetchall())
+
+
+def test_eurostat_sdmx_csv_2_with_label_columns_reads_codes_not_labels(con):
+    """Eurostat's data-browser download (SDMX-CSV 2.0, labels=name): each code column is followed by its
+    labels ('geo,Geopolitical entity (reporting)'); the labels are not breakdowns, flags i and m are known."""
+    rows = list(csv.DictReader(CARHAB.open(encoding="utf-8")))
+    valued = [r for r in rows if r["OBS_VALUE"]]
+    got = loaded(con, "estat_road_eqs_carhab_linear_2_0").sort("source_row")
+    assert got.height == len(valued) == 39  # the 6 'm' rows (missing value; data cannot exist) have no value
+    assert set(got["indicator_code"]) == {"ROAD_EQS_CARHAB.NR"} and set(got["unit"]) == {"NR"}
+    assert got["classif1"].null_count() == got.height and got["classif2"].null_count() == got.height
+    for obs, r in zip(got.iter_rows(named=True), valued, strict=True):
+        assert (obs["value_reported"], str(obs["year"])) == (r["OBS_VALUE"], r["TIME_PERIOD"])
+    assert got.select("source_row", "country", "year", "value", "obs_status").rows()[2] == (4, "BIH", 2012, 196.0, "I")
+    ch = got.filter((pl.col("country") == "CHE") & (pl.col("year") == 2010)).row(0, named=True)
+    assert (ch["source_row"], ch["obs_status"]) == (22, "B")
+    assert ch["note"] == "flags: b (break in time series), e (estimated)"
+    assert got.filter(pl.col("country") == "XKX").height == 11  # Kosovo (XK)
+    gbr = got.filter(pl.col("country") == "GBR").select("year", "value", "obs_status").rows()
+    assert gbr == [(2018, 473.0, None), (2021, 476.0, "I"), (2022, 480.0, "I"), (2023, 486.0, "I")]
+    assert got["source_ref"][0] == "ESTAT:ROAD_EQS_CARHAB(1.0) A.NR.BA 2010"
+    name = con.sql("SELECT name FROM indicators WHERE code = 'ROAD_EQS_CARHAB.NR'").fetchall()
+    assert name == [("Passenger cars - per thousand inhabitants",)]  # STRUCTURE_NAME
 
 
 BROKEN_CASES = [
