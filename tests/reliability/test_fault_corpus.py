@@ -380,3 +380,38 @@ def test_yaml_errors_name_the_line_and_never_quote_it(tmp_path):
     with pytest.raises(DwiError, match="not valid YAML: line 3") as exc:
         stages.plan(raw, tmp_path / "wh.duckdb")
     assert "s3cret" not in str(exc.value)
+
+
+# 10. Two `dwi ingest` of one file at the same moment: one load, rows counted once.
+@pytest.mark.parametrize("args", [["--source-id", "obs"], []], ids=["explicit-id", "id-from-content"])
+def test_simultaneous_ingests_of_one_file_load_it_once(args, tmp_path):
+    """Both processes check the file before either holds the writer lock; the second then waits for the lock
+    and, once it has it, finds the content already loaded (before: it loaded it again, a second vintage)."""
+    path = tmp_path / "obs.csv"
+    path.write_text(GOOD)
+    wh = tmp_path / "wh.duckdb"
+    env = {**os.environ, "DWI_WAREHOUSE": str(wh), "DWI_LOCK_TIMEOUT": "120"}
+    procs = [
+        subprocess.Popen(
+            [DWI, "ingest", str(path), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    for code, _, err in results:
+        assert code == 0, err
+        assert "Traceback" not in err
+    said = sorted("unchanged: already loaded" in " ".join(out.split()) for _, out, _ in results)
+    assert said == [False, True], [out for _, out, _ in results]
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        loads = con.execute("SELECT count(*), count(DISTINCT source_id) FROM _loads").fetchall()[0]
+        vintages = con.execute("SELECT count(DISTINCT load_id) FROM _observations").fetchall()[0][0]
+        observations = con.execute("SELECT count(*) FROM observations").fetchall()[0][0]
+    finally:
+        con.close()
+    assert (loads, vintages, observations) == ((1, 1), 1, 2)
