@@ -464,12 +464,16 @@ def ingest(
         batch.status, batch.outcome = "unchanged", f"unchanged: already loaded as source '{sid}'"
         return batch
     started = dt.datetime.now(dt.UTC)
-    with staging(warehouse) as root:
+    with staging(warehouse) as root, contextlib.suppress(_LoadedMeanwhile):
         check([batch], runner, root)
         runner.progress("load", sid, 0, None)
         with writer(warehouse) as con:
             if source_id is None and choose_source_id(identity, known_sources(con)) != sid:
                 raise DwiError(f"{path}: another dwi ingest loaded a source '{sid}' meanwhile; run this one again")
+            last = con.execute("SELECT arg_max(sha256, load_id) FROM _loads WHERE source_id = ?", [sid]).fetchall()
+            if last[0][0] == batch.sha256:  # another dwi ingest of this content held the lock first
+                batch.status, batch.outcome = "unchanged", f"unchanged: already loaded as source '{sid}'"
+                raise _LoadedMeanwhile  # leaves the warehouse file untouched
             sources = [s for s in _current_sources(con) if s.id != sid]  # a new vintage of a listed source
             load_one(con, batch, started, None)
             con.execute("DELETE FROM _ingested_sources WHERE id = ?", [sid])
@@ -482,6 +486,10 @@ def ingest(
             build(con, [*sources, batch.source], fp or "")
             batch.outcome = outcome(con, sid)
     return batch
+
+
+class _LoadedMeanwhile(Exception):
+    """Ends a write that found its content loaded by another process while it waited for the lock."""
 
 
 def _known(warehouse: Path) -> dict[str, str | None]:

@@ -24,7 +24,8 @@ from urllib.parse import urlparse
 import httpx
 
 from dwi.config import settings
-from dwi.sources.manifest import Source
+from dwi.errors import DwiError
+from dwi.sources.manifest import MANIFEST, Source, resolve_inside
 
 SNAPSHOTS = "snapshots"
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
@@ -45,12 +46,34 @@ def snapshot_dir(raw: Path, source_id: str) -> Path:
     return raw / SNAPSHOTS / safe
 
 
-def latest(directory: Path) -> tuple[Path, dict] | None:
-    """The newest complete snapshot (data file + sidecar) in a source's snapshot folder."""
+def confined_dir(raw: Path, source: Source) -> Path:
+    """The source's snapshot folder, refused (naming the manifest entry) when it or raw/snapshots is a link
+    that leads out of raw/: a download is never written, nor a snapshot read, outside the source folder."""
+    directory = snapshot_dir(raw, source.id)
+    resolve_inside(raw, str(directory.relative_to(raw)), _entry(raw, source))
+    return directory
+
+
+def _entry(raw: Path, source: Source) -> str:
+    return f"{raw / MANIFEST}, source '{source.id}', snapshot"
+
+
+def latest(directory: Path, raw: Path, source: Source) -> tuple[Path, dict] | None:
+    """The newest complete snapshot (data file + sidecar) in a source's snapshot folder. Both files are
+    confined to raw/ like every path the manifest names (no symlink or hard link leading out of it), else
+    refused naming the manifest entry."""
     for meta_file in sorted(directory.glob("*.json"), reverse=True):
         data = meta_file.with_suffix("")
-        if data.is_file():
-            return data, json.loads(meta_file.read_text(encoding="utf-8"))
+        if data.is_file() or data.is_symlink():
+            for file in (data, meta_file):
+                resolve_inside(raw, str(file.relative_to(raw)), _entry(raw, source))
+            try:
+                return data, json.loads(meta_file.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise DwiError(
+                    f"{_entry(raw, source)}: {meta_file.name} is not the JSON sidecar dwi writes; move the snapshot "
+                    "and its sidecar out of the folder"
+                ) from None
     return None
 
 
@@ -115,9 +138,9 @@ def fetch(source: Source, raw: Path, client: httpx.Client | None = None) -> Fetc
     url = source.meta["url"]
     conf = settings()
     timeout, retries, backoff = conf.fetch_timeout, conf.fetch_retries, conf.fetch_backoff
-    directory = snapshot_dir(raw, source.id)
+    directory = confined_dir(raw, source)
     directory.mkdir(parents=True, exist_ok=True)
-    previous = latest(directory)
+    previous = latest(directory, raw, source)
     if urlparse(url).scheme not in ("http", "https"):
         return Fetched(
             source.id,

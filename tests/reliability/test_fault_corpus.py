@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -299,6 +300,75 @@ def test_hard_linked_data_file_is_refused(tmp_path):
         stages.plan(raw, tmp_path / "wh.duckdb")
 
 
+SNAPSHOT = "20240101T000000000000Z-0123456789ab.csv"
+
+
+@pytest.mark.parametrize(
+    ("escape", "why"),
+    [
+        ("snapshots-folder-symlink", "leaves the source folder"),
+        ("source-folder-symlink", "leaves the source folder"),
+        ("file-symlink", "leaves the source folder"),
+        ("file-hardlink", "2 hard links"),
+        ("sidecar-symlink", "leaves the source folder"),
+        ("sidecar-hardlink", "2 hard links"),
+    ],
+)
+@pytest.mark.parametrize("fallback", ["", ", path: fallback.csv"], ids=["no-path", "with-path"])
+def test_snapshot_paths_are_confined_to_raw(escape, why, fallback, tmp_path, monkeypatch):
+    """A URL source's snapshots (raw/snapshots/<id>/) are read and written only inside raw/: a folder or file
+    there that links out of it (symlink or hard link) is refused, naming the manifest entry, before anything
+    is read from it or downloaded into it (before: the outside file was loaded as the source's data)."""
+    monkeypatch.setenv("DWI_FETCH_RETRIES", "0")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "manifest.yaml").write_text(
+        f"sources:\n  - {{id: web, url: 'http://127.0.0.1:9/obs.csv', format: observations{fallback}}}\n"
+    )
+    outside = tmp_path / "outside"
+    (outside / "web").mkdir(parents=True)
+    secret = outside / "web" / SNAPSHOT
+    secret.write_text(GOOD.replace("corpus", "hunter2"))
+    sidecar = secret.with_name(SNAPSHOT + ".json")
+    sidecar.write_text('{"sha256": "x", "url": "hunter2"}')
+    folder = raw / "snapshots" / "web"
+    if escape == "snapshots-folder-symlink":
+        (raw / "snapshots").symlink_to(outside)
+    elif escape == "source-folder-symlink":
+        (raw / "snapshots").mkdir()
+        folder.symlink_to(outside / "web")
+    else:
+        folder.mkdir(parents=True)
+        data_link, json_link = escape.startswith("file"), escape.startswith("sidecar")
+        for own, target, is_link in ((SNAPSHOT, secret, data_link), (SNAPSHOT + ".json", sidecar, json_link)):
+            if not is_link:
+                (folder / own).write_bytes(target.read_bytes())
+            elif escape.endswith("symlink"):
+                (folder / own).symlink_to(target)
+            else:
+                os.link(target, folder / own)
+    before = sorted(outside.rglob("*"))
+    with pytest.raises(DwiError, match=why) as exc:
+        stages.plan(raw, tmp_path / "wh.duckdb")
+    assert re.search(r"manifest\.yaml, source (#1 \(web\): path 'snapshots/web'|'web', snapshot)", str(exc.value))
+    assert exc.value.exit_code == 2
+    assert "hunter2" not in str(exc.value)
+    assert sorted(outside.rglob("*")) == before  # no download was written outside raw/
+    assert not (tmp_path / "wh.duckdb").exists()
+
+
+@pytest.mark.parametrize("path", ["../outside.csv", "/etc/passwd"])
+def test_url_source_fallback_path_is_confined_to_raw(path, tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (tmp_path / "outside.csv").write_text(GOOD)
+    (raw / "manifest.yaml").write_text(
+        f"sources:\n  - {{id: web, url: 'http://127.0.0.1:9/obs.csv', path: '{path}', format: observations}}\n"
+    )
+    with pytest.raises(DwiError, match=r"source #1 \(web\): path .* leaves the source folder"):
+        stages.plan(raw, tmp_path / "wh.duckdb")
+
+
 def test_yaml_errors_name_the_line_and_never_quote_it(tmp_path):
     raw = make_raw(tmp_path, {"t.xlsx": (FAULTS / "far_cell.xlsx").read_bytes()}, {"t.xlsx": "xlsx"})
     (raw / "t.layout.yaml").write_text("region_header: Region\npassword: hunter2: [\n")
@@ -310,3 +380,38 @@ def test_yaml_errors_name_the_line_and_never_quote_it(tmp_path):
     with pytest.raises(DwiError, match="not valid YAML: line 3") as exc:
         stages.plan(raw, tmp_path / "wh.duckdb")
     assert "s3cret" not in str(exc.value)
+
+
+# 10. Two `dwi ingest` of one file at the same moment: one load, rows counted once.
+@pytest.mark.parametrize("args", [["--source-id", "obs"], []], ids=["explicit-id", "id-from-content"])
+def test_simultaneous_ingests_of_one_file_load_it_once(args, tmp_path):
+    """Both processes check the file before either holds the writer lock; the second then waits for the lock
+    and, once it has it, finds the content already loaded (before: it loaded it again, a second vintage)."""
+    path = tmp_path / "obs.csv"
+    path.write_text(GOOD)
+    wh = tmp_path / "wh.duckdb"
+    env = {**os.environ, "DWI_WAREHOUSE": str(wh), "DWI_LOCK_TIMEOUT": "120"}
+    procs = [
+        subprocess.Popen(
+            [DWI, "ingest", str(path), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    for code, _, err in results:
+        assert code == 0, err
+        assert "Traceback" not in err
+    said = sorted("unchanged: already loaded" in " ".join(out.split()) for _, out, _ in results)
+    assert said == [False, True], [out for _, out, _ in results]
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        loads = con.execute("SELECT count(*), count(DISTINCT source_id) FROM _loads").fetchall()[0]
+        vintages = con.execute("SELECT count(DISTINCT load_id) FROM _observations").fetchall()[0][0]
+        observations = con.execute("SELECT count(*) FROM observations").fetchall()[0][0]
+    finally:
+        con.close()
+    assert (loads, vintages, observations) == ((1, 1), 1, 2)
