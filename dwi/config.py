@@ -83,3 +83,14 @@ def read_yaml(path: Path) -> Any:  # noqa: ANN401  (whatever the document holds)
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506  (a safe loader)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a pid that cannot be signalled counts as alive; 0 or less never)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0
+    return pid > 0

@@ -29,6 +29,7 @@ import duckdb
 
 from dwi import formats
 from dwi.check.batch import Batch, issues
+from dwi.config import pid_alive
 from dwi.errors import EXIT_IO, DwiError
 from dwi.reference import Reference, load_reference
 from dwi.sources import fetch as fetch_mod
@@ -208,7 +209,7 @@ def sweep(parent: Path) -> None:
                 raise FileNotFoundError
             fd = os.open(old / OWNER, os.O_RDWR)
         except OSError:
-            if not _alive(_pid(old)):
+            if not pid_alive(_pid(old)):
                 shutil.rmtree(old, ignore_errors=True)
             continue
         try:
@@ -219,16 +220,6 @@ def sweep(parent: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
         finally:
             os.close(fd)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return pid > 0
-    return pid > 0
 
 
 def check(

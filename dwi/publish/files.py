@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from dwi.config import pid_alive
 from dwi.errors import EXIT_IO, DwiError
 
 FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -45,16 +46,6 @@ def write_error(path: Path, exc: BaseException) -> DwiError | None:
     return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return pid > 0
-    return pid > 0
-
-
 @contextlib.contextmanager
 def replacing(path: Path) -> Iterator[Path]:
     """A temporary path beside `path` (`.<name>.<pid>.<thread>.tmp`) for the block to write; renamed over
@@ -66,7 +57,7 @@ def replacing(path: Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         for old in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
             pid = old.name[len(path.name) + 2 :].split(".")[0]
-            if not _alive(int(pid) if pid.isdigit() else 0):
+            if not pid_alive(int(pid) if pid.isdigit() else 0):
                 old.unlink(missing_ok=True)
         yield tmp
         tmp.replace(path)
