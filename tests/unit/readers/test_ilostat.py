@@ -1,5 +1,6 @@
 """The ILOSTAT reader on real downloads (tests/fixtures/real/ilostat, see the README there): codes only, labels
-only, ILOSTAT's .xlsx; labels mapped back to codes whatever the edition's wording; nothing dropped."""
+only, codes and labels (monthly), ILOSTAT's .xlsx; labels mapped back to codes whatever the edition's wording;
+nothing dropped."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ REAL = FIXTURES / "real" / "ilostat"
 CODES = REAL / "CPI_NCYR_COI_RT_A.excerpt.csv"
 LABELS = REAL / "EAR_4MTH_SEX_GEO_CUR_NB_A-filtered-2025-06-01.excerpt.csv"
 XLSX = REAL / "POP_XWAP_SEX_AGE_NB_Q-20250624T1317.xlsx"
+BOTH = REAL / "UNE_DEAP_SEX_AGE_RT_M-20260910T0914.csv"  # codes and labels, monthly
 
 
 def _file(path: Path) -> pl.DataFrame:
@@ -30,7 +32,7 @@ def _file(path: Path) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory) -> tuple[Path, dict]:
     wh = tmp_path_factory.mktemp("ilostat") / "wh.duckdb"
-    batches = {p.name: ingest(p, wh) for p in (CODES, LABELS, XLSX)}
+    batches = {p.name: ingest(p, wh) for p in (CODES, LABELS, XLSX, BOTH)}
     return wh, batches
 
 
@@ -42,7 +44,7 @@ def con(loaded):
 
 
 def test_every_real_download_is_detected_as_ilostat():
-    assert [detect(p).name for p in (CODES, LABELS, XLSX)] == ["ilostat"] * 3
+    assert [detect(p).name for p in (CODES, LABELS, XLSX, BOTH)] == ["ilostat"] * 4
 
 
 def test_codes_download_loads_every_value_as_in_the_file_with_history_before_1991(loaded, con):
@@ -104,6 +106,56 @@ def test_labels_only_download_maps_labels_to_codes_and_keeps_what_does_not_map(l
     notes = batch.issues.filter(pl.col("check") == "file:note")["message"].to_list()
     assert any("classif2 label(s) not in ILOSTAT's" in n and "'Currency: 2021 PPP $' (28 row(s)" in n for n in notes)
     assert any("indicator label(s)" in n and "Average monthly earnings" in n for n in notes)
+
+
+def test_codes_and_labels_monthly_download_loads_every_cell_as_in_the_file(loaded, con):
+    """ILOSTAT's download "with codes and labels" (type=both), monthly: every row loads with the file's code,
+    month and value; the notes' labels are kept; it is its own dataset (UNE_DEAP_SEX_AGE_RT, monthly)."""
+    batch = loaded[1][BOTH.name]
+    src = _file(BOTH)
+    assert src.columns[:4] == ["ref_area", "ref_area.label", "source", "source.label"]
+    assert (batch.status, batch.rows_in, batch.rows_loaded, batch.rows_quarantined) == (
+        "loaded",
+        src.height,
+        src.height,
+        0,
+    ), batch.issues
+    assert src.height == 128  # 2016M01 to 2026M08
+    assert batch.source.id == "une_deap_sex_age_rt_m" and identify(BOTH, detect(BOTH)).key == (
+        "ilostat:UNE_DEAP_SEX_AGE_RT:M"
+    )
+    got = pl.DataFrame(
+        rows(
+            con,
+            "SELECT source_row, country, sex, classif1, year, period, value_reported, value, obs_status, note, "
+            "source_ref FROM observations WHERE source_id = ? ORDER BY source_row",
+            batch.source.id,
+        ),
+        schema=["row", "country", "sex", "classif1", "year", "period", "reported", "value", "status", "note", "ref"],
+        orient="row",
+    )
+    want = src.with_row_index("row", offset=2).select(
+        pl.col("row").cast(pl.Int64),
+        pl.col("ref_area").alias("country"),
+        pl.col("sex").str.strip_prefix("SEX_").alias("sex"),
+        "classif1",
+        pl.col("time").str.slice(0, 4).cast(pl.Int32).alias("year"),
+        pl.col("time").str.slice(4).alias("period"),
+        pl.col("obs_value").alias("reported"),
+        pl.col("obs_value").cast(pl.Float64).alias("value"),
+        pl.col("obs_status").alias("status"),
+    )
+    assert got.drop("note", "ref").cast(want.schema).equals(want)
+    # row 2: "CAN","Canada","BA:147",...,"2026M08",7.302,,,,,"I12:422","Frequency: Monthly","R1:3513",...
+    assert got.row(0)[1:9] == ("CAN", "T", "AGE_YTHADULT_YGE15", 2026, "M08", "7.302", 7.302, None)
+    assert (
+        got["note"] == "note_indicator: Frequency: Monthly; note_source: "
+        "Repository: ILO-STATISTICS - Micro data processing"
+    ).all()
+    assert got["ref"].str.contains("LFS - Labour Force Survey", literal=True).all()
+    assert rows(con, "SELECT DISTINCT indicator_code, unit FROM observations WHERE source_id = ?", batch.source.id) == [
+        ("UNEMP_RATE", "percent")
+    ]
 
 
 def test_xlsx_download_quarterly_values_match_the_cells_and_unmapped_labels_are_kept(loaded, con):
